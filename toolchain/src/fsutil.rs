@@ -1,0 +1,39 @@
+//! File helpers: every file pact writes appears complete or not at all (temp file in the same directory, then
+//! rename), and reads report the path on failure.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Write `bytes` to `path` atomically: a temp file beside it, flushed and synced, then renamed over `path`.
+/// On any failure the temp file is removed and `path` is untouched.
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pact-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(path, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Read a whole file, naming it on failure.
+pub fn read(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Reject Git LFS pointer files (a clone without `git lfs pull`) with a clear message.
+pub fn reject_lfs_pointer(path: &Path, bytes: &[u8]) -> Result<()> {
+    if bytes.starts_with(b"version https://git-lfs.github.com/spec/") {
+        return Err(Error::file(path, "is a Git LFS pointer, not the real file (run `git lfs pull`)"));
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! pact toolchain: the integer contract (one definition shared by the golden model and the RTL generator),
+//! PACT/DoReFa quantization, model import, the quantized model format, the golden integer model and evaluation.
+
+pub mod error;
+pub mod float;
+pub mod fsutil;
+
+pub use error::{Error, Result};
