@@ -4,5 +4,7 @@
 pub mod error;
 pub mod float;
 pub mod fsutil;
+pub mod import;
+pub mod data;
 
 pub use error::{Error, Result};

@@ -1,0 +1,4 @@
+//! Importers of trained float models into [`crate::float::FloatModel`].
+
+pub mod onnx;
+pub mod statedict;

@@ -1,0 +1,1 @@
+//! safetensors / npz state dict + architecture file import (in progress).
