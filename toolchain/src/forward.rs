@@ -52,69 +52,101 @@ pub fn float_forward(model: &FloatModel, pixels: &[u8]) -> Result<Vec<f32>> {
     Ok(float_trace(model, pixels)?.pop().unwrap_or_default())
 }
 
-/// Fake-quant logits of a quantized model for one image (see the module doc).
-pub fn fake_quant_forward(q: &QModel, pixels: &[u8]) -> Vec<f32> {
-    let mut outs: Vec<Vec<f32>> = Vec::with_capacity(q.layers.len());
-    let input: Vec<f32> = pixels.iter().map(|&p| (p as f64 * q.input.scale) as f32).collect();
-    let scale_of = |i: usize| if i == 0 { q.input.scale } else { q.layers[i - 1].out_scale };
-    for l in &q.layers {
-        let get = |i: usize| if i == 0 { input.as_slice() } else { outs[i - 1].as_slice() };
-        let x = get(l.inputs[0]);
-        let xs: Vec<usize> = if l.inputs[0] == 0 { q.input.shape.to_vec() } else { q.layers[l.inputs[0] - 1].out_shape.clone() };
-        let y = match &l.op {
-            QOp::Dense(cp) | QOp::Conv2d(cp) => {
-                let wt = &cp.weights;
-                let w: Vec<f32> = wt
-                    .index
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &i)| {
-                        let sign = if cp.flip[j / wt.fan_in] { -1.0 } else { 1.0 };
-                        (sign * wt.scale * contract::decode_weight(i as u32, wt.bits) as f64) as f32
-                    })
-                    .collect();
-                let fb: Vec<f32> = cp.float_bias.iter().map(|&b| b as f32).collect();
-                let acc = match cp.conv {
-                    None => dense(x, &w, wt.out, Some(&fb)),
-                    Some(g) => conv(x, &xs, &w, wt.out, g.kernel, g.stride, g.pad, &l.out_shape, Some(&fb)),
-                };
-                let per = acc.len() / wt.out;
-                match &cp.output {
-                    Output::Codes { bits, alpha, .. } => {
-                        let step = alpha / contract::code_max(*bits) as f64;
-                        acc.iter()
-                            .enumerate()
-                            .map(|(j, &v)| {
-                                let c = j / per;
-                                let yv = cp.bn_g[c] * v as f64 + cp.bn_h[c];
-                                (contract::pact_code(yv, *alpha, *bits) as f64 * step) as f32
-                            })
-                            .collect()
-                    }
-                    Output::Logits => acc,
+/// A quantized model prepared for fake-quant evaluation (real weight levels computed once).
+pub struct FakeQuant<'a> {
+    q: &'a QModel,
+    weights: Vec<Vec<f32>>,
+}
+
+impl<'a> FakeQuant<'a> {
+    /// Prepare a validated quantized model.
+    pub fn new(q: &'a QModel) -> Self {
+        let weights = q
+            .layers
+            .iter()
+            .map(|l| match l.op.compute() {
+                Some(cp) => {
+                    let wt = &cp.weights;
+                    wt.index
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &i)| {
+                            let sign = if cp.flip[j / wt.fan_in] { -1.0 } else { 1.0 };
+                            (sign * wt.scale * contract::decode_weight(i as u32, wt.bits) as f64) as f32
+                        })
+                        .collect()
                 }
-            }
-            QOp::MaxPool { kernel, stride, pad } => pool_f(x, &xs, &l.out_shape, *kernel, *stride, *pad, |w| w.iter().copied().fold(f32::NEG_INFINITY, f32::max)),
-            QOp::AvgPool { kernel, stride, .. } => {
-                let s = scale_of(l.inputs[0]);
-                pool_f(x, &xs, &l.out_shape, *kernel, *stride, [0; 4], |w| regrid_mean(w, s))
-            }
-            QOp::GlobalAvgPool { .. } => {
-                let s = scale_of(l.inputs[0]);
-                x.chunks(xs[1] * xs[2]).map(|c| regrid_mean(c, s)).collect()
-            }
-            QOp::Flatten => x.to_vec(),
-            QOp::Add { bits, alpha, .. } => {
-                let step = alpha / contract::code_max(*bits) as f64;
-                x.iter()
-                    .zip(get(l.inputs[1]))
-                    .map(|(&a, &b)| (contract::pact_code(a as f64 + b as f64, *alpha, *bits) as f64 * step) as f32)
-                    .collect()
-            }
-        };
-        outs.push(y);
+                None => Vec::new(),
+            })
+            .collect();
+        FakeQuant { q, weights }
     }
-    outs.pop().unwrap_or_default()
+
+    /// Fake-quant logits for one image (see the module doc).
+    pub fn forward(&self, pixels: &[u8]) -> Vec<f32> {
+        let q = self.q;
+        let mut outs: Vec<Vec<f32>> = Vec::with_capacity(q.layers.len());
+        let input: Vec<f32> = pixels.iter().map(|&p| (p as f64 * q.input.scale) as f32).collect();
+        let scale_of = |i: usize| if i == 0 { q.input.scale } else { q.layers[i - 1].out_scale };
+        for (li, l) in q.layers.iter().enumerate() {
+            let get = |i: usize| if i == 0 { input.as_slice() } else { outs[i - 1].as_slice() };
+            let x = get(l.inputs[0]);
+            let xs: Vec<usize> =
+                if l.inputs[0] == 0 { q.input.shape.to_vec() } else { q.layers[l.inputs[0] - 1].out_shape.clone() };
+            let y = match &l.op {
+                QOp::Dense(cp) | QOp::Conv2d(cp) => {
+                    let w = &self.weights[li];
+                    let out = cp.weights.out;
+                    let fb: Vec<f32> = cp.float_bias.iter().map(|&b| b as f32).collect();
+                    let acc = match cp.conv {
+                        None => dense(x, w, out, Some(&fb)),
+                        Some(g) => conv(x, &xs, w, out, g.kernel, g.stride, g.pad, &l.out_shape, Some(&fb)),
+                    };
+                    let per = acc.len() / out;
+                    match &cp.output {
+                        Output::Codes { bits, alpha, .. } => {
+                            let step = alpha / contract::code_max(*bits) as f64;
+                            acc.iter()
+                                .enumerate()
+                                .map(|(j, &v)| {
+                                    let c = j / per;
+                                    let yv = cp.bn_g[c] * v as f64 + cp.bn_h[c];
+                                    (contract::pact_code(yv, *alpha, *bits) as f64 * step) as f32
+                                })
+                                .collect()
+                        }
+                        Output::Logits => acc,
+                    }
+                }
+                QOp::MaxPool { kernel, stride, pad } => {
+                    pool_f(x, &xs, &l.out_shape, *kernel, *stride, *pad, |w| w.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+                }
+                QOp::AvgPool { kernel, stride, .. } => {
+                    let s = scale_of(l.inputs[0]);
+                    pool_f(x, &xs, &l.out_shape, *kernel, *stride, [0; 4], |w| regrid_mean(w, s))
+                }
+                QOp::GlobalAvgPool { .. } => {
+                    let s = scale_of(l.inputs[0]);
+                    x.chunks(xs[1] * xs[2]).map(|c| regrid_mean(c, s)).collect()
+                }
+                QOp::Flatten => x.to_vec(),
+                QOp::Add { bits, alpha, .. } => {
+                    let step = alpha / contract::code_max(*bits) as f64;
+                    x.iter()
+                        .zip(get(l.inputs[1]))
+                        .map(|(&a, &b)| (contract::pact_code(a as f64 + b as f64, *alpha, *bits) as f64 * step) as f32)
+                        .collect()
+                }
+            };
+            outs.push(y);
+        }
+        outs.pop().unwrap_or_default()
+    }
+}
+
+/// Fake-quant logits of a quantized model for one image (prepares the model each call; use [`FakeQuant`] in loops).
+pub fn fake_quant_forward(q: &QModel, pixels: &[u8]) -> Vec<f32> {
+    FakeQuant::new(q).forward(pixels)
 }
 
 /// Mean of values on the grid `k·scale`, rounded half up back onto that grid (exactly, through the codes).

@@ -1,0 +1,332 @@
+//! Command-line interface: argument types and the subcommand drivers.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use pact_toolchain::data::{self, DataSpec, Dataset, Split};
+use pact_toolchain::eval::{self, pct};
+use pact_toolchain::float::FloatModel;
+use pact_toolchain::model_io::{self, AnyModel};
+use pact_toolchain::qmodel::QModel;
+use pact_toolchain::quantize::{self, QuantConfig, WeightQuantizer};
+use pact_toolchain::{contract, fsutil, report};
+use std::path::{Path, PathBuf};
+
+/// PACT-quantized neural networks to verified FPGA hardware.
+#[derive(Parser, Debug)]
+#[command(name = "pact", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors and the final result; no progress bars.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Seed of every random choice (training order, initialisation, random test stimulus).
+    #[arg(long, global = true, default_value_t = 1)]
+    pub seed: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Quantize a float model (ONNX, or architecture JSON/TOML + safetensors/npz) to a .pqm integer model.
+    Quantize(QuantizeArgs),
+    /// Accuracy of the float, fake-quant and integer (golden) models on a data set, and their agreement.
+    Eval(EvalArgs),
+    /// Print a quantized model's layers: bits, α, scales, accumulator widths, parameters, MACs.
+    Inspect(InspectArgs),
+    /// Measure the golden model's MAC/s against an f32 evaluation of the same shapes.
+    Bench(BenchArgs),
+    /// Train a PACT network (not built yet).
+    Train(NotBuilt),
+    /// Generate Verilog for a quantized model (not built yet).
+    Gen(NotBuilt),
+    /// Co-simulate the generated RTL against the golden model (not built yet).
+    Sim(NotBuilt),
+    /// Synthesize a bitstream with the open FPGA tools (not built yet).
+    Synth(NotBuilt),
+    /// Run the whole flow on the embedded default (not built yet).
+    Run(NotBuilt),
+}
+
+/// Arguments of a subcommand that is not built yet (accepted and ignored so the message is always shown).
+#[derive(Args, Debug)]
+pub struct NotBuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+/// Quantization settings shared by `quantize` and `eval` of a float model.
+#[derive(Args, Debug, Clone)]
+pub struct QuantArgs {
+    /// Weight bits of inner layers (1..=8; 1 = binary ±1 with a per-layer scale).
+    #[arg(long, default_value_t = 4)]
+    pub wbits: u32,
+    /// Activation bits of inner layers (1..=8).
+    #[arg(long, default_value_t = 4)]
+    pub abits: u32,
+    /// Bits of the first and last layers' weights and of the last layer's input activations (1..=8).
+    #[arg(long, default_value_t = 8)]
+    pub first_last_bits: u32,
+    /// Width of the requantization multiplier M0 (2..=31 bits).
+    #[arg(long, default_value_t = contract::DEFAULT_M0_BITS)]
+    pub m0_bits: u32,
+    /// Weight quantizer: dorefa (PACT/DoReFa-trained models) or maxabs (plain float models).
+    #[arg(long, default_value = "dorefa")]
+    pub weight_quant: String,
+    /// Real value of one input pixel code (default: from the architecture file; 1/255 for ONNX).
+    #[arg(long)]
+    pub input_scale: Option<f32>,
+    /// Calibration data for ReLUs without a learned α: mnist5k | digits | fashion-mnist | PATH (train split).
+    #[arg(long)]
+    pub calib: Option<String>,
+    /// Calibration images used at most.
+    #[arg(long, default_value_t = 512)]
+    pub calib_limit: usize,
+}
+
+/// `pact quantize`.
+#[derive(Args, Debug)]
+pub struct QuantizeArgs {
+    /// The float model: .onnx, or a .json/.toml architecture file naming its weights.
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+    /// Output quantized model (.pqm).
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+/// `pact eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A float model (quantized in memory with the settings below) or a quantized .pqm model.
+    pub model: PathBuf,
+    /// Data: mnist5k | digits | fashion-mnist (their test split) | PATH (IDX/CSV, used whole).
+    #[arg(long, default_value = "mnist5k")]
+    pub data: String,
+    /// Evaluate at most N images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Write per-image predictions of the integer model as CSV: index,label,prediction.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// The float model a .pqm came from (default: its recorded source, if that file exists).
+    #[arg(long)]
+    pub float: Option<PathBuf>,
+    #[command(flatten)]
+    pub quant: QuantArgs,
+}
+
+/// `pact inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A quantized model (.pqm) or a float model (quantized in memory with the default settings).
+    pub model: PathBuf,
+}
+
+/// `pact bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Quantized model to measure (default: the MLP and CNN shapes with random weights).
+    pub model: Option<PathBuf>,
+    /// Images per measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub images: usize,
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let ui = Ui { quiet: cli.quiet, verbose: cli.verbose };
+    match cli.command {
+        Command::Quantize(a) => cmd_quantize(&ui, a),
+        Command::Eval(a) => cmd_eval(&ui, a),
+        Command::Inspect(a) => cmd_inspect(a),
+        Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
+        Command::Train(_) => not_built("train", "PACT quantization-aware training"),
+        Command::Gen(_) => not_built("gen", "the hardware generator"),
+        Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
+        Command::Synth(_) => not_built("synth", "the bitstream flow"),
+        Command::Run(_) => not_built("run", "the whole flow"),
+    }
+}
+
+fn not_built(cmd: &str, what: &str) -> Result<()> {
+    bail!("`pact {cmd}` is not built yet: {what} is still an open issue; this build can quantize, eval, inspect and bench")
+}
+
+/// Output settings.
+pub struct Ui {
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Ui {
+    /// A progress bar of `n` steps (hidden when quiet or tiny).
+    pub fn bar(&self, n: usize, msg: &str) -> ProgressBar {
+        if self.quiet || n < 200 {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::new(n as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(msg.to_string());
+        pb
+    }
+    /// Print unless quiet.
+    pub fn say(&self, s: &str) {
+        if !self.quiet {
+            println!("{s}");
+        }
+    }
+}
+
+fn quant_config(q: &QuantArgs) -> Result<QuantConfig> {
+    let wq: WeightQuantizer = q.weight_quant.parse()?;
+    Ok(QuantConfig::new(q.wbits, q.abits, q.first_last_bits, q.m0_bits, wq)?)
+}
+
+/// Load `spec`'s split for evaluation: the test split of a named set, a PATH whole.
+fn load_eval_data(spec: &str, limit: Option<usize>) -> Result<Dataset> {
+    let spec: DataSpec = spec.parse()?;
+    let split = if matches!(spec, DataSpec::Path(_)) { Split::All } else { Split::Test };
+    let mut ds = data::load(&spec, split)?;
+    if let Some(n) = limit {
+        ds.truncate(n);
+    }
+    if ds.is_empty() {
+        bail!("data set '{}' has no images", ds.name);
+    }
+    Ok(ds)
+}
+
+/// Quantize a float model with calibration data as the arguments say.
+fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: Option<&str>) -> Result<QModel> {
+    let cfg = quant_config(q)?;
+    let calib_name = q.calib.as_deref().or(default_calib);
+    let needs_calib = m.nodes.iter().any(|n| matches!(n.op, pact_toolchain::float::Op::Relu));
+    let calib = match (needs_calib, calib_name) {
+        (true, Some(name)) => {
+            let spec: DataSpec = name.parse()?;
+            let split = if matches!(spec, DataSpec::Path(_)) { Split::All } else { Split::Train };
+            let mut ds = data::load(&spec, split)?;
+            ds.truncate(q.calib_limit.max(1));
+            eval::check_shape(&ds, m.input.shape)?;
+            Some(ds.images)
+        }
+        _ => None,
+    };
+    Ok(quantize::quantize(m, &cfg, calib.as_deref(), &source.display().to_string())?)
+}
+
+fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
+    let m = model_io::load_float(&a.model, a.quant.input_scale)?;
+    let q = quantize_float(&m, &a.quant, &a.model, None)?;
+    q.save(&a.output)?;
+    if !ui.quiet {
+        print!("{}", report::inspect_table(&q));
+    }
+    ui.say(&format!("wrote {}", a.output.display()));
+    Ok(())
+}
+
+fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
+    let ds = load_eval_data(&a.data, a.limit)?;
+    let (float, q) = match model_io::load_any(&a.model, a.quant.input_scale)? {
+        AnyModel::Float(f) => {
+            let q = quantize_float(&f, &a.quant, &a.model, Some(&a.data))?;
+            (Some(f), q)
+        }
+        AnyModel::Quant(q) => {
+            let src = a.float.clone().or_else(|| Some(PathBuf::from(&q.provenance.source)).filter(|p| p.is_file()));
+            let f = match src {
+                Some(p) => Some(
+                    model_io::load_float(&p, Some(q.input.scale as f32))
+                        .with_context(|| format!("loading the float model {}", p.display()))?,
+                ),
+                None => None,
+            };
+            (f, *q)
+        }
+    };
+    let pb = ui.bar(ds.len(), "eval");
+    let t0 = std::time::Instant::now();
+    let r = eval::evaluate(float.as_ref(), &q, &ds, &|| pb.inc(1))?;
+    pb.finish_and_clear();
+    let dt = t0.elapsed().as_secs_f64();
+    let n = r.len();
+    let p = &q.provenance;
+    println!("data: {} ({} images)   model: {}", ds.name, n, a.model.display());
+    println!("{:<28} {:>9} {:>12}", "model", "accuracy", "correct");
+    match r.float_correct() {
+        Some(c) => println!("{:<28} {:>8.2}% {:>12}", "float", pct(c, n), format!("{c}/{n}")),
+        None => println!("{:<28} {:>9} {:>12}", "float", "n/a", "(no float model)"),
+    }
+    let tag = format!("W{}A{} first/last {}", p.wbits, p.abits, p.first_last_bits);
+    let fq = r.fake_quant_correct();
+    let it = r.integer_correct();
+    println!("{:<28} {:>8.2}% {:>12}", format!("fake-quant {tag}"), pct(fq, n), format!("{fq}/{n}"));
+    println!("{:<28} {:>8.2}% {:>12}", "integer (golden model)", pct(it, n), format!("{it}/{n}"));
+    let ag = r.agreement();
+    println!("top-1 agreement fake-quant vs integer: {:.2}% ({ag}/{n})", pct(ag, n));
+    if ui.verbose > 0 {
+        println!("evaluated in {dt:.2} s ({:.0} images/s, all three models)", n as f64 / dt);
+    }
+    if let Some(path) = &a.predictions {
+        fsutil::write_atomic(path, &eval::predictions_csv(&r))?;
+        ui.say(&format!("wrote {}", path.display()));
+    }
+    Ok(())
+}
+
+fn cmd_inspect(a: InspectArgs) -> Result<()> {
+    let q = match model_io::load_any(&a.model, None)? {
+        AnyModel::Quant(q) => *q,
+        AnyModel::Float(f) => {
+            quantize_float(&f, &QuantArgs::parse_default(), &a.model, None).context("quantizing with the defaults")?
+        }
+    };
+    print!("{}", report::inspect_table(&q));
+    Ok(())
+}
+
+impl QuantArgs {
+    /// The defaults as if no flag were given.
+    fn parse_default() -> Self {
+        #[derive(Parser)]
+        struct P {
+            #[command(flatten)]
+            q: QuantArgs,
+        }
+        P::parse_from(["pact"]).q
+    }
+}
+
+/// `pact bench`.
+pub fn cmd_bench(ui: &Ui, a: BenchArgs, seed: u64) -> Result<()> {
+    use pact_toolchain::bench;
+    let models = match &a.model {
+        Some(p) => vec![(p.display().to_string(), QModel::load(p)?)],
+        None => bench::builtin_models(seed)?,
+    };
+    ui.say(&format!("seed {seed}, {} images per measurement, {} threads", a.images, rayon::current_num_threads()));
+    println!("{:<24} {:>12} {:>16} {:>16} {:>8}", "model", "MACs/inf", "golden MAC/s", "f32 MAC/s", "ratio");
+    for (name, q) in models {
+        let r = bench::measure(&name, &q, a.images.max(1), seed);
+        println!(
+            "{:<24} {:>12} {:>16.3e} {:>16.3e} {:>8.2}",
+            r.name,
+            r.macs_per_inference,
+            r.golden_mac_per_s,
+            r.f32_mac_per_s,
+            r.golden_mac_per_s / r.f32_mac_per_s
+        );
+    }
+    Ok(())
+}
