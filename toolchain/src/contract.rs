@@ -147,7 +147,7 @@ pub fn exact_divider(k: u32, max_sum: u32, m0_bits: u32) -> Result<FixedMultipli
     }
     let exact = |s: u64| (2 * s + k as u64) / (2 * k as u64); // floor(s/k + 1/2)
     for shift in 1..=MAX_SHIFT.min(m0_bits + 40) {
-        let m0 = ((1u128 << shift) + k as u128 - 1) / k as u128; // ceil(2^shift / k)
+        let m0 = (1u128 << shift).div_ceil(k as u128); // ceil(2^shift / k)
         if m0 >= 1u128 << m0_bits {
             break;
         }

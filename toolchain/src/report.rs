@@ -34,8 +34,9 @@ pub fn inspect_table(q: &QModel) -> String {
         "pact quantized model v{}  source: {}\nW{}A{} first/last {} bits, M0 {} bits, weights: {}\ninput: {} pixel codes (8 bits), scale {:.6e}\n\n",
         q.version, p.source, p.wbits, p.abits, p.first_last_bits, p.m0_bits, p.weight_quantizer, shape(&q.input.shape), q.input.scale
     ));
+    let nw = q.layers.iter().map(|l| l.name.chars().count()).max().unwrap_or(5).max(5);
     s.push_str(&format!(
-        "{:<3} {:<12} {:<15} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
+        "{:<3} {:<nw$} {:<14} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
         "#", "layer", "op", "out shape", "w", "in", "out", "alpha", "s_in", "s_w", "acc", "params", "MACs", "max|dM|/M"
     ));
     for (i, l) in q.layers.iter().enumerate() {
@@ -67,7 +68,7 @@ pub fn inspect_table(q: &QModel) -> String {
         };
         let out = if matches!(l.op.compute().map(|c| &c.output), Some(Output::Logits)) { "acc".to_string() } else { l.out_bits.to_string() };
         s.push_str(&format!(
-            "{:<3} {:<12} {:<15} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
+            "{:<3} {:<nw$} {:<14} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
             i, l.name, l.op.kind(), shape(&l.out_shape), w, inb, out, alpha, s_in, s_w, acc, params, macs, err
         ));
     }
