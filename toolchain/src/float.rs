@@ -181,7 +181,7 @@ impl FloatModel {
                     if weight.shape.len() != 2 {
                         return Err(err(format!("dense weight must be [out, in], got {:?}", weight.shape)));
                     }
-                    let n: usize = ins[0].iter().product();
+                    let n: usize = ins[0][0];
                     if ins[0].len() != 1 {
                         return Err(err(format!("dense input must be a vector (flatten first), got {:?}", ins[0])));
                     }
@@ -234,7 +234,7 @@ impl FloatModel {
                     ins[0].clone()
                 }
                 Op::Relu => ins[0].clone(),
-                Op::Flatten => vec![ins[0].iter().product()],
+                Op::Flatten => vec![checked_numel(ins[0]).ok_or_else(|| err(format!("input {:?} overflows", ins[0])))?],
                 Op::Pact { alpha } => {
                     if !(alpha.is_finite() && *alpha > 0.0) {
                         return Err(err(format!("PACT alpha is {alpha} (must be finite and > 0)")));

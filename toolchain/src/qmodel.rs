@@ -2,7 +2,7 @@
 //!
 //! A `.pqm` file is a [safetensors](https://huggingface.co/docs/safetensors) file: its tensors hold the integer
 //! arrays (weight indices `U8`, biases `I64`, `M0` `U32`, shifts `U8`) and its `__metadata__` entry
-//! `pact.qmodel` holds the JSON manifest ([`Manifest`]): format name and version, the input, and per layer its
+//! `pact.qmodel` holds the JSON manifest (the [`QModel`] without its arrays): format name and version, the input, and per layer its
 //! kind, shapes, bit widths, accumulator width, α and the real scales the constants came from. Any safetensors
 //! reader can open it; `pact inspect FILE` prints it as a table. The format is versioned: readers refuse a
 //! different major version with a clear message.
