@@ -243,7 +243,7 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
         },
         |e: &EpochStats| {
             *alphas_now.borrow_mut() = alpha_text(&e.alpha);
-            bar.println(format!(
+            let line = format!(
                 "epoch {:>3}/{}: loss {:.4}  train {:.2}%  test {}  {:.0} samples/s  α {}",
                 e.epoch,
                 e.epochs,
@@ -252,7 +252,14 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
                 e.test_acc.map_or("-".into(), |a| format!("{:.2}%", 100.0 * a)),
                 e.samples_per_sec,
                 alphas_now.borrow()
-            ));
+            );
+            if bar.is_hidden() {
+                if !quiet {
+                    eprintln!("{line}"); // not a terminal: no bar, but the epoch lines still go to stderr
+                }
+            } else {
+                bar.println(line);
+            }
             if let Some(w) = log.as_mut() {
                 let line = serde_json::to_string(e).expect("stats serialize");
                 if let Err(err) = writeln!(w, "{line}").and_then(|_| w.flush()) {

@@ -5,6 +5,7 @@
 //! * [`arch`]: the presets `mlp` and `cnn` and JSON architecture descriptions.
 //! * [`net`]: a [`pact_toolchain::float::FloatModel`] graph as a trainable network; the bit widths per layer follow
 //!   `pact_toolchain::quantize` exactly, so `pact quantize` reproduces what was trained.
+//! * [`ops`]: im2col and max pooling as custom ops with their exact adjoints (speed on the CPU).
 //! * [`optim`]: SGD with momentum and Adam with per-parameter L2.
 //! * [`train()`]: the training loop; [`run`]: the `pact train` command.
 //!
@@ -13,6 +14,7 @@
 pub mod arch;
 pub mod cli;
 pub mod net;
+pub mod ops;
 pub mod optim;
 pub mod quant;
 pub mod train;

@@ -11,6 +11,7 @@
 //! An average pool (or global average pool) of quantized values is re-rounded onto its input's grid, as the
 //! integer model does (`round_half_up` of the mean code).
 
+use crate::ops;
 use crate::quant::{self, FLOAT_BITS, MAX_BITS};
 use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -401,7 +402,7 @@ impl Net {
                     bits,
                 } => {
                     let wq = quant::dorefa(w.as_tensor(), *bits, !train)?;
-                    let y = conv2d_cm(inp.unwrap(), &wq, *stride, *pad)?;
+                    let y = ops::conv2d_cm(inp.unwrap(), &wq, *stride, *pad)?;
                     let y = match b {
                         Some(b) => y.broadcast_add(&b.as_tensor().reshape(((), 1, 1, 1))?)?,
                         None => y,
@@ -467,7 +468,7 @@ impl Net {
                     if pad.iter().any(|&p| p > 0) {
                         x = pad_neg_inf(&x, *pad)?;
                     }
-                    (max_pool(&crop(&x, *kernel)?, *kernel)?, grid_in)
+                    (ops::max_pool_cm(&crop(&x, *kernel)?, *kernel)?, grid_in)
                 }
                 Layer::AvgPool { kernel } => {
                     let x = crop(inp.unwrap(), *kernel)?;
@@ -624,52 +625,6 @@ impl Net {
     }
 }
 
-/// 2-D convolution in the channel-major layout as one matrix product: `x` is `[C, n, H, W]`, `w` is
-/// `[O, C, kh, kw]`, the result `[O, n, oh, ow]`; zero padding `[top, left, bottom, right]`. The input is
-/// unfolded (im2col) with `narrow` and `stack`, whose backward passes are plain copies, so the gradient avoids
-/// candle's direct `conv_transpose2d` on the CPU.
-pub fn conv2d_cm(x: &Tensor, w: &Tensor, stride: usize, pad: [usize; 4]) -> candle_core::Result<Tensor> {
-    let (c, n, h, wd) = x.dims4()?;
-    let (o, _, kh, kw) = w.dims4()?;
-    let s = stride;
-    let (hp, wp) = (h + pad[0] + pad[2], wd + pad[1] + pad[3]);
-    let (oh, ow) = ((hp - kh) / s + 1, (wp - kw) / s + 1);
-    // Padded so that every strided window slice of length s·oh fits.
-    let (extra_h, extra_w) = (
-        (kh - 1 + s * oh).saturating_sub(hp),
-        (kw - 1 + s * ow).saturating_sub(wp),
-    );
-    let xp = if pad.iter().any(|&p| p > 0) || extra_h > 0 || extra_w > 0 {
-        x.pad_with_zeros(2, pad[0], pad[2] + extra_h)?
-            .pad_with_zeros(3, pad[1], pad[3] + extra_w)?
-    } else {
-        x.clone()
-    };
-    if kh == 1 && kw == 1 && s == 1 {
-        return w
-            .reshape((o, c))?
-            .matmul(&xp.reshape((c, n * oh * ow))?)?
-            .reshape((o, n, oh, ow));
-    }
-    let mut cols = Vec::with_capacity(kh * kw);
-    for ky in 0..kh {
-        for kx in 0..kw {
-            let mut t = xp.narrow(2, ky, s * oh)?.narrow(3, kx, s * ow)?;
-            if s > 1 {
-                t = t
-                    .reshape((c, n, oh, s, ow, s))?
-                    .narrow(3, 0, 1)?
-                    .narrow(5, 0, 1)?
-                    .reshape((c, n, oh, ow))?;
-            }
-            cols.push(t);
-        }
-    }
-    // [C, kh·kw, n, oh, ow] → [C·kh·kw, n·oh·ow]; rows in the order of the weight's [C, kh, kw].
-    let cols = Tensor::stack(&cols, 1)?.reshape((c * kh * kw, n * oh * ow))?;
-    w.reshape((o, c * kh * kw))?.matmul(&cols)?.reshape((o, n, oh, ow))
-}
-
 /// Pad the last two dims with −∞ (`[top, left, bottom, right]`), for max pooling.
 fn pad_neg_inf(x: &Tensor, pad: [usize; 4]) -> candle_core::Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
@@ -693,21 +648,6 @@ fn pad_neg_inf(x: &Tensor, pad: [usize; 4]) -> candle_core::Result<Tensor> {
         parts.push(full(pad[2], w2)?);
     }
     Tensor::cat(&parts, 2)
-}
-
-/// Max pooling with stride = kernel over `[C, n, H, W]` (H, W multiples of the kernel), as a gather of each
-/// window's arg-max: the gradient goes to one maximum per window, as in PyTorch. (candle 0.11's own
-/// `max_pool2d` backward scales the gradient by (number of maxima)/(window size), i.e. by 1/4 for a unique
-/// maximum in a 2×2 window.)
-fn max_pool(x: &Tensor, k: [usize; 2]) -> candle_core::Result<Tensor> {
-    let (c, n, h, w) = x.dims4()?;
-    let (oh, ow) = (h / k[0], w / k[1]);
-    let win = x
-        .reshape((c, n, oh, k[0], ow, k[1]))?
-        .permute((0, 1, 2, 4, 3, 5))?
-        .reshape((c, n, oh, ow, k[0] * k[1]))?;
-    let idx = win.argmax_keepdim(4)?;
-    win.gather(&idx, 4)?.squeeze(4)
 }
 
 /// Drop the rows/columns that no window (stride = kernel) covers.

@@ -45,7 +45,8 @@ pub fn pact_clip(x: &Tensor, alpha: &Tensor) -> Result<Tensor> {
 /// With `train` the value is `y + (q − y).detach()` with `y = `[`pact_clip`]`(x, α)`: the forward value is the
 /// quantized `q` (up to one f32 rounding of the sum), the gradients are those of [`pact_clip`] (STE through the
 /// rounding). Without, the exact quantized value is returned, computed as the fake-quant evaluator computes it
-/// (`contract::pact_code` in f64, times the step `α/(2^k − 1)` in f64, rounded once to f32).
+/// (`contract::pact_code` in f64, times the step `α/(2^k − 1)` in f64, rounded once to f32; the tests hold
+/// the inlined kernel to `contract::pact_code` at every width, ties included).
 pub fn pact(x: &Tensor, alpha: &Tensor, bits: u32, train: bool) -> Result<Tensor> {
     let a = alpha.to_scalar::<f32>()?;
     if train {
@@ -86,13 +87,17 @@ impl CustomOp1 for PactQuant {
         };
         let src = &data[o1..o2];
         let alpha = self.alpha as f64;
-        let step = alpha / levels(self.bits);
+        let l = levels(self.bits);
+        let step = alpha / l;
         let mut dst = vec![0f32; src.len()];
         dst.par_chunks_mut(1 << 14)
             .zip(src.par_chunks(1 << 14))
             .for_each(|(d, s)| {
                 for (d, &x) in d.iter_mut().zip(s) {
-                    let q = (contract::pact_code(x as f64, alpha, self.bits) as f64 * step) as f32;
+                    // contract::pact_code, inlined: round_half_up(clamp(x, 0, α)·L/α) clamped to [0, L], in f64.
+                    // The argument of the floor is ≥ 1/2, so truncation is the floor (NaN gives code 0, as there).
+                    let code = (((x as f64).clamp(0.0, alpha) * l / alpha + 0.5) as i64 as f64).clamp(0.0, l);
+                    let q = (code * step) as f32;
                     *d = if self.residual { q - x } else { q };
                 }
             });

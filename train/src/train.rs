@@ -2,12 +2,12 @@
 //! cross-entropy loss, per-epoch statistics.
 
 use crate::arch::ArchSpec;
-use crate::net::{AlphaInit, Net, Precision};
+use crate::net::{AlphaInit, Net, ParamKind, Precision};
 use crate::optim::{Optimizer, OptimizerKind};
 use anyhow::{bail, Context};
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor, Var, D};
 use pact_toolchain::data::Dataset;
-use pact_toolchain::float::{FloatModel, InputSpec};
+use pact_toolchain::float::{FloatModel, InputSpec, Op};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -227,13 +227,22 @@ pub fn train_observed(
     }
     let start = initial_model(spec, data, seed)?;
     let mut net = Net::new(&start, cfg.precision, cfg.alpha)?;
-    let mut opt = Optimizer::new(
-        cfg.optimizer,
-        net.params(),
-        cfg.momentum,
-        cfg.weight_decay,
-        cfg.alpha_decay,
-    );
+    let mut params = net.params();
+    // DoReFa levels of the last layer are normalised to [−1, 1], so its logits are ~√fan_in times larger than a
+    // float layer's and no parameter can scale them down; the loss sees them through a learned temperature τ
+    // (initialised to 1/√fan_in). The argmax, and so the model, does not depend on τ, and τ is not saved.
+    let tau = match (cfg.precision.weight_bits(true), last_fan_in(&start)) {
+        (b, Some(fan_in)) if b < crate::quant::FLOAT_BITS => {
+            let t = Var::from_tensor(&Tensor::new(
+                (1.0 / (fan_in as f64).sqrt()) as f32,
+                &candle_core::Device::Cpu,
+            )?)?;
+            params.push((t.clone(), ParamKind::Other));
+            Some(t)
+        }
+        _ => None,
+    };
+    let mut opt = Optimizer::new(cfg.optimizer, params, cfg.momentum, cfg.weight_decay, cfg.alpha_decay);
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(seed);
     shuffle_rng.set_stream(1);
 
@@ -264,7 +273,11 @@ pub fn train_observed(
             let x = net.input_tensor(&images)?;
             let y = Tensor::from_vec(labels, idx.len(), x.device())?;
             let logits = net.forward(&x, true)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            let scaled = match &tau {
+                Some(t) => logits.broadcast_mul(t.as_tensor())?,
+                None => logits.clone(),
+            };
+            let loss = candle_nn::loss::cross_entropy(&scaled, &y)?;
             let loss_v = loss.to_scalar::<f32>()? as f64;
             if !loss_v.is_finite() {
                 bail!(
@@ -279,6 +292,11 @@ pub fn train_observed(
             };
             opt.step(&grads, lr)?;
             net.clamp_alphas()?;
+            if let Some(t) = &tau {
+                if t.as_tensor().to_scalar::<f32>()? < 1e-6 {
+                    t.set(&Tensor::new(1e-6f32, t.device())?)?;
+                }
+            }
             step += 1;
             let hits = logits
                 .argmax(D::Minus1)?
@@ -318,6 +336,14 @@ pub fn train_observed(
         history.push(stats);
     }
     Ok((net.to_float_model()?, history))
+}
+
+/// Fan-in of the last dense/conv layer (the logits).
+fn last_fan_in(m: &FloatModel) -> Option<usize> {
+    m.nodes.iter().rev().find_map(|n| match &n.op {
+        Op::Dense { weight, .. } | Op::Conv2d { weight, .. } => Some(weight.numel() / weight.shape[0].max(1)),
+        _ => None,
+    })
 }
 
 /// Accuracy of `net` (evaluation forward) on `data`.

@@ -7,7 +7,7 @@ use pact_toolchain::float::{FloatModel, InputSpec, Op};
 use pact_toolchain::forward::{fake_quant_forward, float_forward};
 use pact_toolchain::golden::argmax;
 use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
-use pact_train::net::conv2d_cm;
+use pact_train::ops::conv2d_cm;
 use pact_train::{AlphaInit, ArchSpec, Net, Precision};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -44,7 +44,7 @@ fn channel_major_conv_matches_candle() {
             .transpose(0, 1)
             .unwrap();
         assert_eq!(got.dims(), want.dims(), "k {k} stride {stride} pad {pad:?}");
-        let d = (got - want)
+        let d = (got - &want)
             .unwrap()
             .abs()
             .unwrap()
@@ -55,7 +55,80 @@ fn channel_major_conv_matches_candle() {
             .to_scalar::<f32>()
             .unwrap();
         assert!(d < 1e-5, "k {k} stride {stride} pad {pad:?}: max difference {d}");
+        // Gradients of Σ cw·conv with respect to input and weight, against the naive loops below (candle 0.11's
+        // own conv2d backward fails on some of these geometries).
+        let cw = randn(&mut rng, want.elem_count());
+        let (xv, wv) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&wt).unwrap());
+        let ours = conv2d_cm(&xv.as_tensor().transpose(0, 1).unwrap(), wv.as_tensor(), stride, pad).unwrap();
+        let cwt = Tensor::from_vec(cw.clone(), want.dims(), &dev).unwrap();
+        let g = (ours.transpose(0, 1).unwrap() * cwt)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (gx, gw) = naive_conv_grads(
+            &x.flatten_all().unwrap().to_vec1().unwrap(),
+            &wt.flatten_all().unwrap().to_vec1().unwrap(),
+            &cw,
+            [n, c, h, w, o, k, k],
+            stride,
+            pad,
+        );
+        for (what, v, want) in [("input", &xv, gx), ("weight", &wv, gw)] {
+            let got: Vec<f32> = g.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let d = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (*a as f64 - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                d < 1e-4,
+                "k {k} stride {stride} pad {pad:?}: {what} gradient differs by {d}"
+            );
+        }
     }
+}
+
+/// Gradients of `L = Σ cw·conv(x, w)` (NCHW, zero padding `[top, left, bottom, right]`) by direct loops.
+fn naive_conv_grads(
+    x: &[f32],
+    w: &[f32],
+    cw: &[f32],
+    [n, c, h, wd, o, kh, kw]: [usize; 7],
+    s: usize,
+    pad: [usize; 4],
+) -> (Vec<f64>, Vec<f64>) {
+    let oh = (h + pad[0] + pad[2] - kh) / s + 1;
+    let ow = (wd + pad[1] + pad[3] - kw) / s + 1;
+    let (mut gx, mut gw) = (vec![0f64; x.len()], vec![0f64; w.len()]);
+    for i in 0..n {
+        for oc in 0..o {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let g = cw[((i * o + oc) * oh + oy) * ow + ox] as f64;
+                    for ic in 0..c {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let (iy, ix) = (
+                                    (oy * s + ky) as isize - pad[0] as isize,
+                                    (ox * s + kx) as isize - pad[1] as isize,
+                                );
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xi = ((i * c + ic) * h + iy as usize) * wd + ix as usize;
+                                let wi = ((oc * c + ic) * kh + ky) * kw + kx;
+                                gx[xi] += g * w[wi] as f64;
+                                gw[wi] += g * x[xi] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (gx, gw)
 }
 
 const EVERY_LAYER: &str = r#"{ "layers": [
