@@ -40,8 +40,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Measure the golden model's MAC/s against an f32 evaluation of the same shapes.
     Bench(BenchArgs),
-    /// Train a PACT network (not built yet).
-    Train(NotBuilt),
+    /// Train a PACT network (quantization-aware: learned α, DoReFa weights) or its FP32 baseline.
+    Train(pact_train::TrainArgs),
     /// Generate Verilog for a quantized model (not built yet).
     Gen(NotBuilt),
     /// Co-simulate the generated RTL against the golden model (not built yet).
@@ -146,7 +146,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => cmd_eval(&ui, a),
         Command::Inspect(a) => cmd_inspect(a),
         Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
-        Command::Train(_) => not_built("train", "PACT quantization-aware training"),
+        Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Gen(_) => not_built("gen", "the hardware generator"),
         Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
         Command::Synth(_) => not_built("synth", "the bitstream flow"),
@@ -155,7 +155,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn not_built(cmd: &str, what: &str) -> Result<()> {
-    bail!("`pact {cmd}` is not built yet: {what} is still an open issue; this build can quantize, eval, inspect and bench")
+    bail!("`pact {cmd}` is not built yet: {what} is still an open issue; this build can train, quantize, eval, inspect and bench")
 }
 
 /// Output settings.
@@ -255,6 +255,8 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
             (f, *q)
         }
     };
+    let wq: WeightQuantizer = q.provenance.weight_quantizer.parse()?;
+    let float = float.map(|f| quantize::float_reference(&f, wq));
     let pb = ui.bar(ds.len(), "eval");
     let t0 = std::time::Instant::now();
     let r = eval::evaluate(float.as_ref(), &q, &ds, &|| pb.inc(1))?;
@@ -265,7 +267,7 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
     println!("data: {} ({} images)   model: {}", ds.name, n, a.model.display());
     println!("{:<28} {:>9} {:>12}", "model", "accuracy", "correct");
     match r.float_correct() {
-        Some(c) => println!("{:<28} {:>8.2}% {:>12}", "float", pct(c, n), format!("{c}/{n}")),
+        Some(c) => println!("{:<28} {:>8.2}% {:>12}", format!("float ({})", float_kind(wq)), pct(c, n), format!("{c}/{n}")),
         None => println!("{:<28} {:>9} {:>12}", "float", "n/a", "(no float model)"),
     }
     let tag = format!("W{}A{} first/last {}", p.wbits, p.abits, p.first_last_bits);
@@ -283,6 +285,13 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
         ui.say(&format!("wrote {}", path.display()));
     }
     Ok(())
+}
+
+fn float_kind(wq: WeightQuantizer) -> &'static str {
+    match wq {
+        WeightQuantizer::Dorefa => "dorefa unrounded",
+        WeightQuantizer::MaxAbs => "as trained",
+    }
 }
 
 fn cmd_inspect(a: InspectArgs) -> Result<()> {

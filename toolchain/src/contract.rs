@@ -220,6 +220,13 @@ pub fn dorefa_weights(w: &[f32], bits: u32) -> (Vec<u8>, f64) {
     (idx, 1.0 / levels)
 }
 
+/// The DoReFa weight transform without rounding (its limit for many bits): `tanh(w)/max|tanh(w)|` in `[−1, 1]`.
+/// This is the float network a DoReFa-trained model stands for; `pact eval` reports its accuracy as "float".
+pub fn dorefa_limit(w: &[f32]) -> Vec<f32> {
+    let max_t = w.iter().map(|&x| (x as f64).tanh().abs()).fold(0.0, f64::max);
+    w.iter().map(|&x| if max_t > 0.0 { ((x as f64).tanh() / max_t) as f32 } else { 0.0 }).collect()
+}
+
 /// Symmetric max-abs weight quantization onto the same odd levels (for post-training quantization of models not
 /// trained with DoReFa): scale `s = max|w|/(2^k − 1)`, index `i = round_half_up((w/s + 2^k − 1)/2)` clamped,
 /// so `w ≈ s·(2i − (2^k − 1))`. For `k = 1` identical to [`dorefa_weights`].

@@ -94,6 +94,21 @@ impl QuantConfig {
     }
 }
 
+/// The float network a model stands for under `quantizer`: for DoReFa, every dense/conv weight replaced by its
+/// unrounded DoReFa transform ([`contract::dorefa_limit`]) — the latent weights of a DoReFa-trained model are not
+/// the network's weights; for max-abs, the model unchanged.
+pub fn float_reference(model: &FloatModel, quantizer: WeightQuantizer) -> FloatModel {
+    let mut m = model.clone();
+    if quantizer == WeightQuantizer::Dorefa {
+        for n in &mut m.nodes {
+            if let Op::Dense { weight, .. } | Op::Conv2d { weight, .. } = &mut n.op {
+                weight.data = contract::dorefa_limit(&weight.data);
+            }
+        }
+    }
+    m
+}
+
 /// Where a float node's value lives in the quantized model, if it is a tensor of codes.
 #[derive(Clone, Copy, Debug)]
 struct Codes {

@@ -1,0 +1,135 @@
+//! The `pact` command as a user runs it: exit codes, help, usage errors, one-line errors that name the culprit,
+//! no output left behind on failure, and the quantize → inspect → eval path on the shipped default model.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn pact(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pact")).args(args).output().expect("run pact")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn help_for_every_subcommand() {
+    assert_eq!(pact(&["--help"]).status.code(), Some(0));
+    for sub in ["quantize", "eval", "inspect", "bench", "train", "gen", "sim", "synth", "run"] {
+        let o = pact(&[sub, "--help"]);
+        assert_eq!(o.status.code(), Some(0), "pact {sub} --help");
+        assert!(text(&o).0.contains("Usage: pact"), "pact {sub} --help prints usage");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(pact(&[]).status.code(), Some(2));
+    assert_eq!(pact(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(pact(&["eval", "--bogus", "x"]).status.code(), Some(2));
+    assert_eq!(pact(&["quantize", "m.onnx"]).status.code(), Some(2), "missing -o");
+}
+
+#[test]
+fn unbuilt_subcommands_say_so_and_fail() {
+    for sub in ["gen", "sim", "synth", "run"] {
+        let o = pact(&[sub]);
+        assert_eq!(o.status.code(), Some(1), "pact {sub}");
+        assert!(text(&o).1.contains("is not built yet"), "pact {sub}: {}", text(&o).1);
+    }
+}
+
+fn assert_one_line_error(o: &Output, needle: &str) {
+    let (_, err) = text(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "one line: {err}");
+    assert!(err.contains(needle), "'{needle}' in: {err}");
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pqm");
+    let o_s = out.to_str().unwrap();
+    // Missing file.
+    let missing = dir.path().join("missing.onnx");
+    assert_one_line_error(&pact(&["quantize", missing.to_str().unwrap(), "-o", o_s]), "missing.onnx");
+    // Garbage ONNX.
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"this is not a protobuf \xff\xff\xff\xff").unwrap();
+    assert_one_line_error(&pact(&["quantize", junk.to_str().unwrap(), "-o", o_s]), "junk.onnx");
+    // Unknown extension.
+    let txt = dir.path().join("model.bin");
+    std::fs::write(&txt, b"x").unwrap();
+    assert_one_line_error(&pact(&["quantize", txt.to_str().unwrap(), "-o", o_s]), "model.bin");
+    // Bits out of range on a real model.
+    let model = default_model();
+    let m = model.to_str().unwrap();
+    assert_one_line_error(&pact(&["quantize", m, "--wbits", "9", "-o", o_s]), "--wbits = 9 is out of range");
+    assert_one_line_error(&pact(&["quantize", m, "--abits", "0", "-o", o_s]), "--abits = 0 is out of range");
+    // A corrupted quantized model.
+    let bad = dir.path().join("bad.pqm");
+    std::fs::write(&bad, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
+    assert_one_line_error(&pact(&["inspect", bad.to_str().unwrap()]), "bad.pqm");
+    assert_one_line_error(&pact(&["eval", bad.to_str().unwrap(), "--data", "digits"]), "bad.pqm");
+    assert!(!out.exists(), "no output written on failure");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "{left:?}");
+}
+
+/// The float model shipped in the repository (trained with `pact train`, see models/README.md).
+fn default_model() -> PathBuf {
+    repo().join("models/mnist5k-cnn-w4a4.json")
+}
+
+fn parse_pct(out: &str, prefix: &str) -> f64 {
+    let line = out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no '{prefix}' line in:\n{out}"));
+    let field = line[prefix.len()..].split_whitespace().find(|w| w.ends_with('%')).unwrap();
+    field.trim_end_matches('%').parse().unwrap()
+}
+
+#[test]
+fn quantize_inspect_eval_default_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("m.pqm");
+    let qs = q.to_str().unwrap();
+    let model = default_model();
+    let o = pact(&["-q", "quantize", model.to_str().unwrap(), "--wbits", "4", "--abits", "4", "-o", qs]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let o = pact(&["inspect", qs]);
+    let (out, _) = text(&o);
+    assert!(o.status.success());
+    assert!(out.contains("W4A4 first/last 8 bits") && out.contains("MACs per inference"), "{out}");
+    let preds = dir.path().join("p.csv");
+    let o = pact(&["eval", qs, "--data", "mnist5k", "--predictions", preds.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    println!("{out}");
+    let agreement = parse_pct(&out, "top-1 agreement fake-quant vs integer:");
+    assert!(agreement >= 99.0, "agreement {agreement} % < 99 %");
+    let acc = parse_pct(&out, "integer (golden model)");
+    assert!(acc >= 90.0, "integer accuracy {acc} %");
+    assert!(parse_pct(&out, "float") >= acc - 3.0, "float model found through the recorded source");
+    // The predictions file: header + one row per test image, labels matching the data set.
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("index,label,prediction"));
+    let rows: Vec<Vec<usize>> = lines.map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 1000);
+    let ds = pact_toolchain_test_labels();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], i);
+        assert_eq!(r[1], ds[i] as usize);
+    }
+    let correct = rows.iter().filter(|r| r[1] == r[2]).count();
+    assert_eq!(correct as f64 / 10.0, acc, "CSV agrees with the printed accuracy");
+}
+
+fn pact_toolchain_test_labels() -> Vec<u8> {
+    use pact_toolchain::data::{load, DataSpec, Split};
+    load(&DataSpec::Mnist5k, Split::Test).unwrap().labels
+}
