@@ -11,6 +11,8 @@
 //!
 //! See `docs/training.md` for the semantics and the flags.
 
+#![warn(missing_docs)]
+
 pub mod arch;
 pub mod cli;
 pub mod net;
