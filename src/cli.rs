@@ -140,7 +140,10 @@ pub struct BenchArgs {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let ui = Ui { quiet: cli.quiet, verbose: cli.verbose };
+    let ui = Ui {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     match cli.command {
         Command::Quantize(a) => cmd_quantize(&ui, a),
         Command::Eval(a) => cmd_eval(&ui, a),
@@ -195,7 +198,11 @@ fn quant_config(q: &QuantArgs) -> Result<QuantConfig> {
 /// Load `spec`'s split for evaluation: the test split of a named set, a PATH whole.
 fn load_eval_data(spec: &str, limit: Option<usize>) -> Result<Dataset> {
     let spec: DataSpec = spec.parse()?;
-    let split = if matches!(spec, DataSpec::Path(_)) { Split::All } else { Split::Test };
+    let split = if matches!(spec, DataSpec::Path(_)) {
+        Split::All
+    } else {
+        Split::Test
+    };
     let mut ds = data::load(&spec, split)?;
     if let Some(n) = limit {
         ds.truncate(n);
@@ -214,7 +221,11 @@ fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: O
     let calib = match (needs_calib, calib_name) {
         (true, Some(name)) => {
             let spec: DataSpec = name.parse()?;
-            let split = if matches!(spec, DataSpec::Path(_)) { Split::All } else { Split::Train };
+            let split = if matches!(spec, DataSpec::Path(_)) {
+                Split::All
+            } else {
+                Split::Train
+            };
             let mut ds = data::load(&spec, split)?;
             ds.truncate(q.calib_limit.max(1));
             eval::check_shape(&ds, m.input.shape)?;
@@ -222,7 +233,12 @@ fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: O
         }
         _ => None,
     };
-    Ok(quantize::quantize(m, &cfg, calib.as_deref(), &source.display().to_string())?)
+    Ok(quantize::quantize(
+        m,
+        &cfg,
+        calib.as_deref(),
+        &source.display().to_string(),
+    )?)
 }
 
 fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
@@ -244,7 +260,10 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
             (Some(f), q)
         }
         AnyModel::Quant(q) => {
-            let src = a.float.clone().or_else(|| Some(PathBuf::from(&q.provenance.source)).filter(|p| p.is_file()));
+            let src = a
+                .float
+                .clone()
+                .or_else(|| Some(PathBuf::from(&q.provenance.source)).filter(|p| p.is_file()));
             let f = match src {
                 Some(p) => Some(
                     model_io::load_float(&p, Some(q.input.scale as f32))
@@ -267,18 +286,36 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
     println!("data: {} ({} images)   model: {}", ds.name, n, a.model.display());
     println!("{:<28} {:>9} {:>12}", "model", "accuracy", "correct");
     match r.float_correct() {
-        Some(c) => println!("{:<28} {:>8.2}% {:>12}", format!("float ({})", float_kind(wq)), pct(c, n), format!("{c}/{n}")),
+        Some(c) => println!(
+            "{:<28} {:>8.2}% {:>12}",
+            format!("float ({})", float_kind(wq)),
+            pct(c, n),
+            format!("{c}/{n}")
+        ),
         None => println!("{:<28} {:>9} {:>12}", "float", "n/a", "(no float model)"),
     }
     let tag = format!("W{}A{} first/last {}", p.wbits, p.abits, p.first_last_bits);
     let fq = r.fake_quant_correct();
     let it = r.integer_correct();
-    println!("{:<28} {:>8.2}% {:>12}", format!("fake-quant {tag}"), pct(fq, n), format!("{fq}/{n}"));
-    println!("{:<28} {:>8.2}% {:>12}", "integer (golden model)", pct(it, n), format!("{it}/{n}"));
+    println!(
+        "{:<28} {:>8.2}% {:>12}",
+        format!("fake-quant {tag}"),
+        pct(fq, n),
+        format!("{fq}/{n}")
+    );
+    println!(
+        "{:<28} {:>8.2}% {:>12}",
+        "integer (golden model)",
+        pct(it, n),
+        format!("{it}/{n}")
+    );
     let ag = r.agreement();
     println!("top-1 agreement fake-quant vs integer: {:.2}% ({ag}/{n})", pct(ag, n));
     if ui.verbose > 0 {
-        println!("evaluated in {dt:.2} s ({:.0} images/s, all three models)", n as f64 / dt);
+        println!(
+            "evaluated in {dt:.2} s ({:.0} images/s, all three models)",
+            n as f64 / dt
+        );
     }
     if let Some(path) = &a.predictions {
         fsutil::write_atomic(path, &eval::predictions_csv(&r))?;
@@ -324,8 +361,15 @@ pub fn cmd_bench(ui: &Ui, a: BenchArgs, seed: u64) -> Result<()> {
         Some(p) => vec![(p.display().to_string(), QModel::load(p)?)],
         None => bench::builtin_models(seed)?,
     };
-    ui.say(&format!("seed {seed}, {} images per measurement, {} threads", a.images, rayon::current_num_threads()));
-    println!("{:<24} {:>12} {:>16} {:>16} {:>8}", "model", "MACs/inf", "golden MAC/s", "f32 MAC/s", "ratio");
+    ui.say(&format!(
+        "seed {seed}, {} images per measurement, {} threads",
+        a.images,
+        rayon::current_num_threads()
+    ));
+    println!(
+        "{:<24} {:>12} {:>16} {:>16} {:>8}",
+        "model", "MACs/inf", "golden MAC/s", "f32 MAC/s", "ratio"
+    );
     for (name, q) in models {
         let r = bench::measure(&name, &q, a.images.max(1), seed);
         println!(

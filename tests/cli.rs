@@ -5,11 +5,17 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn pact(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pact")).args(args).output().expect("run pact")
+    Command::new(env!("CARGO_BIN_EXE_pact"))
+        .args(args)
+        .output()
+        .expect("run pact")
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn repo() -> PathBuf {
@@ -19,7 +25,9 @@ fn repo() -> PathBuf {
 #[test]
 fn help_for_every_subcommand() {
     assert_eq!(pact(&["--help"]).status.code(), Some(0));
-    for sub in ["quantize", "eval", "inspect", "bench", "train", "gen", "sim", "synth", "run"] {
+    for sub in [
+        "quantize", "eval", "inspect", "bench", "train", "gen", "sim", "synth", "run",
+    ] {
         let o = pact(&[sub, "--help"]);
         assert_eq!(o.status.code(), Some(0), "pact {sub} --help");
         assert!(text(&o).0.contains("Usage: pact"), "pact {sub} --help prints usage");
@@ -46,7 +54,10 @@ fn unbuilt_subcommands_say_so_and_fail() {
 fn assert_one_line_error(o: &Output, needle: &str) {
     let (_, err) = text(o);
     assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-    assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "one line: {err}");
+    assert!(
+        err.starts_with("error: ") && err.trim_end().lines().count() == 1,
+        "one line: {err}"
+    );
     assert!(err.contains(needle), "'{needle}' in: {err}");
 }
 
@@ -57,7 +68,10 @@ fn bad_inputs_fail_cleanly_and_leave_no_output() {
     let o_s = out.to_str().unwrap();
     // Missing file.
     let missing = dir.path().join("missing.onnx");
-    assert_one_line_error(&pact(&["quantize", missing.to_str().unwrap(), "-o", o_s]), "missing.onnx");
+    assert_one_line_error(
+        &pact(&["quantize", missing.to_str().unwrap(), "-o", o_s]),
+        "missing.onnx",
+    );
     // Garbage ONNX.
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"this is not a protobuf \xff\xff\xff\xff").unwrap();
@@ -69,15 +83,24 @@ fn bad_inputs_fail_cleanly_and_leave_no_output() {
     // Bits out of range on a real model.
     let model = default_model();
     let m = model.to_str().unwrap();
-    assert_one_line_error(&pact(&["quantize", m, "--wbits", "9", "-o", o_s]), "--wbits = 9 is out of range");
-    assert_one_line_error(&pact(&["quantize", m, "--abits", "0", "-o", o_s]), "--abits = 0 is out of range");
+    assert_one_line_error(
+        &pact(&["quantize", m, "--wbits", "9", "-o", o_s]),
+        "--wbits = 9 is out of range",
+    );
+    assert_one_line_error(
+        &pact(&["quantize", m, "--abits", "0", "-o", o_s]),
+        "--abits = 0 is out of range",
+    );
     // A corrupted quantized model.
     let bad = dir.path().join("bad.pqm");
     std::fs::write(&bad, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
     assert_one_line_error(&pact(&["inspect", bad.to_str().unwrap()]), "bad.pqm");
     assert_one_line_error(&pact(&["eval", bad.to_str().unwrap(), "--data", "digits"]), "bad.pqm");
     assert!(!out.exists(), "no output written on failure");
-    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "{left:?}");
 }
 
@@ -87,8 +110,14 @@ fn default_model() -> PathBuf {
 }
 
 fn parse_pct(out: &str, prefix: &str) -> f64 {
-    let line = out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no '{prefix}' line in:\n{out}"));
-    let field = line[prefix.len()..].split_whitespace().find(|w| w.ends_with('%')).unwrap();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{out}"));
+    let field = line[prefix.len()..]
+        .split_whitespace()
+        .find(|w| w.ends_with('%'))
+        .unwrap();
     field.trim_end_matches('%').parse().unwrap()
 }
 
@@ -98,14 +127,34 @@ fn quantize_inspect_eval_default_model() {
     let q = dir.path().join("m.pqm");
     let qs = q.to_str().unwrap();
     let model = default_model();
-    let o = pact(&["-q", "quantize", model.to_str().unwrap(), "--wbits", "4", "--abits", "4", "-o", qs]);
+    let o = pact(&[
+        "-q",
+        "quantize",
+        model.to_str().unwrap(),
+        "--wbits",
+        "4",
+        "--abits",
+        "4",
+        "-o",
+        qs,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     let o = pact(&["inspect", qs]);
     let (out, _) = text(&o);
     assert!(o.status.success());
-    assert!(out.contains("W4A4 first/last 8 bits") && out.contains("MACs per inference"), "{out}");
+    assert!(
+        out.contains("W4A4 first/last 8 bits") && out.contains("MACs per inference"),
+        "{out}"
+    );
     let preds = dir.path().join("p.csv");
-    let o = pact(&["eval", qs, "--data", "mnist5k", "--predictions", preds.to_str().unwrap()]);
+    let o = pact(&[
+        "eval",
+        qs,
+        "--data",
+        "mnist5k",
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     println!("{out}");
@@ -113,12 +162,17 @@ fn quantize_inspect_eval_default_model() {
     assert!(agreement >= 99.0, "agreement {agreement} % < 99 %");
     let acc = parse_pct(&out, "integer (golden model)");
     assert!(acc >= 90.0, "integer accuracy {acc} %");
-    assert!(parse_pct(&out, "float") >= acc - 3.0, "float model found through the recorded source");
+    assert!(
+        parse_pct(&out, "float") >= acc - 3.0,
+        "float model found through the recorded source"
+    );
     // The predictions file: header + one row per test image, labels matching the data set.
     let csv = std::fs::read_to_string(&preds).unwrap();
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("index,label,prediction"));
-    let rows: Vec<Vec<usize>> = lines.map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    let rows: Vec<Vec<usize>> = lines
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
     assert_eq!(rows.len(), 1000);
     let ds = pact_toolchain_test_labels();
     for (i, r) in rows.iter().enumerate() {

@@ -20,8 +20,12 @@ fn bench(c: &mut Criterion) {
         let fq = FakeQuant::new(q);
         let mut g = c.benchmark_group(name.as_str());
         g.throughput(Throughput::Elements(total_macs(q)));
-        g.bench_function(BenchmarkId::new("golden-int", "1 image"), |b| b.iter(|| golden.infer(&data[..px])));
-        g.bench_function(BenchmarkId::new("f32", "1 image"), |b| b.iter(|| fq.forward(&data[..px])));
+        g.bench_function(BenchmarkId::new("golden-int", "1 image"), |b| {
+            b.iter(|| golden.infer(&data[..px]))
+        });
+        g.bench_function(BenchmarkId::new("f32", "1 image"), |b| {
+            b.iter(|| fq.forward(&data[..px]))
+        });
         g.throughput(Throughput::Elements(total_macs(q) * batch as u64));
         g.bench_function(BenchmarkId::new("golden-int", "batch 256 (all cores)"), |b| {
             b.iter(|| golden.classify_batch(&data))

@@ -19,13 +19,26 @@ pub fn synthetic_mlp(seed: u64) -> FloatModel {
     for k in 0..3 {
         let w = random(&mut rng, vec![dims[k + 1], dims[k]], 1.0 / (dims[k] as f32).sqrt());
         let prev = nodes.len() - 1;
-        nodes.push(node(&format!("fc{}", k + 1), Op::Dense { weight: w, bias: Some(vec![0.01; dims[k + 1]]) }, vec![prev]));
+        nodes.push(node(
+            &format!("fc{}", k + 1),
+            Op::Dense {
+                weight: w,
+                bias: Some(vec![0.01; dims[k + 1]]),
+            },
+            vec![prev],
+        ));
         if k < 2 {
             let prev = nodes.len() - 1;
             nodes.push(node(&format!("act{}", k + 1), Op::Pact { alpha: 2.0 }, vec![prev]));
         }
     }
-    FloatModel { input: InputSpec { shape: [1, 28, 28], scale: 1.0 / 255.0 }, nodes }
+    FloatModel {
+        input: InputSpec {
+            shape: [1, 28, 28],
+            scale: 1.0 / 255.0,
+        },
+        nodes,
+    }
 }
 
 /// The CNN shape used by `pact bench`: conv3×3(16) → pool → conv3×3(32) → pool → dense(10) on 28×28.
@@ -37,7 +50,11 @@ pub fn synthetic_cnn(seed: u64) -> FloatModel {
         stride: [1, 1],
         pad: [1, 1, 1, 1],
     };
-    let pool = Op::MaxPool { kernel: [2, 2], stride: [2, 2], pad: [0; 4] };
+    let pool = Op::MaxPool {
+        kernel: [2, 2],
+        stride: [2, 2],
+        pad: [0; 4],
+    };
     let nodes = vec![
         node("input", Op::Input, vec![]),
         node("conv1", conv(&mut rng, 16, 1), vec![0]),
@@ -47,18 +64,38 @@ pub fn synthetic_cnn(seed: u64) -> FloatModel {
         node("act2", Op::Pact { alpha: 2.0 }, vec![4]),
         node("pool2", pool, vec![5]),
         node("flatten", Op::Flatten, vec![6]),
-        node("fc", Op::Dense { weight: random(&mut rng, vec![10, 32 * 49], 0.03), bias: None }, vec![7]),
+        node(
+            "fc",
+            Op::Dense {
+                weight: random(&mut rng, vec![10, 32 * 49], 0.03),
+                bias: None,
+            },
+            vec![7],
+        ),
     ];
-    FloatModel { input: InputSpec { shape: [1, 28, 28], scale: 1.0 / 255.0 }, nodes }
+    FloatModel {
+        input: InputSpec {
+            shape: [1, 28, 28],
+            scale: 1.0 / 255.0,
+        },
+        nodes,
+    }
 }
 
 fn node(name: &str, op: Op, inputs: Vec<usize>) -> Node {
-    Node { name: name.into(), op, inputs }
+    Node {
+        name: name.into(),
+        op,
+        inputs,
+    }
 }
 
 fn random(rng: &mut impl Rng, shape: Vec<usize>, scale: f32) -> Tensor {
     let n = shape.iter().product();
-    Tensor { shape, data: (0..n).map(|_| rng.gen_range(-1.0f32..1.0) * scale).collect() }
+    Tensor {
+        shape,
+        data: (0..n).map(|_| rng.gen_range(-1.0f32..1.0) * scale).collect(),
+    }
 }
 
 /// Figures of one measurement.
@@ -88,7 +125,11 @@ pub fn measure(name: &str, q: &QModel, images: usize, seed: u64) -> BenchResult 
         t.elapsed().as_secs_f64()
     };
     let tg = time(&|| golden.classify_batch(&data).len());
-    let tf = time(&|| data.par_chunks(px).map(|img| crate::golden::argmax(&fq.forward(img))).count());
+    let tf = time(&|| {
+        data.par_chunks(px)
+            .map(|img| crate::golden::argmax(&fq.forward(img)))
+            .count()
+    });
     BenchResult {
         name: name.into(),
         macs_per_inference: total_macs(q),
@@ -103,7 +144,13 @@ pub fn measure(name: &str, q: &QModel, images: usize, seed: u64) -> BenchResult 
 pub fn builtin_models(seed: u64) -> Result<Vec<(String, QModel)>> {
     let cfg = QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa)?;
     Ok(vec![
-        ("mlp 784-256-128-10".into(), quantize(&synthetic_mlp(seed), &cfg, None, "synthetic mlp")?),
-        ("cnn 16c3-32c3-10".into(), quantize(&synthetic_cnn(seed), &cfg, None, "synthetic cnn")?),
+        (
+            "mlp 784-256-128-10".into(),
+            quantize(&synthetic_mlp(seed), &cfg, None, "synthetic mlp")?,
+        ),
+        (
+            "cnn 16c3-32c3-10".into(),
+            quantize(&synthetic_cnn(seed), &cfg, None, "synthetic cnn")?,
+        ),
     ])
 }

@@ -38,7 +38,9 @@ pub fn check_act_bits(what: &str, bits: u32) -> Result<()> {
     if (1..=8).contains(&bits) {
         Ok(())
     } else {
-        Err(Error::config(format!("{what} = {bits} is out of range: activations take 1..=8 bits")))
+        Err(Error::config(format!(
+            "{what} = {bits} is out of range: activations take 1..=8 bits"
+        )))
     }
 }
 
@@ -47,7 +49,9 @@ pub fn check_weight_bits(what: &str, bits: u32) -> Result<()> {
     if (1..=8).contains(&bits) {
         Ok(())
     } else {
-        Err(Error::config(format!("{what} = {bits} is out of range: weights take 1..=8 bits")))
+        Err(Error::config(format!(
+            "{what} = {bits} is out of range: weights take 1..=8 bits"
+        )))
     }
 }
 
@@ -114,10 +118,16 @@ impl FixedMultiplier {
             return Err(Error::config(format!("M0 width {m0_bits} is out of range 2..=31 bits")));
         }
         if !m.is_finite() || m < 0.0 {
-            return Err(Error::config(format!("requantization multiplier {m} must be finite and >= 0")));
+            return Err(Error::config(format!(
+                "requantization multiplier {m} must be finite and >= 0"
+            )));
         }
         if m == 0.0 {
-            return Ok(FixedMultiplier { m0: 0, shift: 1, real: 0.0 });
+            return Ok(FixedMultiplier {
+                m0: 0,
+                shift: 1,
+                real: 0.0,
+            });
         }
         let limit = (1u64 << m0_bits) as f64;
         // Largest shift with m·2^shift < 2^m0_bits after rounding.
@@ -131,7 +141,11 @@ impl FixedMultiplier {
             let s = shift.min(MAX_SHIFT as i32);
             let m0 = round_half_up(m * 2f64.powi(s));
             if m0 < limit {
-                return Ok(FixedMultiplier { m0: m0 as u32, shift: s as u32, real: m });
+                return Ok(FixedMultiplier {
+                    m0: m0 as u32,
+                    shift: s as u32,
+                    real: m,
+                });
             }
             shift -= 1;
         }
@@ -151,11 +165,13 @@ pub fn exact_divider(k: u32, max_sum: u32, m0_bits: u32) -> Result<FixedMultipli
         if m0 >= 1u128 << m0_bits {
             break;
         }
-        let ok = (0..=max_sum as u64).all(|s| {
-            ((s as u128 * m0 + (1u128 << (shift - 1))) >> shift) as u64 == exact(s)
-        });
+        let ok = (0..=max_sum as u64).all(|s| ((s as u128 * m0 + (1u128 << (shift - 1))) >> shift) as u64 == exact(s));
         if ok {
-            return Ok(FixedMultiplier { m0: m0 as u32, shift, real: 1.0 / k as f64 });
+            return Ok(FixedMultiplier {
+                m0: m0 as u32,
+                shift,
+                real: 1.0 / k as f64,
+            });
         }
     }
     Err(Error::config(format!(
@@ -213,7 +229,11 @@ pub fn dorefa_weights(w: &[f32], bits: u32) -> (Vec<u8>, f64) {
     let idx = w
         .iter()
         .map(|&x| {
-            let f = if max_t > 0.0 { (x as f64).tanh() / (2.0 * max_t) + 0.5 } else { 0.5 };
+            let f = if max_t > 0.0 {
+                (x as f64).tanh() / (2.0 * max_t) + 0.5
+            } else {
+                0.5
+            };
             round_half_up(levels * f).clamp(0.0, levels) as u8
         })
         .collect();
@@ -224,7 +244,15 @@ pub fn dorefa_weights(w: &[f32], bits: u32) -> (Vec<u8>, f64) {
 /// This is the float network a DoReFa-trained model stands for; `pact eval` reports its accuracy as "float".
 pub fn dorefa_limit(w: &[f32]) -> Vec<f32> {
     let max_t = w.iter().map(|&x| (x as f64).tanh().abs()).fold(0.0, f64::max);
-    w.iter().map(|&x| if max_t > 0.0 { ((x as f64).tanh() / max_t) as f32 } else { 0.0 }).collect()
+    w.iter()
+        .map(|&x| {
+            if max_t > 0.0 {
+                ((x as f64).tanh() / max_t) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// Symmetric max-abs weight quantization onto the same odd levels (for post-training quantization of models not

@@ -30,15 +30,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
     /// A content error in `path`.
     pub fn file(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::File { path: path.as_ref().to_path_buf(), msg: msg.into() }
+        Error::File {
+            path: path.as_ref().to_path_buf(),
+            msg: msg.into(),
+        }
     }
     /// An error about one layer, node or tensor.
     pub fn layer(layer: impl Into<String>, msg: impl Into<String>) -> Self {
-        Error::Layer { layer: layer.into(), msg: msg.into() }
+        Error::Layer {
+            layer: layer.into(),
+            msg: msg.into(),
+        }
     }
     /// A configuration error.
     pub fn config(msg: impl Into<String>) -> Self {

@@ -76,12 +76,7 @@ pub fn check_shape(ds: &Dataset, shape: [usize; 3]) -> Result<()> {
 
 /// Evaluate every image of `ds` with the integer golden model, the fake-quant model and (if given) the float
 /// model, in parallel. `tick` is called once per image (for progress bars).
-pub fn evaluate(
-    float: Option<&FloatModel>,
-    q: &QModel,
-    ds: &Dataset,
-    tick: &(dyn Fn() + Sync),
-) -> Result<EvalReport> {
+pub fn evaluate(float: Option<&FloatModel>, q: &QModel, ds: &Dataset, tick: &(dyn Fn() + Sync)) -> Result<EvalReport> {
     check_shape(ds, q.input.shape)?;
     if let Some(f) = float {
         check_shape(ds, f.input.shape)?;

@@ -18,7 +18,10 @@ impl Tensor {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
         let n = checked_numel(&shape).ok_or_else(|| Error::config(format!("tensor shape {shape:?} overflows")))?;
         if n != data.len() {
-            return Err(Error::config(format!("tensor shape {shape:?} needs {n} values, got {}", data.len())));
+            return Err(Error::config(format!(
+                "tensor shape {shape:?} needs {n} values, got {}",
+                data.len()
+            )));
         }
         Ok(Tensor { shape, data })
     }
@@ -73,7 +76,12 @@ pub enum Op {
     /// `y = W·x + b`, `weight` shape `[out, in]`.
     Dense { weight: Tensor, bias: Option<Vec<f32>> },
     /// 2-D convolution, `weight` shape `[out_c, in_c, kh, kw]`, zero padding `[top, left, bottom, right]`.
-    Conv2d { weight: Tensor, bias: Option<Vec<f32>>, stride: [usize; 2], pad: [usize; 4] },
+    Conv2d {
+        weight: Tensor,
+        bias: Option<Vec<f32>>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    },
     /// Per-channel affine normalisation with running statistics.
     BatchNorm(BatchNorm),
     /// Plain ReLU (no learned α: the quantizer calibrates one).
@@ -81,7 +89,11 @@ pub enum Op {
     /// PACT activation: `clip(x, 0, alpha)` (quantized to k_a bits by the quantizer).
     Pact { alpha: f32 },
     /// Max pooling, padding `[top, left, bottom, right]` (padded cells never win).
-    MaxPool { kernel: [usize; 2], stride: [usize; 2], pad: [usize; 4] },
+    MaxPool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 4],
+    },
     /// Average pooling without padding.
     AvgPool { kernel: [usize; 2], stride: [usize; 2] },
     /// Mean over each channel's H×W.
@@ -145,10 +157,16 @@ impl FloatModel {
     pub fn shapes(&self) -> Result<Vec<Shape>> {
         let [c, h, w] = self.input.shape;
         if c == 0 || h == 0 || w == 0 {
-            return Err(Error::config(format!("input shape {:?} has a zero dimension", self.input.shape)));
+            return Err(Error::config(format!(
+                "input shape {:?} has a zero dimension",
+                self.input.shape
+            )));
         }
         if !(self.input.scale.is_finite() && self.input.scale > 0.0) {
-            return Err(Error::config(format!("input scale {} must be finite and > 0", self.input.scale)));
+            return Err(Error::config(format!(
+                "input scale {} must be finite and > 0",
+                self.input.scale
+            )));
         }
         let mut shapes: Vec<Shape> = Vec::with_capacity(self.nodes.len());
         for (i, node) in self.nodes.iter().enumerate() {
@@ -162,7 +180,11 @@ impl FloatModel {
                 return Err(err("the input must be node 0 and only node 0".into()));
             }
             if node.inputs.len() != want {
-                return Err(err(format!("{} takes {want} input(s), got {}", node.op.kind(), node.inputs.len())));
+                return Err(err(format!(
+                    "{} takes {want} input(s), got {}",
+                    node.op.kind(),
+                    node.inputs.len()
+                )));
             }
             if let Some(&j) = node.inputs.iter().find(|&&j| j >= i) {
                 return Err(err(format!("reads node {j}, which does not come before it")));
@@ -183,7 +205,10 @@ impl FloatModel {
                     }
                     let n: usize = ins[0][0];
                     if ins[0].len() != 1 {
-                        return Err(err(format!("dense input must be a vector (flatten first), got {:?}", ins[0])));
+                        return Err(err(format!(
+                            "dense input must be a vector (flatten first), got {:?}",
+                            ins[0]
+                        )));
                     }
                     if weight.shape[1] != n {
                         return Err(err(format!("weight {:?} does not take {n} inputs", weight.shape)));
@@ -191,23 +216,42 @@ impl FloatModel {
                     if let Some(b) = bias {
                         finite("bias", b)?;
                         if b.len() != weight.shape[0] {
-                            return Err(err(format!("bias has {} values, weight has {} outputs", b.len(), weight.shape[0])));
+                            return Err(err(format!(
+                                "bias has {} values, weight has {} outputs",
+                                b.len(),
+                                weight.shape[0]
+                            )));
                         }
                     }
                     vec![weight.shape[0]]
                 }
-                Op::Conv2d { weight, bias, stride, pad } => {
+                Op::Conv2d {
+                    weight,
+                    bias,
+                    stride,
+                    pad,
+                } => {
                     finite("weight", &weight.data)?;
                     if weight.shape.len() != 4 {
-                        return Err(err(format!("conv weight must be [out_c, in_c, kh, kw], got {:?}", weight.shape)));
+                        return Err(err(format!(
+                            "conv weight must be [out_c, in_c, kh, kw], got {:?}",
+                            weight.shape
+                        )));
                     }
                     if ins[0].len() != 3 || ins[0][0] != weight.shape[1] {
-                        return Err(err(format!("input {:?} does not match weight {:?}", ins[0], weight.shape)));
+                        return Err(err(format!(
+                            "input {:?} does not match weight {:?}",
+                            ins[0], weight.shape
+                        )));
                     }
                     if let Some(b) = bias {
                         finite("bias", b)?;
                         if b.len() != weight.shape[0] {
-                            return Err(err(format!("bias has {} values, weight has {} outputs", b.len(), weight.shape[0])));
+                            return Err(err(format!(
+                                "bias has {} values, weight has {} outputs",
+                                b.len(),
+                                weight.shape[0]
+                            )));
                         }
                     }
                     let oh = window_out(ins[0][1], weight.shape[2], stride[0], pad[0], pad[2]);
@@ -219,7 +263,12 @@ impl FloatModel {
                 }
                 Op::BatchNorm(bn) => {
                     let ch = ins[0][0];
-                    for (name, v) in [("gamma", &bn.gamma), ("beta", &bn.beta), ("mean", &bn.mean), ("var", &bn.var)] {
+                    for (name, v) in [
+                        ("gamma", &bn.gamma),
+                        ("beta", &bn.beta),
+                        ("mean", &bn.mean),
+                        ("var", &bn.var),
+                    ] {
                         finite(name, v)?;
                         if v.len() != ch {
                             return Err(err(format!("{name} has {} values, input has {ch} channels", v.len())));
@@ -241,15 +290,16 @@ impl FloatModel {
                     }
                     ins[0].clone()
                 }
-                Op::MaxPool { kernel, stride, pad } => {
-                    pool_shape(ins[0], *kernel, *stride, *pad).ok_or_else(|| err(format!("pool window does not fit input {:?}", ins[0])))?
-                }
-                Op::AvgPool { kernel, stride } => {
-                    pool_shape(ins[0], *kernel, *stride, [0; 4]).ok_or_else(|| err(format!("pool window does not fit input {:?}", ins[0])))?
-                }
+                Op::MaxPool { kernel, stride, pad } => pool_shape(ins[0], *kernel, *stride, *pad)
+                    .ok_or_else(|| err(format!("pool window does not fit input {:?}", ins[0])))?,
+                Op::AvgPool { kernel, stride } => pool_shape(ins[0], *kernel, *stride, [0; 4])
+                    .ok_or_else(|| err(format!("pool window does not fit input {:?}", ins[0])))?,
                 Op::GlobalAvgPool => {
                     if ins[0].len() != 3 {
-                        return Err(err(format!("global average pool needs a C×H×W input, got {:?}", ins[0])));
+                        return Err(err(format!(
+                            "global average pool needs a C×H×W input, got {:?}",
+                            ins[0]
+                        )));
                     }
                     vec![ins[0][0]]
                 }

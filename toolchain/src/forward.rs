@@ -13,7 +13,10 @@ pub fn float_trace(model: &FloatModel, pixels: &[u8]) -> Result<Vec<Vec<f32>>> {
     let shapes = model.shapes()?;
     let n: usize = model.input.shape.iter().product();
     if pixels.len() != n {
-        return Err(Error::config(format!("image has {} pixels, the model takes {n}", pixels.len())));
+        return Err(Error::config(format!(
+            "image has {} pixels, the model takes {n}",
+            pixels.len()
+        )));
     }
     let mut outs: Vec<Vec<f32>> = Vec::with_capacity(model.nodes.len());
     for (i, node) in model.nodes.iter().enumerate() {
@@ -22,19 +25,41 @@ pub fn float_trace(model: &FloatModel, pixels: &[u8]) -> Result<Vec<Vec<f32>>> {
         let y = match &node.op {
             Op::Input => pixels.iter().map(|&p| p as f32 * model.input.scale).collect(),
             Op::Dense { weight, bias } => dense(x, &weight.data, weight.shape[0], bias.as_deref()),
-            Op::Conv2d { weight, bias, stride, pad } => {
+            Op::Conv2d {
+                weight,
+                bias,
+                stride,
+                pad,
+            } => {
                 let k = [weight.shape[2], weight.shape[3]];
-                conv(x, xs, &weight.data, weight.shape[0], k, *stride, *pad, &shapes[i], bias.as_deref())
+                conv(
+                    x,
+                    xs,
+                    &weight.data,
+                    weight.shape[0],
+                    k,
+                    *stride,
+                    *pad,
+                    &shapes[i],
+                    bias.as_deref(),
+                )
             }
             Op::BatchNorm(bn) => {
                 let aff = bn.affine();
                 let per = x.len() / aff.len();
-                x.iter().enumerate().map(|(j, &v)| (aff[j / per].0 * v as f64 + aff[j / per].1) as f32).collect()
+                x.iter()
+                    .enumerate()
+                    .map(|(j, &v)| (aff[j / per].0 * v as f64 + aff[j / per].1) as f32)
+                    .collect()
             }
             Op::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
             Op::Pact { alpha } => x.iter().map(|&v| v.clamp(0.0, *alpha)).collect(),
-            Op::MaxPool { kernel, stride, pad } => pool_f(x, xs, &shapes[i], *kernel, *stride, *pad, |w| w.iter().copied().fold(f32::NEG_INFINITY, f32::max)),
-            Op::AvgPool { kernel, stride } => pool_f(x, xs, &shapes[i], *kernel, *stride, [0; 4], |w| w.iter().sum::<f32>() / w.len() as f32),
+            Op::MaxPool { kernel, stride, pad } => pool_f(x, xs, &shapes[i], *kernel, *stride, *pad, |w| {
+                w.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            }),
+            Op::AvgPool { kernel, stride } => pool_f(x, xs, &shapes[i], *kernel, *stride, [0; 4], |w| {
+                w.iter().sum::<f32>() / w.len() as f32
+            }),
             Op::GlobalAvgPool => {
                 let hw = xs[1] * xs[2];
                 x.chunks(hw).map(|c| c.iter().sum::<f32>() / hw as f32).collect()
@@ -87,12 +112,27 @@ impl<'a> FakeQuant<'a> {
         let q = self.q;
         let mut outs: Vec<Vec<f32>> = Vec::with_capacity(q.layers.len());
         let input: Vec<f32> = pixels.iter().map(|&p| (p as f64 * q.input.scale) as f32).collect();
-        let scale_of = |i: usize| if i == 0 { q.input.scale } else { q.layers[i - 1].out_scale };
+        let scale_of = |i: usize| {
+            if i == 0 {
+                q.input.scale
+            } else {
+                q.layers[i - 1].out_scale
+            }
+        };
         for (li, l) in q.layers.iter().enumerate() {
-            let get = |i: usize| if i == 0 { input.as_slice() } else { outs[i - 1].as_slice() };
+            let get = |i: usize| {
+                if i == 0 {
+                    input.as_slice()
+                } else {
+                    outs[i - 1].as_slice()
+                }
+            };
             let x = get(l.inputs[0]);
-            let xs: Vec<usize> =
-                if l.inputs[0] == 0 { q.input.shape.to_vec() } else { q.layers[l.inputs[0] - 1].out_shape.clone() };
+            let xs: Vec<usize> = if l.inputs[0] == 0 {
+                q.input.shape.to_vec()
+            } else {
+                q.layers[l.inputs[0] - 1].out_shape.clone()
+            };
             let y = match &l.op {
                 QOp::Dense(cp) | QOp::Conv2d(cp) => {
                     let w = &self.weights[li];
@@ -118,9 +158,9 @@ impl<'a> FakeQuant<'a> {
                         Output::Logits => acc,
                     }
                 }
-                QOp::MaxPool { kernel, stride, pad } => {
-                    pool_f(x, &xs, &l.out_shape, *kernel, *stride, *pad, |w| w.iter().copied().fold(f32::NEG_INFINITY, f32::max))
-                }
+                QOp::MaxPool { kernel, stride, pad } => pool_f(x, &xs, &l.out_shape, *kernel, *stride, *pad, |w| {
+                    w.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+                }),
                 QOp::AvgPool { kernel, stride, .. } => {
                     let s = scale_of(l.inputs[0]);
                     pool_f(x, &xs, &l.out_shape, *kernel, *stride, [0; 4], |w| regrid_mean(w, s))
@@ -166,7 +206,17 @@ fn dense(x: &[f32], w: &[f32], out: usize, b: Option<&[f32]>) -> Vec<f32> {
 
 /// Direct 2-D convolution, zero padding; `w` is `[out, in_c, kh, kw]`.
 #[allow(clippy::too_many_arguments)]
-fn conv(x: &[f32], xs: &[usize], w: &[f32], out: usize, k: [usize; 2], s: [usize; 2], pad: [usize; 4], ys: &[usize], b: Option<&[f32]>) -> Vec<f32> {
+fn conv(
+    x: &[f32],
+    xs: &[usize],
+    w: &[f32],
+    out: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+    pad: [usize; 4],
+    ys: &[usize],
+    b: Option<&[f32]>,
+) -> Vec<f32> {
     let (c, h, wd) = (xs[0], xs[1], xs[2]);
     let (oh, ow) = (ys[1], ys[2]);
     let fan = c * k[0] * k[1];
@@ -180,7 +230,11 @@ fn conv(x: &[f32], xs: &[usize], w: &[f32], out: usize, k: [usize; 2], s: [usize
                     let iy = (oy * s[0] + ky).wrapping_sub(pad[0]);
                     for kx in 0..k[1] {
                         let ix = (ox * s[1] + kx).wrapping_sub(pad[1]);
-                        patch[p] = if iy < h && ix < wd { x[(ch * h + iy) * wd + ix] } else { 0.0 };
+                        patch[p] = if iy < h && ix < wd {
+                            x[(ch * h + iy) * wd + ix]
+                        } else {
+                            0.0
+                        };
                         p += 1;
                     }
                 }
@@ -195,7 +249,15 @@ fn conv(x: &[f32], xs: &[usize], w: &[f32], out: usize, k: [usize; 2], s: [usize
 }
 
 /// Apply `f` to every pooling window; cells outside the image are skipped.
-fn pool_f(x: &[f32], xs: &[usize], ys: &[usize], k: [usize; 2], s: [usize; 2], pad: [usize; 4], f: impl Fn(&[f32]) -> f32) -> Vec<f32> {
+fn pool_f(
+    x: &[f32],
+    xs: &[usize],
+    ys: &[usize],
+    k: [usize; 2],
+    s: [usize; 2],
+    pad: [usize; 4],
+    f: impl Fn(&[f32]) -> f32,
+) -> Vec<f32> {
     let (c, h, w) = (xs[0], xs[1], xs[2]);
     let mut y = Vec::with_capacity(c * ys[1] * ys[2]);
     let mut win = Vec::with_capacity(k[0] * k[1]);

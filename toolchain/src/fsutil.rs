@@ -24,7 +24,9 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = 0o666 & !current_umask();
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io(path, e))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(path, e))?;
     }
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
@@ -40,7 +42,10 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 /// Reject Git LFS pointer files (a clone without `git lfs pull`) with a clear message.
 pub fn reject_lfs_pointer(path: &Path, bytes: &[u8]) -> Result<()> {
     if bytes.starts_with(b"version https://git-lfs.github.com/spec/") {
-        return Err(Error::file(path, "is a Git LFS pointer, not the real file (run `git lfs pull`)"));
+        return Err(Error::file(
+            path,
+            "is a Git LFS pointer, not the real file (run `git lfs pull`)",
+        ));
     }
     Ok(())
 }
@@ -50,7 +55,10 @@ pub fn reject_lfs_pointer(path: &Path, bytes: &[u8]) -> Result<()> {
 fn current_umask() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string()))
+        })
         .and_then(|v| u32::from_str_radix(&v, 8).ok())
         .unwrap_or(0o022)
 }

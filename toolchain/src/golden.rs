@@ -40,7 +40,9 @@ pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {
 /// `Σ a·w` over `i16` slices, accumulated in `i32` with wrap-around (vectorizes to multiply-add pairs).
 #[inline]
 pub fn dot_i16(a: &[i16], w: &[i16]) -> i32 {
-    a.iter().zip(w).fold(0i32, |s, (&x, &y)| s.wrapping_add(x as i32 * y as i32))
+    a.iter()
+        .zip(w)
+        .fold(0i32, |s, (&x, &y)| s.wrapping_add(x as i32 * y as i32))
 }
 
 impl<'a> Golden<'a> {
@@ -50,7 +52,12 @@ impl<'a> Golden<'a> {
             .layers
             .iter()
             .map(|l| match l.op.compute() {
-                Some(cp) => cp.weights.index.iter().map(|&i| contract::decode_weight(i as u32, cp.weights.bits) as i16).collect(),
+                Some(cp) => cp
+                    .weights
+                    .index
+                    .iter()
+                    .map(|&i| contract::decode_weight(i as u32, cp.weights.bits) as i16)
+                    .collect(),
                 None => Vec::new(),
             })
             .collect();
@@ -66,12 +73,28 @@ impl<'a> Golden<'a> {
     /// last), index `i` = layer `i`. Panics if `pixels` has the wrong length (callers check data shapes).
     pub fn trace(&self, pixels: &[u8]) -> Vec<Vec<i32>> {
         let q = self.model;
-        assert_eq!(pixels.len(), q.input.shape.iter().product::<usize>(), "image size does not match the model input");
+        assert_eq!(
+            pixels.len(),
+            q.input.shape.iter().product::<usize>(),
+            "image size does not match the model input"
+        );
         let input: Vec<i32> = pixels.iter().map(|&p| p as i32).collect();
         let mut outs: Vec<Vec<i32>> = Vec::with_capacity(q.layers.len());
-        let in_shape = |i: usize| -> Vec<usize> { if i == 0 { q.input.shape.to_vec() } else { q.layers[i - 1].out_shape.clone() } };
+        let in_shape = |i: usize| -> Vec<usize> {
+            if i == 0 {
+                q.input.shape.to_vec()
+            } else {
+                q.layers[i - 1].out_shape.clone()
+            }
+        };
         for (li, l) in q.layers.iter().enumerate() {
-            let get = |i: usize| -> &[i32] { if i == 0 { &input } else { &outs[i - 1] } };
+            let get = |i: usize| -> &[i32] {
+                if i == 0 {
+                    &input
+                } else {
+                    &outs[i - 1]
+                }
+            };
             let x = get(l.inputs[0]);
             let shape = in_shape(l.inputs[0]);
             let y = match &l.op {
@@ -81,14 +104,18 @@ impl<'a> Golden<'a> {
                     let finish = |o: usize, acc: i32| -> i32 {
                         let acc = acc.wrapping_add(cp.bias[o] as i32);
                         match &cp.output {
-                            Output::Codes { bits, requant, .. } => contract::requantize(acc as i64, requant.m0[o], requant.shift[o] as u32, *bits) as i32,
+                            Output::Codes { bits, requant, .. } => {
+                                contract::requantize(acc as i64, requant.m0[o], requant.shift[o] as u32, *bits) as i32
+                            }
                             Output::Logits => acc,
                         }
                     };
                     match cp.conv {
                         None => {
                             let a: Vec<i16> = x.iter().map(|&v| v as i16).collect();
-                            (0..cp.weights.out).map(|o| finish(o, dot_i16(&a, &w[o * fan..(o + 1) * fan]))).collect()
+                            (0..cp.weights.out)
+                                .map(|o| finish(o, dot_i16(&a, &w[o * fan..(o + 1) * fan])))
+                                .collect()
                         }
                         Some(g) => {
                             let (c, h, wd) = (shape[0], shape[1], shape[2]);
@@ -97,9 +124,21 @@ impl<'a> Golden<'a> {
                             let mut patch = vec![0i16; fan];
                             for oy in 0..oh {
                                 for ox in 0..ow {
-                                    im2col(x, c, h, wd, g.kernel, oy * g.stride[0], ox * g.stride[1], g.pad[0], g.pad[1], &mut patch);
+                                    im2col(
+                                        x,
+                                        c,
+                                        h,
+                                        wd,
+                                        g.kernel,
+                                        oy * g.stride[0],
+                                        ox * g.stride[1],
+                                        g.pad[0],
+                                        g.pad[1],
+                                        &mut patch,
+                                    );
                                     for o in 0..cp.weights.out {
-                                        y[(o * oh + oy) * ow + ox] = finish(o, dot_i16(&patch, &w[o * fan..(o + 1) * fan]));
+                                        y[(o * oh + oy) * ow + ox] =
+                                            finish(o, dot_i16(&patch, &w[o * fan..(o + 1) * fan]));
                                     }
                                 }
                             }
@@ -107,8 +146,15 @@ impl<'a> Golden<'a> {
                         }
                     }
                 }
-                QOp::MaxPool { kernel, stride, pad } => pool(x, &shape, &l.out_shape, *kernel, *stride, *pad, |win| win.iter().copied().max().unwrap_or(0)),
-                QOp::AvgPool { kernel, stride, m0, shift } => {
+                QOp::MaxPool { kernel, stride, pad } => pool(x, &shape, &l.out_shape, *kernel, *stride, *pad, |win| {
+                    win.iter().copied().max().unwrap_or(0)
+                }),
+                QOp::AvgPool {
+                    kernel,
+                    stride,
+                    m0,
+                    shift,
+                } => {
                     let bits = l.out_bits;
                     pool(x, &shape, &l.out_shape, *kernel, *stride, [0; 4], |win| {
                         contract::requantize(win.iter().map(|&v| v as i64).sum(), *m0, *shift, bits) as i32
@@ -117,7 +163,14 @@ impl<'a> Golden<'a> {
                 QOp::GlobalAvgPool { m0, shift } => {
                     let hw = shape[1] * shape[2];
                     (0..shape[0])
-                        .map(|ch| contract::requantize(x[ch * hw..(ch + 1) * hw].iter().map(|&v| v as i64).sum(), *m0, *shift, l.out_bits) as i32)
+                        .map(|ch| {
+                            contract::requantize(
+                                x[ch * hw..(ch + 1) * hw].iter().map(|&v| v as i64).sum(),
+                                *m0,
+                                *shift,
+                                l.out_bits,
+                            ) as i32
+                        })
                         .collect()
                 }
                 QOp::Flatten => x.to_vec(),
@@ -125,7 +178,13 @@ impl<'a> Golden<'a> {
                     let b = get(l.inputs[1]);
                     x.iter()
                         .zip(b)
-                        .map(|(&p, &r)| contract::round_shift_clamp(p as i64 * m0[0] as i64 + r as i64 * m0[1] as i64, *shift, *bits) as i32)
+                        .map(|(&p, &r)| {
+                            contract::round_shift_clamp(
+                                p as i64 * m0[0] as i64 + r as i64 * m0[1] as i64,
+                                *shift,
+                                *bits,
+                            ) as i32
+                        })
                         .collect()
                 }
             };
@@ -137,7 +196,10 @@ impl<'a> Golden<'a> {
     /// Classify one image.
     pub fn infer(&self, pixels: &[u8]) -> Inference {
         let logits = self.trace(pixels).pop().unwrap_or_default();
-        Inference { class: argmax(&logits), logits }
+        Inference {
+            class: argmax(&logits),
+            logits,
+        }
     }
 
     /// Classify a batch of images stored back to back (`n × C·H·W`), in parallel on all cores.
@@ -150,14 +212,29 @@ impl<'a> Golden<'a> {
 /// Gather one conv window (`c × kh × kw`, zero outside the image) with top-left corner at input row
 /// `y0 − pad_top`, column `x0 − pad_left`.
 #[allow(clippy::too_many_arguments)]
-fn im2col(x: &[i32], c: usize, h: usize, w: usize, k: [usize; 2], y0: usize, x0: usize, pt: usize, pl: usize, patch: &mut [i16]) {
+fn im2col(
+    x: &[i32],
+    c: usize,
+    h: usize,
+    w: usize,
+    k: [usize; 2],
+    y0: usize,
+    x0: usize,
+    pt: usize,
+    pl: usize,
+    patch: &mut [i16],
+) {
     let mut p = 0;
     for ch in 0..c {
         for ky in 0..k[0] {
             let iy = (y0 + ky).wrapping_sub(pt);
             for kx in 0..k[1] {
                 let ix = (x0 + kx).wrapping_sub(pl);
-                patch[p] = if iy < h && ix < w { x[(ch * h + iy) * w + ix] as i16 } else { 0 };
+                patch[p] = if iy < h && ix < w {
+                    x[(ch * h + iy) * w + ix] as i16
+                } else {
+                    0
+                };
                 p += 1;
             }
         }
@@ -165,7 +242,15 @@ fn im2col(x: &[i32], c: usize, h: usize, w: usize, k: [usize; 2], y0: usize, x0:
 }
 
 /// Apply `f` to every pooling window (cells outside the image are skipped).
-fn pool(x: &[i32], shape: &[usize], out: &[usize], k: [usize; 2], s: [usize; 2], pad: [usize; 4], f: impl Fn(&[i32]) -> i32) -> Vec<i32> {
+fn pool(
+    x: &[i32],
+    shape: &[usize],
+    out: &[usize],
+    k: [usize; 2],
+    s: [usize; 2],
+    pad: [usize; 4],
+    f: impl Fn(&[i32]) -> i32,
+) -> Vec<i32> {
     let (c, h, w) = (shape[0], shape[1], shape[2]);
     let (oh, ow) = (out[1], out[2]);
     let mut y = Vec::with_capacity(c * oh * ow);

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod contract;
+pub mod data;
 pub mod error;
 pub mod eval;
 pub mod float;
@@ -14,6 +15,5 @@ pub mod model_io;
 pub mod qmodel;
 pub mod quantize;
 pub mod report;
-pub mod data;
 
 pub use error::{Error, Result};

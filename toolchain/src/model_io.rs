@@ -23,7 +23,11 @@ pub fn load_float(path: &Path, input_scale: Option<f32>) -> Result<FloatModel> {
             return Err(Error::config(format!("--input-scale {s} must be finite and > 0")));
         }
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let mut m = match ext.as_str() {
         "onnx" => crate::import::onnx::load_onnx(path, input_scale.unwrap_or(DEFAULT_INPUT_SCALE))?,
         "json" | "toml" => crate::import::statedict::load_arch(path)?,
@@ -42,7 +46,11 @@ pub fn load_float(path: &Path, input_scale: Option<f32>) -> Result<FloatModel> {
 
 /// Load a float or a quantized model by extension: `.pqm`/`.safetensors` holding a pact manifest are quantized.
 pub fn load_any(path: &Path, input_scale: Option<f32>) -> Result<AnyModel> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "pqm" | "safetensors" => Ok(AnyModel::Quant(Box::new(QModel::load(path)?))),
         _ => Ok(AnyModel::Float(load_float(path, input_scale)?)),

@@ -112,14 +112,32 @@ pub enum QOp {
     Dense(Compute),
     Conv2d(Compute),
     /// Max over windows of codes (zero padding never wins: codes are ≥ 0).
-    MaxPool { kernel: [usize; 2], stride: [usize; 2], pad: [usize; 4] },
+    MaxPool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 4],
+    },
     /// Window sum divided exactly (round half up) by the window size: `(sum·m0 + 2^(shift−1)) >> shift`.
-    AvgPool { kernel: [usize; 2], stride: [usize; 2], m0: u32, shift: u32 },
+    AvgPool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        m0: u32,
+        shift: u32,
+    },
     /// Mean over H×W per channel, same exact division.
-    GlobalAvgPool { m0: u32, shift: u32 },
+    GlobalAvgPool {
+        m0: u32,
+        shift: u32,
+    },
     Flatten,
     /// Residual add then PACT: `clamp((a·m0[0] + b·m0[1] + 2^(shift−1)) >> shift, 0, 2^bits − 1)`.
-    Add { m0: [u32; 2], shift: u32, bits: u32, alpha: f64, m_real: [f64; 2] },
+    Add {
+        m0: [u32; 2],
+        shift: u32,
+        bits: u32,
+        alpha: f64,
+        m_real: [f64; 2],
+    },
 }
 
 impl QOp {
@@ -200,7 +218,10 @@ impl QModel {
     /// the last layer producing logits. Errors name the layer.
     pub fn validate(&self) -> Result<()> {
         if self.format != FORMAT {
-            return Err(Error::config(format!("format is '{}', expected '{FORMAT}'", self.format)));
+            return Err(Error::config(format!(
+                "format is '{}', expected '{FORMAT}'",
+                self.format
+            )));
         }
         if self.version != VERSION {
             return Err(Error::config(format!(
@@ -209,8 +230,16 @@ impl QModel {
             )));
         }
         let [c, h, w] = self.input.shape;
-        if c == 0 || h == 0 || w == 0 || self.input.bits != 8 || !(self.input.scale > 0.0 && self.input.scale.is_finite()) {
-            return Err(Error::config(format!("input {:?} is invalid (8-bit codes, nonzero shape, scale > 0)", self.input)));
+        if c == 0
+            || h == 0
+            || w == 0
+            || self.input.bits != 8
+            || !(self.input.scale > 0.0 && self.input.scale.is_finite())
+        {
+            return Err(Error::config(format!(
+                "input {:?} is invalid (8-bit codes, nonzero shape, scale > 0)",
+                self.input
+            )));
         }
         if self.layers.is_empty() {
             return Err(Error::config("the model has no layers"));
@@ -221,7 +250,10 @@ impl QModel {
             let err = |m: String| Error::layer(&l.name, m);
             let arity = if matches!(l.op, QOp::Add { .. }) { 2 } else { 1 };
             if l.inputs.len() != arity || l.inputs.iter().any(|&i| i > li) {
-                return Err(err(format!("inputs {:?} are invalid (needs {arity}, each before this layer)", l.inputs)));
+                return Err(err(format!(
+                    "inputs {:?} are invalid (needs {arity}, each before this layer)",
+                    l.inputs
+                )));
             }
             let ins: Vec<&Vec<usize>> = l.inputs.iter().map(|&i| &shapes[i]).collect();
             let in_bits = bits[l.inputs[0]];
@@ -231,16 +263,36 @@ impl QModel {
                     let wt = &cp.weights;
                     contract::check_weight_bits("weight bits", wt.bits).map_err(|e| err(e.to_string()))?;
                     if cp.in_bits != in_bits {
-                        return Err(err(format!("expects {}-bit input codes, its input has {in_bits}", cp.in_bits)));
+                        return Err(err(format!(
+                            "expects {}-bit input codes, its input has {in_bits}",
+                            cp.in_bits
+                        )));
                     }
-                    let n = wt.out.checked_mul(wt.fan_in).ok_or_else(|| err("weight shape overflows".into()))?;
+                    let n = wt
+                        .out
+                        .checked_mul(wt.fan_in)
+                        .ok_or_else(|| err("weight shape overflows".into()))?;
                     if wt.index.len() != n {
-                        return Err(err(format!("has {} weight indices, expected {}×{}", wt.index.len(), wt.out, wt.fan_in)));
+                        return Err(err(format!(
+                            "has {} weight indices, expected {}×{}",
+                            wt.index.len(),
+                            wt.out,
+                            wt.fan_in
+                        )));
                     }
                     if let Some(p) = wt.index.iter().position(|&i| i as u32 > code_max(wt.bits)) {
-                        return Err(err(format!("weight index {} at {p} does not fit {} bits", wt.index[p], wt.bits)));
+                        return Err(err(format!(
+                            "weight index {} at {p} does not fit {} bits",
+                            wt.index[p], wt.bits
+                        )));
                     }
-                    for (name, len) in [("bias", cp.bias.len()), ("float_bias", cp.float_bias.len()), ("bn_g", cp.bn_g.len()), ("bn_h", cp.bn_h.len()), ("flip", cp.flip.len())] {
+                    for (name, len) in [
+                        ("bias", cp.bias.len()),
+                        ("float_bias", cp.float_bias.len()),
+                        ("bn_g", cp.bn_g.len()),
+                        ("bn_h", cp.bn_h.len()),
+                        ("flip", cp.flip.len()),
+                    ] {
                         if len != wt.out {
                             return Err(err(format!("{name} has {len} values, expected {}", wt.out)));
                         }
@@ -255,7 +307,10 @@ impl QModel {
                         (QOp::Conv2d(_), Some(g)) => {
                             let s = ins[0];
                             if s.len() != 3 || s[0] * g.kernel[0] * g.kernel[1] != wt.fan_in {
-                                return Err(err(format!("input {s:?} does not match kernel {:?} and fan-in {}", g.kernel, wt.fan_in)));
+                                return Err(err(format!(
+                                    "input {s:?} does not match kernel {:?} and fan-in {}",
+                                    g.kernel, wt.fan_in
+                                )));
                             }
                             let oh = window_out(s[1], g.kernel[0], g.stride[0], g.pad[0], g.pad[2]);
                             let ow = window_out(s[2], g.kernel[1], g.stride[1], g.pad[1], g.pad[3]);
@@ -267,12 +322,20 @@ impl QModel {
                         _ => return Err(err("conv geometry present on a dense layer or missing on a conv".into())),
                     };
                     let rows: Vec<Vec<i32>> = (0..wt.out).map(|o| wt.row(o)).collect();
-                    let need = contract::acc_width(code_max(in_bits), rows.iter().map(|r| r.as_slice()).zip(cp.bias.iter().copied()));
+                    let need = contract::acc_width(
+                        code_max(in_bits),
+                        rows.iter().map(|r| r.as_slice()).zip(cp.bias.iter().copied()),
+                    );
                     if need > MAX_ACC_BITS {
-                        return Err(err(format!("needs a {need}-bit accumulator, more than the {MAX_ACC_BITS} bits supported")));
+                        return Err(err(format!(
+                            "needs a {need}-bit accumulator, more than the {MAX_ACC_BITS} bits supported"
+                        )));
                     }
                     if cp.acc_bits != need {
-                        return Err(err(format!("declares a {}-bit accumulator, the exact bound needs {need}", cp.acc_bits)));
+                        return Err(err(format!(
+                            "declares a {}-bit accumulator, the exact bound needs {need}",
+                            cp.acc_bits
+                        )));
                     }
                     match &cp.output {
                         Output::Codes { bits, requant, .. } => {
@@ -294,10 +357,18 @@ impl QModel {
                         }
                     }
                 }
-                QOp::MaxPool { kernel, stride, pad } => (pool(ins[0], *kernel, *stride, *pad).ok_or_else(|| err("pool window does not fit".into()))?, in_bits),
-                QOp::AvgPool { kernel, stride, shift, .. } => {
+                QOp::MaxPool { kernel, stride, pad } => (
+                    pool(ins[0], *kernel, *stride, *pad).ok_or_else(|| err("pool window does not fit".into()))?,
+                    in_bits,
+                ),
+                QOp::AvgPool {
+                    kernel, stride, shift, ..
+                } => {
                     check_shifts(&[*shift as u8]).map_err(err)?;
-                    (pool(ins[0], *kernel, *stride, [0; 4]).ok_or_else(|| err("pool window does not fit".into()))?, in_bits)
+                    (
+                        pool(ins[0], *kernel, *stride, [0; 4]).ok_or_else(|| err("pool window does not fit".into()))?,
+                        in_bits,
+                    )
                 }
                 QOp::GlobalAvgPool { shift, .. } => {
                     check_shifts(&[*shift as u8]).map_err(err)?;
@@ -317,13 +388,18 @@ impl QModel {
                 }
             };
             if l.out_shape != shape {
-                return Err(err(format!("declares output shape {:?}, computed {:?}", l.out_shape, shape)));
+                return Err(err(format!(
+                    "declares output shape {:?}, computed {:?}",
+                    l.out_shape, shape
+                )));
             }
             if l.out_bits != obits {
                 return Err(err(format!("declares {} output bits, computed {obits}", l.out_bits)));
             }
             if last && !matches!(l.op.compute().map(|c| &c.output), Some(Output::Logits)) {
-                return Err(err("the last layer must be a dense or conv layer producing logits".into()));
+                return Err(err(
+                    "the last layer must be a dense or conv layer producing logits".into()
+                ));
             }
             shapes.push(shape);
             bits.push(obits);
@@ -337,11 +413,31 @@ impl QModel {
         let mut tensors: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for l in &self.layers {
             if let Some(cp) = l.op.compute() {
-                tensors.push((format!("{}.weight", l.name), safetensors::Dtype::U8, vec![cp.weights.out, cp.weights.fan_in], cp.weights.index.clone()));
-                tensors.push((format!("{}.bias", l.name), safetensors::Dtype::I64, vec![cp.bias.len()], cp.bias.iter().flat_map(|b| b.to_le_bytes()).collect()));
+                tensors.push((
+                    format!("{}.weight", l.name),
+                    safetensors::Dtype::U8,
+                    vec![cp.weights.out, cp.weights.fan_in],
+                    cp.weights.index.clone(),
+                ));
+                tensors.push((
+                    format!("{}.bias", l.name),
+                    safetensors::Dtype::I64,
+                    vec![cp.bias.len()],
+                    cp.bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
+                ));
                 if let Output::Codes { requant, .. } = &cp.output {
-                    tensors.push((format!("{}.m0", l.name), safetensors::Dtype::U32, vec![requant.m0.len()], requant.m0.iter().flat_map(|b| b.to_le_bytes()).collect()));
-                    tensors.push((format!("{}.shift", l.name), safetensors::Dtype::U8, vec![requant.shift.len()], requant.shift.clone()));
+                    tensors.push((
+                        format!("{}.m0", l.name),
+                        safetensors::Dtype::U32,
+                        vec![requant.m0.len()],
+                        requant.m0.iter().flat_map(|b| b.to_le_bytes()).collect(),
+                    ));
+                    tensors.push((
+                        format!("{}.shift", l.name),
+                        safetensors::Dtype::U8,
+                        vec![requant.shift.len()],
+                        requant.shift.clone(),
+                    ));
                 }
             }
         }
@@ -363,38 +459,61 @@ impl QModel {
     /// Parse `.pqm` bytes; `path` is only used in error messages. The result is validated.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
         crate::fsutil::reject_lfs_pointer(path, bytes)?;
-        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+        let st = safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
         let manifest = meta
             .metadata()
             .as_ref()
             .and_then(|m| m.get(METADATA_KEY))
-            .ok_or_else(|| Error::file(path, format!("has no '{METADATA_KEY}' manifest: not a pact quantized model")))?;
-        let head: serde_json::Value = serde_json::from_str(manifest).map_err(|e| Error::file(path, format!("manifest is not JSON: {e}")))?;
+            .ok_or_else(|| {
+                Error::file(
+                    path,
+                    format!("has no '{METADATA_KEY}' manifest: not a pact quantized model"),
+                )
+            })?;
+        let head: serde_json::Value =
+            serde_json::from_str(manifest).map_err(|e| Error::file(path, format!("manifest is not JSON: {e}")))?;
         if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(Error::file(path, format!("manifest format is not '{FORMAT}'")));
         }
         if let Some(v) = head.get("version").and_then(|v| v.as_u64()) {
             if v != VERSION as u64 {
-                return Err(Error::file(path, format!("manifest version {v} is not supported (this pact reads version {VERSION})")));
+                return Err(Error::file(
+                    path,
+                    format!("manifest version {v} is not supported (this pact reads version {VERSION})"),
+                ));
             }
         }
         let mut q: QModel = serde_json::from_value(head).map_err(|e| Error::file(path, format!("manifest: {e}")))?;
         let get = |name: &str, dtype: safetensors::Dtype, len: usize| -> Result<Vec<u8>> {
-            let t = st.tensor(name).map_err(|_| Error::file(path, format!("tensor '{name}' is missing")))?;
+            let t = st
+                .tensor(name)
+                .map_err(|_| Error::file(path, format!("tensor '{name}' is missing")))?;
             if t.dtype() != dtype {
-                return Err(Error::file(path, format!("tensor '{name}' is {:?}, expected {dtype:?}", t.dtype())));
+                return Err(Error::file(
+                    path,
+                    format!("tensor '{name}' is {:?}, expected {dtype:?}", t.dtype()),
+                ));
             }
             let elems: usize = t.shape().iter().product();
             if elems != len {
-                return Err(Error::file(path, format!("tensor '{name}' has shape {:?}, expected {len} elements", t.shape())));
+                return Err(Error::file(
+                    path,
+                    format!("tensor '{name}' has shape {:?}, expected {len} elements", t.shape()),
+                ));
             }
             Ok(t.data().to_vec())
         };
         for l in &mut q.layers {
             let name = l.name.clone();
             if let QOp::Dense(cp) | QOp::Conv2d(cp) = &mut l.op {
-                let n = cp.weights.out.checked_mul(cp.weights.fan_in).ok_or_else(|| Error::file(path, format!("layer '{name}': weight shape overflows")))?;
+                let n = cp
+                    .weights
+                    .out
+                    .checked_mul(cp.weights.fan_in)
+                    .ok_or_else(|| Error::file(path, format!("layer '{name}': weight shape overflows")))?;
                 cp.weights.index = get(&format!("{name}.weight"), safetensors::Dtype::U8, n)?;
                 cp.bias = get(&format!("{name}.bias"), safetensors::Dtype::I64, cp.weights.out)?
                     .chunks_exact(8)

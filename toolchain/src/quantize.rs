@@ -20,7 +20,9 @@
 use crate::contract::{self, code_max, round_half_up, FixedMultiplier, MAX_ACC_BITS};
 use crate::error::{Error, Result};
 use crate::float::{FloatModel, Op};
-use crate::qmodel::{self, ChannelRequant, Compute, ConvGeom, Output, Provenance, QInput, QLayer, QModel, QOp, Weights};
+use crate::qmodel::{
+    self, ChannelRequant, Compute, ConvGeom, Output, Provenance, QInput, QLayer, QModel, QOp, Weights,
+};
 use rayon::prelude::*;
 
 /// How float weights become weight indices.
@@ -48,7 +50,9 @@ impl std::str::FromStr for WeightQuantizer {
         match s {
             "dorefa" => Ok(WeightQuantizer::Dorefa),
             "maxabs" => Ok(WeightQuantizer::MaxAbs),
-            _ => Err(Error::config(format!("weight quantizer '{s}' is unknown (dorefa, maxabs)"))),
+            _ => Err(Error::config(format!(
+                "weight quantizer '{s}' is unknown (dorefa, maxabs)"
+            ))),
         }
     }
 }
@@ -73,12 +77,22 @@ impl QuantConfig {
         contract::check_weight_bits("--wbits", wbits)?;
         contract::check_act_bits("--abits", abits)?;
         if !(1..=8).contains(&first_last_bits) {
-            return Err(Error::config(format!("--first-last-bits = {first_last_bits} is out of range: 1..=8 bits")));
+            return Err(Error::config(format!(
+                "--first-last-bits = {first_last_bits} is out of range: 1..=8 bits"
+            )));
         }
         if !(2..=31).contains(&m0_bits) {
-            return Err(Error::config(format!("--m0-bits = {m0_bits} is out of range: 2..=31 bits")));
+            return Err(Error::config(format!(
+                "--m0-bits = {m0_bits} is out of range: 2..=31 bits"
+            )));
         }
-        Ok(QuantConfig { wbits, abits, first_last_bits, m0_bits, quantizer })
+        Ok(QuantConfig {
+            wbits,
+            abits,
+            first_last_bits,
+            m0_bits,
+            quantizer,
+        })
     }
     /// Weight bits of inner layers.
     pub fn wbits(&self) -> u32 {
@@ -136,14 +150,23 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
     };
     if last != nodes.len() - 1 {
         let n = &nodes[nodes.len() - 1];
-        return Err(Error::layer(&n.name, format!("the model must end with its last dense/conv layer (logits), it ends with {}", n.op.kind())));
+        return Err(Error::layer(
+            &n.name,
+            format!(
+                "the model must end with its last dense/conv layer (logits), it ends with {}",
+                n.op.kind()
+            ),
+        ));
     }
     // Nodes whose value reaches the last layer only through shape-only ops: their activations use first_last_bits.
     let mut feeds_last = vec![false; nodes.len()];
     let mut stack = vec![nodes[last].inputs[0]];
     while let Some(i) = stack.pop() {
         feeds_last[i] = true;
-        if matches!(nodes[i].op, Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::Flatten) {
+        if matches!(
+            nodes[i].op,
+            Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::Flatten
+        ) {
             stack.push(nodes[i].inputs[0]);
         }
     }
@@ -159,7 +182,11 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
     let mut codes: Vec<Option<Codes>> = vec![None; nodes.len()];
     let mut fused = vec![false; nodes.len()];
     let in_scale = model.input.scale as f64;
-    codes[0] = Some(Codes { layer: 0, bits: 8, scale: in_scale });
+    codes[0] = Some(Codes {
+        layer: 0,
+        bits: 8,
+        scale: in_scale,
+    });
     // The activation (α, bits) of node `a` if it is a ReLU/PACT.
     let act_of = |a: usize| -> Option<f64> {
         match nodes[a].op {
@@ -168,7 +195,13 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
             _ => None,
         }
     };
-    let sole = |i: usize| if consumers[i].len() == 1 { Some(consumers[i][0]) } else { None };
+    let sole = |i: usize| {
+        if consumers[i].len() == 1 {
+            Some(consumers[i][0])
+        } else {
+            None
+        }
+    };
 
     for i in 1..nodes.len() {
         if fused[i] {
@@ -336,7 +369,11 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
     let q = QModel {
         format: qmodel::FORMAT.into(),
         version: qmodel::VERSION,
-        input: QInput { shape: [c, h, w], bits: 8, scale: in_scale },
+        input: QInput {
+            shape: [c, h, w],
+            bits: 8,
+            scale: in_scale,
+        },
         layers,
         provenance: Provenance {
             source: source.into(),
@@ -356,25 +393,37 @@ fn to_acc_int(v: f64) -> std::result::Result<i64, String> {
     if v.is_finite() && v.abs() < (1u64 << 31) as f64 {
         Ok(v as i64)
     } else {
-        Err(format!("integer bias {v:e} does not fit a 32-bit accumulator (bias too large for the input and weight scales)"))
+        Err(format!(
+            "integer bias {v:e} does not fit a 32-bit accumulator (bias too large for the input and weight scales)"
+        ))
     }
 }
 
 /// α for every ReLU node (None elsewhere), by the percentile rule over `calib` images.
 fn calibrate(model: &FloatModel, calib: Option<&[u8]>) -> Result<Vec<Option<f64>>> {
-    let relus: Vec<usize> = (0..model.nodes.len()).filter(|&i| matches!(model.nodes[i].op, Op::Relu)).collect();
+    let relus: Vec<usize> = (0..model.nodes.len())
+        .filter(|&i| matches!(model.nodes[i].op, Op::Relu))
+        .collect();
     let mut out = vec![None; model.nodes.len()];
     if relus.is_empty() {
         return Ok(out);
     }
     let images = calib.ok_or_else(|| {
-        Error::layer(&model.nodes[relus[0]].name, "ReLU has no learned alpha: pass calibration data (--calib DATA) so pact can calibrate one")
+        Error::layer(
+            &model.nodes[relus[0]].name,
+            "ReLU has no learned alpha: pass calibration data (--calib DATA) so pact can calibrate one",
+        )
     })?;
     let px: usize = model.input.shape.iter().product();
     if images.is_empty() || images.len() % px != 0 {
-        return Err(Error::config("calibration data is empty or does not match the model input size"));
+        return Err(Error::config(
+            "calibration data is empty or does not match the model input size",
+        ));
     }
-    let traces: Vec<Vec<Vec<f32>>> = images.par_chunks(px).map(|img| float_relu_outputs(model, img, &relus)).collect::<Result<_>>()?;
+    let traces: Vec<Vec<Vec<f32>>> = images
+        .par_chunks(px)
+        .map(|img| float_relu_outputs(model, img, &relus))
+        .collect::<Result<_>>()?;
     for (k, &r) in relus.iter().enumerate() {
         let mut v: Vec<f32> = traces.iter().flat_map(|t| t[k].iter().copied()).collect();
         v.sort_unstable_by(f32::total_cmp);

@@ -19,7 +19,11 @@ pub fn total_macs(q: &QModel) -> u64 {
 
 /// Total weight bits (Σ k_w × parameters).
 pub fn weight_bits(q: &QModel) -> u64 {
-    q.layers.iter().filter_map(|l| l.op.compute()).map(|c| (c.weights.out * c.weights.fan_in) as u64 * c.weights.bits as u64).sum()
+    q.layers
+        .iter()
+        .filter_map(|l| l.op.compute())
+        .map(|c| (c.weights.out * c.weights.fan_in) as u64 * c.weights.bits as u64)
+        .sum()
 }
 
 fn shape(s: &[usize]) -> String {
@@ -34,7 +38,13 @@ pub fn inspect_table(q: &QModel) -> String {
         "pact quantized model v{}  source: {}\nW{}A{} first/last {} bits, M0 {} bits, weights: {}\ninput: {} pixel codes (8 bits), scale {:.6e}\n\n",
         q.version, p.source, p.wbits, p.abits, p.first_last_bits, p.m0_bits, p.weight_quantizer, shape(&q.input.shape), q.input.scale
     ));
-    let nw = q.layers.iter().map(|l| l.name.chars().count()).max().unwrap_or(5).max(5);
+    let nw = q
+        .layers
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     s.push_str(&format!(
         "{:<3} {:<nw$} {:<14} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
         "#", "layer", "op", "out shape", "w", "in", "out", "alpha", "s_in", "s_w", "acc", "params", "MACs", "max|dM|/M"
@@ -44,7 +54,9 @@ pub fn inspect_table(q: &QModel) -> String {
         let (w, inb, alpha, s_in, s_w, acc, params, err) = match l.op.compute() {
             Some(c) => {
                 let (alpha, err) = match &c.output {
-                    Output::Codes { alpha, max_rel_error, .. } => (format!("{alpha:.4}"), format!("{max_rel_error:.2e}")),
+                    Output::Codes {
+                        alpha, max_rel_error, ..
+                    } => (format!("{alpha:.4}"), format!("{max_rel_error:.2e}")),
                     Output::Logits => ("logits".into(), "-".into()),
                 };
                 (
@@ -63,16 +75,47 @@ pub fn inspect_table(q: &QModel) -> String {
                     QOp::Add { alpha, .. } => format!("{alpha:.4}"),
                     _ => "-".into(),
                 };
-                ("-".into(), "-".into(), alpha, "-".into(), "-".into(), "-".into(), "0".into(), "-".into())
+                (
+                    "-".into(),
+                    "-".into(),
+                    alpha,
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "0".into(),
+                    "-".into(),
+                )
             }
         };
-        let out = if matches!(l.op.compute().map(|c| &c.output), Some(Output::Logits)) { "acc".to_string() } else { l.out_bits.to_string() };
+        let out = if matches!(l.op.compute().map(|c| &c.output), Some(Output::Logits)) {
+            "acc".to_string()
+        } else {
+            l.out_bits.to_string()
+        };
         s.push_str(&format!(
             "{:<3} {:<nw$} {:<14} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
-            i, l.name, l.op.kind(), shape(&l.out_shape), w, inb, out, alpha, s_in, s_w, acc, params, macs, err
+            i,
+            l.name,
+            l.op.kind(),
+            shape(&l.out_shape),
+            w,
+            inb,
+            out,
+            alpha,
+            s_in,
+            s_w,
+            acc,
+            params,
+            macs,
+            err
         ));
     }
-    let params: usize = q.layers.iter().filter_map(|l| l.op.compute()).map(|c| c.weights.out * c.weights.fan_in).sum();
+    let params: usize = q
+        .layers
+        .iter()
+        .filter_map(|l| l.op.compute())
+        .map(|c| c.weights.out * c.weights.fan_in)
+        .sum();
     s.push_str(&format!(
         "\ntotal: {} weights ({} weight bits = {:.1} KiB packed), {} MACs per inference, {} classes\n",
         params,

@@ -36,8 +36,16 @@ fn requantize_hand_worked() {
         (0, 65535, 20, 8, 0),
     ];
     for &(acc, m0, shift, bits, want) in cases {
-        assert_eq!(requantize(acc, m0, shift, bits), want, "acc={acc} m0={m0} shift={shift} bits={bits}");
-        assert_eq!(exact_requant(acc, m0, shift, bits), want, "hand-worked expectation {acc} {m0} {shift}");
+        assert_eq!(
+            requantize(acc, m0, shift, bits),
+            want,
+            "acc={acc} m0={m0} shift={shift} bits={bits}"
+        );
+        assert_eq!(
+            exact_requant(acc, m0, shift, bits),
+            want,
+            "hand-worked expectation {acc} {m0} {shift}"
+        );
     }
 }
 
@@ -49,7 +57,11 @@ fn requantize_exhaustive_small() {
         for m0 in 0..64u32 {
             for acc in -300i64..=300 {
                 for bits in [1u32, 2, 4, 8] {
-                    assert_eq!(requantize(acc, m0, shift, bits), exact_requant(acc, m0, shift, bits), "acc={acc} m0={m0} shift={shift} bits={bits}");
+                    assert_eq!(
+                        requantize(acc, m0, shift, bits),
+                        exact_requant(acc, m0, shift, bits),
+                        "acc={acc} m0={m0} shift={shift} bits={bits}"
+                    );
                 }
                 ties += usize::from((acc * m0 as i64).rem_euclid(1 << shift) == 1 << (shift - 1));
             }
@@ -95,14 +107,21 @@ fn fixed_multiplier_precision_and_limits() {
     for &m in &[1e-9, 3.7e-5, 0.001234, 0.25, 0.3333333, 0.999, 1.0, 17.5, 16383.0] {
         for bits in [8u32, 16, 24] {
             let Ok(fm) = FixedMultiplier::from_real(m, bits) else {
-                assert!(m >= (1u32 << (bits - 1)) as f64, "only too-large m fail: m={m} bits={bits}");
+                assert!(
+                    m >= (1u32 << (bits - 1)) as f64,
+                    "only too-large m fail: m={m} bits={bits}"
+                );
                 continue;
             };
             assert!(fm.m0 < 1 << bits, "m0 fits");
             assert!((1..=MAX_SHIFT).contains(&fm.shift));
             if fm.shift < MAX_SHIFT {
                 assert!(fm.m0 >= 1 << (bits - 1), "m0 {} uses all {bits} bits for m={m}", fm.m0);
-                assert!(fm.rel_error() <= 2f64.powi(-(bits as i32 - 1)), "m={m} bits={bits} err={}", fm.rel_error());
+                assert!(
+                    fm.rel_error() <= 2f64.powi(-(bits as i32 - 1)),
+                    "m={m} bits={bits} err={}",
+                    fm.rel_error()
+                );
             }
         }
     }
@@ -110,7 +129,10 @@ fn fixed_multiplier_precision_and_limits() {
     assert_eq!((fm.m0, fm.shift, fm.rel_error()), (32768, 17, 0.0));
     assert_eq!(FixedMultiplier::from_real(0.0, 16).unwrap().m0, 0);
     let e = FixedMultiplier::from_real(40000.0, 16).unwrap_err().to_string();
-    assert_eq!(e, "requantization multiplier 4.000000e4 is too large for a 16-bit M0 with a shift of at least 1");
+    assert_eq!(
+        e,
+        "requantization multiplier 4.000000e4 is too large for a 16-bit M0 with a shift of at least 1"
+    );
     assert_eq!(
         FixedMultiplier::from_real(-1.0, 16).unwrap_err().to_string(),
         "requantization multiplier -1 must be finite and >= 0"
@@ -119,7 +141,10 @@ fn fixed_multiplier_precision_and_limits() {
         FixedMultiplier::from_real(f64::NAN, 16).unwrap_err().to_string(),
         "requantization multiplier NaN must be finite and >= 0"
     );
-    assert_eq!(FixedMultiplier::from_real(0.5, 40).unwrap_err().to_string(), "M0 width 40 is out of range 2..=31 bits");
+    assert_eq!(
+        FixedMultiplier::from_real(0.5, 40).unwrap_err().to_string(),
+        "M0 width 40 is out of range 2..=31 bits"
+    );
 }
 
 #[test]
@@ -132,7 +157,10 @@ fn exact_divider_matches_rounded_division() {
             assert_eq!(requantize(s, d.m0, d.shift, 8), want, "k={k} s={s}");
         }
     }
-    assert_eq!(exact_divider(0, 10, 16).unwrap_err().to_string(), "average over zero elements");
+    assert_eq!(
+        exact_divider(0, 10, 16).unwrap_err().to_string(),
+        "average over zero elements"
+    );
 }
 
 #[test]
@@ -170,7 +198,10 @@ fn accumulator_bound_is_reached_and_tight() {
         let width = acc_width(max_code, [(w.as_slice(), bias)]);
         let fits = |wd: u32, v: i64| v >= -(1i64 << (wd - 1)) && v < (1i64 << (wd - 1));
         assert!(fits(width, lo) && fits(width, hi), "width {width} holds [{lo}, {hi}]");
-        assert!(width == 2 || !(fits(width - 1, lo) && fits(width - 1, hi)), "width {width} is the smallest");
+        assert!(
+            width == 2 || !(fits(width - 1, lo) && fits(width - 1, hi)),
+            "width {width} is the smallest"
+        );
     }
 }
 
@@ -198,7 +229,11 @@ fn weight_decoding_every_width() {
             assert_eq!(decode_weight(negate_weight_index(i as u32, k), k), -l, "symmetric");
             // Hardware decode: append a 1 as LSB, invert the new MSB, read as k+1-bit two's complement.
             let raw = (((i as u32) << 1) | 1) ^ (1 << k);
-            let hw = if raw & (1 << k) != 0 { raw as i32 - (1 << (k + 1)) } else { raw as i32 };
+            let hw = if raw & (1 << k) != 0 {
+                raw as i32 - (1 << (k + 1))
+            } else {
+                raw as i32
+            };
             assert_eq!(hw, l, "free hardware decode, k={k} i={i}");
         }
     }
@@ -210,7 +245,9 @@ fn weight_decoding_every_width() {
 fn dorefa_ref(w: &[f32], k: u32) -> Vec<f64> {
     let n = ((1u32 << k) - 1) as f64;
     let m = w.iter().map(|&x| (x as f64).tanh().abs()).fold(0.0, f64::max);
-    w.iter().map(|&x| 2.0 * ((n * ((x as f64).tanh() / (2.0 * m) + 0.5)) + 0.5).floor() / n - 1.0).collect()
+    w.iter()
+        .map(|&x| 2.0 * ((n * ((x as f64).tanh() / (2.0 * m) + 0.5)) + 0.5).floor() / n - 1.0)
+        .collect()
 }
 
 #[test]
@@ -222,12 +259,21 @@ fn dorefa_levels_exact_for_every_width() {
         let want = dorefa_ref(&w, k);
         for (j, &i) in idx.iter().enumerate() {
             let level = s * decode_weight(i as u32, k) as f64;
-            assert!((level - want[j]).abs() < 1e-12, "k={k} w={} level={level} want={}", w[j], want[j]);
+            assert!(
+                (level - want[j]).abs() < 1e-12,
+                "k={k} w={} level={level} want={}",
+                w[j],
+                want[j]
+            );
         }
         // Extremes map to the end codes; 0 sits on a tie between the two middle levels and rounds up.
         assert_eq!(idx[0] as u32, 0, "most negative weight → index 0");
         assert_eq!(*idx.last().unwrap() as u32, code_max(k));
-        assert_eq!(idx[200] as u32, 1 << (k - 1), "w = 0 is a tie, rounds half up to level +1/(2^k−1)");
+        assert_eq!(
+            idx[200] as u32,
+            1 << (k - 1),
+            "w = 0 is a tie, rounds half up to level +1/(2^k−1)"
+        );
         assert_eq!(decode_weight(idx[200] as u32, k), 1);
     }
     // k = 1: sign with a mean-|w| scale; sign(0) = +1.

@@ -18,12 +18,19 @@ fn rng() -> ChaCha8Rng {
 }
 
 fn node(name: &str, op: Op, inputs: Vec<usize>) -> Node {
-    Node { name: name.into(), op, inputs }
+    Node {
+        name: name.into(),
+        op,
+        inputs,
+    }
 }
 
 fn rand_tensor(r: &mut ChaCha8Rng, shape: Vec<usize>, s: f32) -> Tensor {
     let n = shape.iter().product();
-    Tensor { shape, data: (0..n).map(|_| r.gen_range(-1.0f32..1.0) * s).collect() }
+    Tensor {
+        shape,
+        data: (0..n).map(|_| r.gen_range(-1.0f32..1.0) * s).collect(),
+    }
 }
 
 /// conv(4, 3×3, pad 1) → BN (γ < 0 on channels 1 and 3) → PACT(α=3) → maxpool 2 → flatten → dense(16) → PACT(2)
@@ -40,18 +47,51 @@ fn cnn(r: &mut ChaCha8Rng) -> FloatModel {
         node("input", Op::Input, vec![]),
         node(
             "conv1",
-            Op::Conv2d { weight: rand_tensor(r, vec![4, 1, 3, 3], 1.0), bias: Some(vec![0.1, -0.2, 0.05, 0.0]), stride: [1, 1], pad: [1, 1, 1, 1] },
+            Op::Conv2d {
+                weight: rand_tensor(r, vec![4, 1, 3, 3], 1.0),
+                bias: Some(vec![0.1, -0.2, 0.05, 0.0]),
+                stride: [1, 1],
+                pad: [1, 1, 1, 1],
+            },
             vec![0],
         ),
         node("bn1", Op::BatchNorm(bn), vec![1]),
         node("act1", Op::Pact { alpha: 3.0 }, vec![2]),
-        node("pool1", Op::MaxPool { kernel: [2, 2], stride: [2, 2], pad: [0; 4] }, vec![3]),
+        node(
+            "pool1",
+            Op::MaxPool {
+                kernel: [2, 2],
+                stride: [2, 2],
+                pad: [0; 4],
+            },
+            vec![3],
+        ),
         node("flat", Op::Flatten, vec![4]),
-        node("fc1", Op::Dense { weight: rand_tensor(r, vec![16, 64], 0.125), bias: Some(vec![0.05; 16]) }, vec![5]),
+        node(
+            "fc1",
+            Op::Dense {
+                weight: rand_tensor(r, vec![16, 64], 0.125),
+                bias: Some(vec![0.05; 16]),
+            },
+            vec![5],
+        ),
         node("act2", Op::Pact { alpha: 2.0 }, vec![6]),
-        node("fc2", Op::Dense { weight: rand_tensor(r, vec![10, 16], 1.0), bias: Some((0..10).map(|i| i as f32 * 0.01).collect()) }, vec![7]),
+        node(
+            "fc2",
+            Op::Dense {
+                weight: rand_tensor(r, vec![10, 16], 1.0),
+                bias: Some((0..10).map(|i| i as f32 * 0.01).collect()),
+            },
+            vec![7],
+        ),
     ];
-    FloatModel { input: InputSpec { shape: [1, 8, 8], scale: 1.0 / 16.0 }, nodes }
+    FloatModel {
+        input: InputSpec {
+            shape: [1, 8, 8],
+            scale: 1.0 / 16.0,
+        },
+        nodes,
+    }
 }
 
 fn images(r: &mut ChaCha8Rng, n: usize, px: usize, max: u8) -> Vec<u8> {
@@ -69,10 +109,25 @@ fn first_last_widths_and_structure() {
     let kinds: Vec<&str> = q.layers.iter().map(|l| l.op.kind()).collect();
     assert_eq!(kinds, ["conv2d", "maxpool", "flatten", "dense", "dense"]);
     let c = |i: usize| q.layers[i].op.compute().unwrap();
-    assert_eq!((c(0).weights.bits, c(0).in_bits), (8, 8), "first layer: 8-bit weights, 8-bit pixels");
-    assert_eq!((c(3).weights.bits, c(3).in_bits), (2, 3), "inner layer: W2 weights, A3 inputs");
-    assert_eq!(q.layers[3].out_bits, 8, "the activation feeding the last layer uses first/last bits");
-    assert_eq!((c(4).weights.bits, c(4).in_bits), (8, 8), "last layer: 8-bit weights and inputs");
+    assert_eq!(
+        (c(0).weights.bits, c(0).in_bits),
+        (8, 8),
+        "first layer: 8-bit weights, 8-bit pixels"
+    );
+    assert_eq!(
+        (c(3).weights.bits, c(3).in_bits),
+        (2, 3),
+        "inner layer: W2 weights, A3 inputs"
+    );
+    assert_eq!(
+        q.layers[3].out_bits, 8,
+        "the activation feeding the last layer uses first/last bits"
+    );
+    assert_eq!(
+        (c(4).weights.bits, c(4).in_bits),
+        (8, 8),
+        "last layer: 8-bit weights and inputs"
+    );
     assert!(matches!(c(4).output, Output::Logits));
     // K equal to the other widths: every layer alike.
     let q4 = quantize(&m, &cfg(4, 4, 4), None, "test").unwrap();
@@ -91,8 +146,12 @@ fn batchnorm_folding_with_negative_gamma() {
     let q = quantize(&m, &cfg(4, 4, 8), None, "test").unwrap();
     let conv = q.layers[0].op.compute().unwrap();
     assert_eq!(conv.flip, vec![false, true, false, true]);
-    let Op::Conv2d { weight, bias, .. } = &m.nodes[1].op else { unreachable!() };
-    let Op::BatchNorm(bn) = &m.nodes[2].op else { unreachable!() };
+    let Op::Conv2d { weight, bias, .. } = &m.nodes[1].op else {
+        unreachable!()
+    };
+    let Op::BatchNorm(bn) = &m.nodes[2].op else {
+        unreachable!()
+    };
     let (orig_idx, s_w) = contract::dorefa_weights(&weight.data, 8);
     for c in 0..4 {
         for j in 0..9 {
@@ -123,14 +182,20 @@ fn batchnorm_folding_with_negative_gamma() {
                     let pre = g * (acc + bias.as_ref().unwrap()[c] as f64 - bn.mean[c] as f64) + bn.beta[c] as f64;
                     let want = contract::pact_code(pre, 3.0, 4) as i32;
                     let got = codes[(c * 8 + y) * 8 + x];
-                    assert!((got - want).abs() <= 1, "channel {c} ({y},{x}): integer {got}, float {want}");
+                    assert!(
+                        (got - want).abs() <= 1,
+                        "channel {c} ({y},{x}): integer {got}, float {want}"
+                    );
                     exact += usize::from(got == want);
                     total += 1;
                 }
             }
         }
     }
-    assert!(exact * 1000 >= total * 995, "integer codes equal to float codes: {exact}/{total}");
+    assert!(
+        exact * 1000 >= total * 995,
+        "integer codes equal to float codes: {exact}/{total}"
+    );
 }
 
 /// Fake-quant and integer models agree on nearly every class (they differ only by fixed-point rounding).
@@ -142,7 +207,10 @@ fn fake_quant_and_integer_agree() {
         let q = quantize(&m, &cfg(w, a, 8), None, "test").unwrap();
         let (g, fq) = (Golden::new(&q), FakeQuant::new(&q));
         let imgs = images(&mut r, 1000, 64, 16);
-        let agree = imgs.chunks(64).filter(|img| g.infer(img).class == pact_toolchain::golden::argmax(&fq.forward(img))).count();
+        let agree = imgs
+            .chunks(64)
+            .filter(|img| g.infer(img).class == pact_toolchain::golden::argmax(&fq.forward(img)))
+            .count();
         println!("W{w}A{a}: agreement {agree}/1000");
         // They differ by the fixed-point M0/2^n and by the integer bias (rounded to accumulator units, which are
         // coarse at low bits). Untrained random weights put many logits close together; the trained default model
@@ -157,7 +225,13 @@ fn float_trace_matches_fake_quant_at_8_bits_closely() {
     let mut r = rng();
     let m = cnn(&mut r);
     // DoReFa renormalises weights (a training-time quantizer); post-training comparison uses max-abs.
-    let q = quantize(&m, &QuantConfig::new(8, 8, 8, 16, WeightQuantizer::MaxAbs).unwrap(), None, "test").unwrap();
+    let q = quantize(
+        &m,
+        &QuantConfig::new(8, 8, 8, 16, WeightQuantizer::MaxAbs).unwrap(),
+        None,
+        "test",
+    )
+    .unwrap();
     let fq = FakeQuant::new(&q);
     let imgs = images(&mut r, 50, 64, 16);
     let mut agree = 0;
@@ -176,7 +250,10 @@ fn logits_bias_and_acc_width_bound() {
     // Worst case of the first layer: every pixel at 16 would not reach 255; the width is computed for 8-bit codes.
     for l in q.layers.iter().filter_map(|l| l.op.compute()) {
         let rows: Vec<Vec<i32>> = (0..l.weights.out).map(|o| l.weights.row(o)).collect();
-        let want = contract::acc_width(code_max(l.in_bits), rows.iter().map(|r| r.as_slice()).zip(l.bias.iter().copied()));
+        let want = contract::acc_width(
+            code_max(l.in_bits),
+            rows.iter().map(|r| r.as_slice()).zip(l.bias.iter().copied()),
+        );
         assert_eq!(l.acc_bits, want);
     }
     // An all-255 image runs without overflow and the logits stay inside the declared width.
@@ -199,15 +276,30 @@ fn save_load_round_trip_and_corruption() {
     let bytes = std::fs::read(&p).unwrap();
     let bad = dir.path().join("bad.pqm");
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("truncated", bytes[..bytes.len() / 2].to_vec(), "not a valid safetensors file"),
+        (
+            "truncated",
+            bytes[..bytes.len() / 2].to_vec(),
+            "not a valid safetensors file",
+        ),
         ("empty", vec![], "not a valid safetensors file"),
-        ("random", (0..500u32).map(|i| (i * 7919 % 251) as u8).collect(), "not a valid safetensors file"),
-        ("lfs", b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n".to_vec(), "Git LFS pointer"),
+        (
+            "random",
+            (0..500u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "not a valid safetensors file",
+        ),
+        (
+            "lfs",
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n".to_vec(),
+            "Git LFS pointer",
+        ),
     ];
     for (what, b, msg) in cases {
         std::fs::write(&bad, &b).unwrap();
         let e = QModel::load(&bad).unwrap_err().to_string();
-        assert!(e.starts_with(&bad.display().to_string()) && e.contains(msg), "{what}: {e}");
+        assert!(
+            e.starts_with(&bad.display().to_string()) && e.contains(msg),
+            "{what}: {e}"
+        );
         assert!(!e.contains('\n'), "one line: {e}");
     }
     // A weight index out of range for its width is caught by validation.
@@ -230,7 +322,10 @@ fn save_load_round_trip_and_corruption() {
     let e = QModel::load(&bad).unwrap_err().to_string();
     assert!(e.contains("manifest version 2 is not supported"), "{e}");
     // No temp files left behind.
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
@@ -244,21 +339,41 @@ fn rejections_name_the_layer() {
     let base = cnn(&mut r);
     // Dense/conv not followed by an activation (not the last layer).
     let mut m = base.clone();
-    m.nodes[3] = node("act1", Op::MaxPool { kernel: [1, 1], stride: [1, 1], pad: [0; 4] }, vec![2]);
+    m.nodes[3] = node(
+        "act1",
+        Op::MaxPool {
+            kernel: [1, 1],
+            stride: [1, 1],
+            pad: [0; 4],
+        },
+        vec![2],
+    );
     let e = err_of(&m, None);
-    assert!(e.starts_with("layer 'conv1': is not followed by a ReLU/PACT activation"), "{e}");
+    assert!(
+        e.starts_with("layer 'conv1': is not followed by a ReLU/PACT activation"),
+        "{e}"
+    );
     // BatchNorm γ = 0.
     let mut m = base.clone();
     if let Op::BatchNorm(bn) = &mut m.nodes[2].op {
         bn.gamma[2] = 0.0;
     }
-    assert_eq!(err_of(&m, None), "layer 'conv1': channel 2: BatchNorm scale γ/σ is 0, the channel would be constant; not supported");
+    assert_eq!(
+        err_of(&m, None),
+        "layer 'conv1': channel 2: BatchNorm scale γ/σ is 0, the channel would be constant; not supported"
+    );
     // α ≤ 0 and NaN.
     let mut m = base.clone();
     m.nodes[3].op = Op::Pact { alpha: 0.0 };
-    assert_eq!(err_of(&m, None), "layer 'act1': PACT alpha is 0 (must be finite and > 0)");
+    assert_eq!(
+        err_of(&m, None),
+        "layer 'act1': PACT alpha is 0 (must be finite and > 0)"
+    );
     m.nodes[3].op = Op::Pact { alpha: f32::NAN };
-    assert_eq!(err_of(&m, None), "layer 'act1': PACT alpha is NaN (must be finite and > 0)");
+    assert_eq!(
+        err_of(&m, None),
+        "layer 'act1': PACT alpha is NaN (must be finite and > 0)"
+    );
     // NaN weight.
     let mut m = base.clone();
     if let Op::Dense { weight, .. } = &mut m.nodes[6].op {
@@ -268,28 +383,76 @@ fn rejections_name_the_layer() {
     // ReLU without α and without calibration data.
     let mut m = base.clone();
     m.nodes[7].op = Op::Relu;
-    assert_eq!(err_of(&m, None), "layer 'act2': ReLU has no learned alpha: pass calibration data (--calib DATA) so pact can calibrate one");
+    assert_eq!(
+        err_of(&m, None),
+        "layer 'act2': ReLU has no learned alpha: pass calibration data (--calib DATA) so pact can calibrate one"
+    );
     // ... with calibration data it is calibrated and noted.
     let imgs = images(&mut r, 64, 64, 16);
     let q = quantize(&m, &cfg(4, 4, 8), Some(&imgs), "t").unwrap();
-    assert!(q.provenance.notes.iter().any(|n| n.starts_with("layer 'act2': ReLU without learned alpha, calibrated alpha = ")), "{:?}", q.provenance.notes);
+    assert!(
+        q.provenance
+            .notes
+            .iter()
+            .any(|n| n.starts_with("layer 'act2': ReLU without learned alpha, calibrated alpha = ")),
+        "{:?}",
+        q.provenance.notes
+    );
     // BatchNorm after the last layer.
     let mut m = base.clone();
-    m.nodes.push(node("bn_out", Op::BatchNorm(BatchNorm { gamma: vec![1.0; 10], beta: vec![0.0; 10], mean: vec![0.0; 10], var: vec![1.0; 10], eps: 1e-5 }), vec![8]));
+    m.nodes.push(node(
+        "bn_out",
+        Op::BatchNorm(BatchNorm {
+            gamma: vec![1.0; 10],
+            beta: vec![0.0; 10],
+            mean: vec![0.0; 10],
+            var: vec![1.0; 10],
+            eps: 1e-5,
+        }),
+        vec![8],
+    ));
     let e = err_of(&m, None);
-    assert_eq!(e, "layer 'bn_out': the model must end with its last dense/conv layer (logits), it ends with batchnorm");
+    assert_eq!(
+        e,
+        "layer 'bn_out': the model must end with its last dense/conv layer (logits), it ends with batchnorm"
+    );
     // Config ranges.
-    assert_eq!(QuantConfig::new(9, 4, 8, 16, WeightQuantizer::Dorefa).unwrap_err().to_string(), "--wbits = 9 is out of range: weights take 1..=8 bits");
-    assert_eq!(QuantConfig::new(4, 0, 8, 16, WeightQuantizer::Dorefa).unwrap_err().to_string(), "--abits = 0 is out of range: activations take 1..=8 bits");
-    assert_eq!(QuantConfig::new(4, 4, 9, 16, WeightQuantizer::Dorefa).unwrap_err().to_string(), "--first-last-bits = 9 is out of range: 1..=8 bits");
-    assert_eq!(QuantConfig::new(4, 4, 8, 1, WeightQuantizer::Dorefa).unwrap_err().to_string(), "--m0-bits = 1 is out of range: 2..=31 bits");
+    assert_eq!(
+        QuantConfig::new(9, 4, 8, 16, WeightQuantizer::Dorefa)
+            .unwrap_err()
+            .to_string(),
+        "--wbits = 9 is out of range: weights take 1..=8 bits"
+    );
+    assert_eq!(
+        QuantConfig::new(4, 0, 8, 16, WeightQuantizer::Dorefa)
+            .unwrap_err()
+            .to_string(),
+        "--abits = 0 is out of range: activations take 1..=8 bits"
+    );
+    assert_eq!(
+        QuantConfig::new(4, 4, 9, 16, WeightQuantizer::Dorefa)
+            .unwrap_err()
+            .to_string(),
+        "--first-last-bits = 9 is out of range: 1..=8 bits"
+    );
+    assert_eq!(
+        QuantConfig::new(4, 4, 8, 1, WeightQuantizer::Dorefa)
+            .unwrap_err()
+            .to_string(),
+        "--m0-bits = 1 is out of range: 2..=31 bits"
+    );
 }
 
 /// Residual add and average pools: exact integer division, shared-shift add, agreement with fake-quant.
 #[test]
 fn residual_add_and_average_pools() {
     let mut r = rng();
-    let conv = |r: &mut ChaCha8Rng, o: usize, i: usize| Op::Conv2d { weight: rand_tensor(r, vec![o, i, 3, 3], 0.7), bias: None, stride: [1, 1], pad: [1, 1, 1, 1] };
+    let conv = |r: &mut ChaCha8Rng, o: usize, i: usize| Op::Conv2d {
+        weight: rand_tensor(r, vec![o, i, 3, 3], 0.7),
+        bias: None,
+        stride: [1, 1],
+        pad: [1, 1, 1, 1],
+    };
     let nodes = vec![
         node("input", Op::Input, vec![]),
         node("c1", conv(&mut r, 4, 1), vec![0]),
@@ -298,11 +461,31 @@ fn residual_add_and_average_pools() {
         node("a2", Op::Pact { alpha: 1.5 }, vec![3]),
         node("res", Op::Add, vec![4, 2]),
         node("a3", Op::Pact { alpha: 3.0 }, vec![5]),
-        node("avg", Op::AvgPool { kernel: [2, 2], stride: [2, 2] }, vec![6]),
+        node(
+            "avg",
+            Op::AvgPool {
+                kernel: [2, 2],
+                stride: [2, 2],
+            },
+            vec![6],
+        ),
         node("gap", Op::GlobalAvgPool, vec![7]),
-        node("fc", Op::Dense { weight: rand_tensor(&mut r, vec![10, 4], 1.0), bias: None }, vec![8]),
+        node(
+            "fc",
+            Op::Dense {
+                weight: rand_tensor(&mut r, vec![10, 4], 1.0),
+                bias: None,
+            },
+            vec![8],
+        ),
     ];
-    let m = FloatModel { input: InputSpec { shape: [1, 8, 8], scale: 1.0 / 16.0 }, nodes };
+    let m = FloatModel {
+        input: InputSpec {
+            shape: [1, 8, 8],
+            scale: 1.0 / 16.0,
+        },
+        nodes,
+    };
     let q = quantize(&m, &cfg(4, 4, 8), None, "t").unwrap();
     let kinds: Vec<&str> = q.layers.iter().map(|l| l.op.kind()).collect();
     assert_eq!(kinds, ["conv2d", "conv2d", "add", "avgpool", "global_avgpool", "dense"]);
@@ -330,6 +513,16 @@ fn residual_add_and_average_pools() {
     let mut m2 = m.clone();
     m2.nodes[6] = node("a3", Op::Flatten, vec![5]);
     m2.nodes.truncate(7);
-    m2.nodes.push(node("fc", Op::Dense { weight: rand_tensor(&mut r, vec![10, 256], 1.0), bias: None }, vec![6]));
-    assert_eq!(err_of(&m2, None), "layer 'res': a residual add must be followed by a ReLU/PACT activation");
+    m2.nodes.push(node(
+        "fc",
+        Op::Dense {
+            weight: rand_tensor(&mut r, vec![10, 256], 1.0),
+            bias: None,
+        },
+        vec![6],
+    ));
+    assert_eq!(
+        err_of(&m2, None),
+        "layer 'res': a residual add must be followed by a ReLU/PACT activation"
+    );
 }
