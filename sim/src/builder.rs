@@ -255,10 +255,16 @@ impl SimBuilder {
             verilator: vinfo.version_line.clone(),
         };
         if !entry.join(MANIFEST).is_file() {
-            info.cache_hit = false;
-            fs::create_dir_all(&cache).map_err(|e| SimError::io(format!("creating {}", cache.display()), e))?;
-            sweep_stale(&cache);
-            self.build_entry(&vinfo, &cache, &entry, &sources, &mut info)?;
+            // Threads of this process building the same entry wait for the first one instead of compiling it
+            // again (other processes still build in parallel; the atomic rename keeps that correct).
+            let key_lock = entry_lock(&entry);
+            let _guard = key_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if !entry.join(MANIFEST).is_file() {
+                info.cache_hit = false;
+                fs::create_dir_all(&cache).map_err(|e| SimError::io(format!("creating {}", cache.display()), e))?;
+                sweep_stale(&cache);
+                self.build_entry(&vinfo, &cache, &entry, &sources, &mut info)?;
+            }
         }
         let manifest = fs::read_to_string(entry.join(MANIFEST))
             .map_err(|e| SimError::io(format!("reading {}", entry.join(MANIFEST).display()), e))?;
@@ -599,6 +605,17 @@ impl SimBuilder {
             }
         }
     }
+}
+
+/// One mutex per cache entry being built in this process.
+fn entry_lock(entry: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: Mutex<BTreeMap<PathBuf, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+    LOCKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(entry.to_path_buf())
+        .or_default()
+        .clone()
 }
 
 /// Remove what killed builds left behind: temporary build folders and half-written objects older than a day.
