@@ -1,0 +1,177 @@
+//! The PE × SIMD MAC array.
+use crate::mac::{Accumulator, LaneProduct};
+use crate::resize::SignResize;
+use crate::widths::MacWidths;
+use crate::HdlError;
+use rust_hdl::prelude::*;
+
+/// Pipeline latency of [`MacArray`]: 3 register stages (lane product, adder tree, accumulator). A beat sampled
+/// at rising edge `t` is in `acc` after edge `t + 2`.
+pub const ARRAY_LATENCY: usize = 3;
+
+/// Rising edges a dense layer of `n_in` inputs and `n_out` outputs takes on a `pe × simd` array, from the edge
+/// that samples its first beat to the edge after which its last sums are in `acc` (`valid` high): one beat per
+/// cycle, `⌈n_out/pe⌉·⌈n_in/simd⌉` beats back to back, plus `ARRAY_LATENCY − 1` = 2 to drain the pipeline.
+pub fn dense_cycles(n_in: usize, n_out: usize, pe: usize, simd: usize) -> usize {
+    n_out.div_ceil(pe) * n_in.div_ceil(simd) + ARRAY_LATENCY - 1
+}
+
+/// The array with the capacity of the whole contract (8-bit codes and weights, 32-bit accumulators).
+pub type Array = MacArray<8, 8, 9, 17, 32>;
+
+/// A `pe × simd` array of low-bit MACs: `pe` output channels in parallel, each summing `simd` products per cycle
+/// into its own signed accumulator of exactly `acc` bits. Widths as in [`crate::mac::LowBitMac`]: run-time
+/// [`MacWidths`] within the capacity `KA`, `KW` (1..=15), `W1 = KW + 1`, `P = KA + KW + 1`, `R` (`P ≤ R ≤ 64`);
+/// [`Array`] covers the contract. `pe` and `simd` are chosen at construction too.
+///
+/// Ports (all `Vec`s are flat, one level deep, because rust-hdl 0.46 emits broken Verilog for two-level indexing):
+/// * `act[s]`, `s < simd`: activation codes, broadcast to every PE;
+/// * `widx[p·simd + s]`: the weight index of PE `p`, lane `s`;
+/// * `en`, `clear`, `last`: beat controls shared by all PEs, as for [`crate::mac::LowBitMac`] (`clear` starts new
+///   sums, `last` ends them, `en` low makes the beat add 0);
+/// * `acc[p]`: the signed sums (`acc` significant bits, sign-extended to `R`); `valid` is high for the one cycle in
+///   which they are complete.
+///
+/// Pipeline ([`ARRAY_LATENCY`] = 3): products registered per lane; the `simd` products of a PE, sign-extended to
+/// `R` bits, summed by a balanced adder tree into a register; that sum accumulated, wrapping at `acc` bits (only
+/// the low `acc` bits of the tree reach the accumulator, so yosys trims the tree and its register to `acc` bits). A dense layer with `N`
+/// inputs and `M` outputs: for each of the `⌈M/pe⌉` output groups, `⌈N/simd⌉` beats (activations padded with code
+/// 0, weights of absent outputs arbitrary), `clear` on the first beat and `last` on the last of each group;
+/// group `g`'s sums are valid two cycles after the edge that samples its last beat ([`dense_cycles`]).
+#[derive(LogicBlock)]
+pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R: usize> {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Activation codes, unsigned, `KA` bits, one per SIMD lane.
+    pub act: Vec<Signal<In, Bits<KA>>>,
+    /// Weight indices, unsigned, `KW` bits, lane `s` of PE `p` at `p·simd + s`.
+    pub widx: Vec<Signal<In, Bits<KW>>>,
+    /// This beat carries products to accumulate.
+    pub en: Signal<In, Bit>,
+    /// This beat starts new sums.
+    pub clear: Signal<In, Bit>,
+    /// This beat ends the sums (taken only with `en`).
+    pub last: Signal<In, Bit>,
+    /// Running sums, signed, `acc` significant bits sign-extended to `R`, one per PE.
+    pub acc: Vec<Signal<Out, Signed<R>>>,
+    /// High for one cycle when `acc` holds completed sums.
+    pub valid: Signal<Out, Bit>,
+    lanes: Vec<LaneProduct<KA, KW, W1, P>>,
+    ext: Vec<SignResize<P, R>>,
+    tree: Vec<Signal<Local, Signed<R>>>,
+    sum_reg: Vec<DFF<Signed<R>>>,
+    accum: Vec<Accumulator<R, R>>,
+    clear_1: DFF<Bit>,
+    last_1: DFF<Bit>,
+    clear_2: DFF<Bit>,
+    last_2: DFF<Bit>,
+    valid_and: Vec<Signal<Local, Bit>>,
+    _pe: usize,
+    _simd: usize,
+    _widths: MacWidths,
+}
+
+impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R: usize> MacArray<KA, KW, W1, P, R> {
+    /// A `pe × simd` array for run-time widths `w` within the capacity. `pe` and `simd` must be at least 1,
+    /// `pe·simd ≤ 4096`.
+    pub fn new(pe: usize, simd: usize, w: MacWidths) -> Result<Self, HdlError> {
+        w.check(KA, KW, R)?;
+        if pe == 0 || simd == 0 {
+            return Err(HdlError::new(format!(
+                "array size {pe}×{simd}: PE and SIMD must be at least 1"
+            )));
+        }
+        if pe * simd > 4096 {
+            return Err(HdlError::new(format!(
+                "array size {pe}×{simd} has more than 4096 lanes"
+            )));
+        }
+        let lanes = pe * simd;
+        Ok(Self {
+            clock: Default::default(),
+            act: (0..simd).map(|_| Default::default()).collect(),
+            widx: (0..lanes).map(|_| Default::default()).collect(),
+            en: Default::default(),
+            clear: Default::default(),
+            last: Default::default(),
+            acc: (0..pe).map(|_| Default::default()).collect(),
+            valid: Default::default(),
+            lanes: (0..lanes).map(|_| LaneProduct::new(w)).collect::<Result<_, _>>()?,
+            ext: (0..lanes).map(|_| Default::default()).collect(),
+            tree: (0..pe * (2 * simd - 1)).map(|_| Default::default()).collect(),
+            sum_reg: (0..pe).map(|_| Default::default()).collect(),
+            accum: (0..pe).map(|_| Accumulator::new(w.acc)).collect::<Result<_, _>>()?,
+            clear_1: Default::default(),
+            last_1: Default::default(),
+            clear_2: Default::default(),
+            last_2: Default::default(),
+            valid_and: (0..pe).map(|_| Default::default()).collect(),
+            _pe: pe,
+            _simd: simd,
+            _widths: w,
+        })
+    }
+
+    /// Number of PEs (output channels in parallel).
+    pub fn pe(&self) -> usize {
+        self._pe
+    }
+
+    /// Number of SIMD lanes per PE (inputs per cycle).
+    pub fn simd(&self) -> usize {
+        self._simd
+    }
+
+    /// The run-time widths.
+    pub fn widths(&self) -> MacWidths {
+        self._widths
+    }
+}
+
+impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R: usize> Logic
+    for MacArray<KA, KW, W1, P, R>
+{
+    // Index arithmetic: lane (p, s) is `p·n + s`; PE p's tree nodes are `p·(2n − 1) + k`, leaves k < n, node
+    // `n + k` = nodes `2k` + `2k + 1` (each node after its children, so the emitted always block reads only values
+    // it has already assigned); the PE's sum is node `2n − 2`. `n` is bound by a one-iteration loop so that rust-hdl
+    // can evaluate the index expressions when it unrolls the loops.
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, clear_1, last_1, clear_2, last_2);
+        self.clear_1.d.next = self.clear.val();
+        self.last_1.d.next = self.en.val() & self.last.val();
+        self.clear_2.d.next = self.clear_1.q.val();
+        self.last_2.d.next = self.last_1.q.val();
+        for n in self._simd..(self._simd + 1) {
+            for p in 0..self._pe {
+                for s in 0..self._simd {
+                    self.lanes[p * n + s].clock.next = self.clock.val();
+                    self.lanes[p * n + s].act.next = self.act[s].val();
+                    self.lanes[p * n + s].widx.next = self.widx[p * n + s].val();
+                    self.lanes[p * n + s].en.next = self.en.val();
+                    self.ext[p * n + s].x.next = self.lanes[p * n + s].prod.val();
+                    self.tree[p * (2 * n - 1) + s].next = self.ext[p * n + s].y.val();
+                }
+                for k in 0..(self._simd - 1) {
+                    self.tree[p * (2 * n - 1) + n + k].next =
+                        self.tree[p * (2 * n - 1) + 2 * k].val() + self.tree[p * (2 * n - 1) + 2 * k + 1].val();
+                }
+                self.sum_reg[p].clock.next = self.clock.val();
+                self.sum_reg[p].d.next = self.tree[p * (2 * n - 1) + 2 * n - 2].val();
+                self.accum[p].clock.next = self.clock.val();
+                self.accum[p].addend.next = self.sum_reg[p].q.val();
+                self.accum[p].clear.next = self.clear_2.q.val();
+                self.accum[p].last.next = self.last_2.q.val();
+                self.acc[p].next = self.accum[p].acc.val();
+            }
+        }
+        // All PEs' valid flags are equal; AND them so none is left unused (yosys merges the identical registers).
+        self.valid_and[0].next = self.accum[0].valid.val();
+        for p in 1..self._pe {
+            self.valid_and[p].next = self.valid_and[p - 1].val() & self.accum[p].valid.val();
+        }
+        for q in (self._pe - 1)..self._pe {
+            self.valid.next = self.valid_and[q].val();
+        }
+    }
+}

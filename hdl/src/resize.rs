@@ -1,0 +1,81 @@
+//! Width-changing leaves: zero- and sign-extension (or truncation) as exact Verilog.
+//!
+//! rust-hdl 0.46 has no concatenation: its `bit_cast` widens with a mask (`x & 16'hFFFF`, an operand width
+//! mismatch that Verilator reports) and its `signed_bit_cast` emits a bare `$signed(x)` (sized by context) while its
+//! Rust model recurses without end on the most negative value. Sign extension built from arithmetic instead
+//! (`(z ^ 2^(N−1)) − 2^(N−1)`) costs an adder (9 extra iCE40 LUTs on a 12-bit accumulator). These two leaves emit
+//! the replication `{{(M−N){x[N−1]}}, x}` (free wiring) with a Rust behaviour model beside it; their tests run the
+//! emitted Verilog under Icarus against the same model.
+use crate::cast::{sign_extend, to_bits};
+use rust_hdl::prelude::*;
+
+fn resize_verilog(n: usize, m: usize, signed: bool) -> String {
+    if m > n {
+        let fill = if signed {
+            format!("x[{}]", n - 1)
+        } else {
+            "1'b0".to_string()
+        };
+        format!("always @(*) y = {{{{{}{{{}}}}}, x}};\n", m - n, fill)
+    } else if m == n {
+        "always @(*) y = x;\n".to_string()
+    } else {
+        // Truncation keeps the low M bits. The discarded high bits feed a wire whose name matches Verilator's
+        // default unused-signal pattern (`*unused*`): dropping them is the purpose of this leaf, not an accident.
+        format!(
+            "wire unused_high_bits = ^x[{}:{}];\nalways @(*) y = x[{}:0];\n",
+            n - 1,
+            m,
+            m - 1
+        )
+    }
+}
+
+/// Zero-extend (`M > N`) or truncate (`M < N`) an unsigned `Bits<N>` to `Bits<M>`. Combinational.
+#[derive(LogicBlock, Default)]
+pub struct ZeroResize<const N: usize, const M: usize> {
+    /// Input, unsigned, `N` bits.
+    pub x: Signal<In, Bits<N>>,
+    /// Output, unsigned, `M` bits: `x mod 2^M`.
+    pub y: Signal<Out, Bits<M>>,
+}
+
+impl<const N: usize, const M: usize> Logic for ZeroResize<N, M> {
+    fn update(&mut self) {
+        self.y.next = bit_cast::<M, N>(self.x.val());
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(resize_verilog(N, M, false))
+    }
+}
+
+/// Sign-extend (`M > N`) or truncate (`M < N`) a two's-complement `Signed<N>` to `Signed<M>`. Combinational.
+/// Total for every input, including the most negative `N`-bit value.
+#[derive(LogicBlock, Default)]
+pub struct SignResize<const N: usize, const M: usize> {
+    /// Input, signed, `N` bits.
+    pub x: Signal<In, Signed<N>>,
+    /// Output, signed, `M` bits: the same value when `M ≥ N`, else `x` modulo `2^M` in two's complement.
+    pub y: Signal<Out, Signed<M>>,
+}
+
+impl<const N: usize, const M: usize> Logic for SignResize<N, M> {
+    fn update(&mut self) {
+        let raw = self.x.val().inner();
+        let v = if N <= 64 {
+            sign_extend(raw.to_u64(), N)
+        } else {
+            unreachable!("SignResize supports N <= 64")
+        };
+        self.y.next = signed_cast(to_bits::<M>(v));
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(resize_verilog(N, M, true))
+    }
+}

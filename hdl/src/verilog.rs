@@ -1,0 +1,159 @@
+//! Emitting Verilog and checking it with the open tools: Verilator lint and yosys `synth_ice40` statistics.
+use crate::HdlError;
+use rust_hdl::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Verilator lint flags: the one place where waivers live, each with its reason.
+pub const VERILATOR_LINT_FLAGS: &[(&str, &str)] = &[
+    ("--lint-only", "check only, build nothing"),
+    ("-Wall", "every lint and style warning"),
+    (
+        "-Wno-DECLFILENAME",
+        "rust-hdl emits every module of a design into one text (the top is always `top`, the others are named by \
+         instance path such as `top$lane$prod_reg`), so module names cannot match file names",
+    ),
+];
+
+/// The only other waiver is in-source: the truncating [`crate::resize::SignResize`] and
+/// [`crate::resize::ZeroResize`] leaves feed the bits they drop to a wire named `unused_high_bits`, which
+/// Verilator's default unused-signal pattern (`*unused*`) exempts from UNUSEDSIGNAL.
+pub const IN_SOURCE_WAIVERS: &str = "unused_high_bits (truncating resize leaves)";
+
+/// Connect a block and emit its Verilog (rust-hdl's `generate_verilog`; the top module is named `top`).
+pub fn emit<B: Block>(block: &mut B) -> String {
+    block.connect_all();
+    generate_verilog(block)
+}
+
+/// A fresh scratch directory under the system temp dir (removed by [`ScratchDir`]'s `Drop`).
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Create `<tmp>/pact-hdl-<what>-<pid>-<n>`.
+    pub fn new(what: &str) -> Result<Self, HdlError> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("pact-hdl-{what}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| HdlError::new(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(ScratchDir(dir))
+    }
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    /// Write `text` to `name` inside the directory and return its path.
+    pub fn write(&self, name: &str, text: &str) -> Result<PathBuf, HdlError> {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).map_err(|e| HdlError::new(format!("cannot write {}: {e}", p.display())))?;
+        Ok(p)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run a tool, mapping "not installed" to an error that says how to install it.
+pub fn run_tool(cmd: &mut Command, package: &str) -> Result<std::process::Output, HdlError> {
+    let prog = cmd.get_program().to_string_lossy().into_owned();
+    cmd.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            HdlError::new(format!("{prog} is not installed (Debian: apt-get install {package})"))
+        } else {
+            HdlError::new(format!("cannot run {prog}: {e}"))
+        }
+    })
+}
+
+/// Lint Verilog text with `verilator` and [`VERILATOR_LINT_FLAGS`]. `Ok` only if Verilator reports nothing;
+/// otherwise the error holds Verilator's messages.
+pub fn lint(verilog: &str) -> Result<(), HdlError> {
+    let dir = ScratchDir::new("lint")?;
+    let file = dir.write("top.v", verilog)?;
+    let mut cmd = Command::new("verilator");
+    cmd.args(VERILATOR_LINT_FLAGS.iter().map(|f| f.0))
+        .arg("--top-module")
+        .arg("top")
+        .arg(&file);
+    let out = run_tool(&mut cmd, "verilator")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() && !text.contains("%Warning") && !text.contains("%Error") {
+        Ok(())
+    } else {
+        Err(HdlError::new(format!("verilator lint failed:\n{text}")))
+    }
+}
+
+/// iCE40 cell counts after `yosys -p 'synth_ice40 -top top'` (default options: no `-dsp`, so multipliers are
+/// built from LUTs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ice40Stats {
+    /// `SB_LUT4` cells.
+    pub luts: u32,
+    /// Flip-flops: every `SB_DFF*` cell.
+    pub ffs: u32,
+    /// `SB_CARRY` cells (carry chain; they share logic cells with LUTs after place and route).
+    pub carries: u32,
+    /// `SB_RAM40_4K` block RAMs.
+    pub brams: u32,
+    /// `SB_MAC16` DSP blocks.
+    pub dsps: u32,
+}
+
+/// The yosys script behind [`synth_ice40`]: `read_verilog FILE; synth_ice40 [-dsp] -top top; tee -o STAT stat`.
+pub fn synth_ice40_script(file: &str, dsp: bool, stat_file: &str) -> String {
+    format!(
+        "read_verilog {file}; synth_ice40 {}-top top; tee -o {stat_file} stat",
+        if dsp { "-dsp " } else { "" }
+    )
+}
+
+/// Synthesize Verilog text (top module `top`) for iCE40 with yosys and count the cells.
+pub fn synth_ice40(verilog: &str, dsp: bool) -> Result<Ice40Stats, HdlError> {
+    let dir = ScratchDir::new("yosys")?;
+    let file = dir.write("top.v", verilog)?;
+    let stat = dir.path().join("stat.txt");
+    let script = synth_ice40_script(&file.to_string_lossy(), dsp, &stat.to_string_lossy());
+    let out = run_tool(Command::new("yosys").arg("-q").arg("-p").arg(&script), "yosys")?;
+    if !out.status.success() {
+        return Err(HdlError::new(format!(
+            "yosys failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let text = std::fs::read_to_string(&stat).map_err(|e| HdlError::new(format!("no yosys stat report: {e}")))?;
+    parse_stat(&text)
+}
+
+/// Parse the cell list of the last `stat` report in yosys output.
+pub fn parse_stat(text: &str) -> Result<Ice40Stats, HdlError> {
+    let start = text
+        .rfind("Number of cells:")
+        .ok_or_else(|| HdlError::new("no yosys stat report in output"))?;
+    let mut s = Ice40Stats::default();
+    for line in text[start..].lines().skip(1) {
+        let mut it = line.split_whitespace();
+        let (Some(cell), Some(n)) = (it.next(), it.next()) else {
+            break;
+        };
+        let Ok(n) = n.parse::<u32>() else { break };
+        match cell {
+            "SB_LUT4" => s.luts += n,
+            "SB_CARRY" => s.carries += n,
+            "SB_RAM40_4K" => s.brams += n,
+            "SB_MAC16" => s.dsps += n,
+            c if c.starts_with("SB_DFF") => s.ffs += n,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
