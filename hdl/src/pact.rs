@@ -42,8 +42,8 @@ pub struct ChannelConsts {
 /// Pipeline ([`PACT_LATENCY`] = 6 stages, one input per cycle):
 /// 1. ROM reads of `M0`, `n − 1`, `bias`; `acc` registered.
 /// 2. `s = acc + bias`, wrapped at `acc_bits`.
-/// 3. Partial products with rust-hdl's only unsigned multiply (`Bits<16> × Bits<16>`): `lo = s[15:0]·M0` and
-///    `hi = s[acc_bits−1:16]·M0` (0 when `acc_bits ≤ 16`), and the sign of `s`.
+/// 3. Partial products with rust-hdl's only unsigned multiply (`Bits<16> × Bits<16>`): `lo = s[15:0]·M0` and,
+///    only when `acc_bits > 16`, `hi = s[acc_bits−1:16]·M0`; and the sign of `s`. (One iCE40 SB_MAC16 each.)
 /// 4. `x = (hi << 16) + lo − (sign ? M0 << acc_bits : 0)` = `s·M0` exactly, wrapped at `acc_bits + 16` bits.
 /// 5. `y = x >> (n − 1)` (logical shift, meaningful for `x ≥ 0`) and the sign of `x`.
 /// 6. `code = x < 0 ? 0 : y ≥ 2^(ka+1) − 1 ? 2^ka − 1 : (y + 1) >> 1`.
@@ -82,11 +82,13 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     // Stage 3.
     lo_m: Signal<Local, Bits<R>>,
     lo16: ZeroResize<R, 16>,
-    hi_shift: Signal<Local, Bits<R>>,
-    hi_m: Signal<Local, Bits<R>>,
-    hi16: ZeroResize<R, 16>,
+    // The high-half path exists only when acc_bits > 16: vectors of length 1 or 0.
+    hi_shift: Vec<Signal<Local, Bits<R>>>,
+    hi_m: Vec<Signal<Local, Bits<R>>>,
+    hi16: Vec<ZeroResize<R, 16>>,
+    hi_3: Vec<DFF<Bits<32>>>,
+    hi16_mask: Vec<Constant<Bits<R>>>,
     lo_3: DFF<Bits<32>>,
-    hi_3: DFF<Bits<32>>,
     neg_3: DFF<Bit>,
     m0_3: DFF<Bits<16>>,
     sh_3: DFF<Bits<6>>,
@@ -118,8 +120,8 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     acc_lo: Constant<Bits<R>>,
     acc_hi: Constant<Bits<R>>,
     lo16_mask: Constant<Bits<R>>,
-    hi16_mask: Constant<Bits<R>>,
     acc_bits: Constant<Bits<8>>,
+    zero_32: Constant<Bits<32>>,
     v_lo: Constant<Bits<V>>,
     v_hi: Constant<Bits<V>>,
     one_v: Constant<Bits<V>>,
@@ -128,6 +130,7 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     max_code: Constant<Bits<KA>>,
     zero_code: Constant<Bits<KA>>,
     _acc: usize,
+    _hi_mul: usize,
 }
 
 impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
@@ -149,6 +152,7 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
         let sh: Vec<u64> = consts.iter().map(|c| c.shift as u64 - 1).collect();
         let bias: Vec<u64> = consts.iter().map(|c| c.bias as u64).collect();
         let vb = acc_bits + 16;
+        let hi = usize::from(acc_bits > 16);
         Ok(Self {
             clock: Default::default(),
             acc: Default::default(),
@@ -169,11 +173,14 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             v_2: Default::default(),
             lo_m: Default::default(),
             lo16: Default::default(),
-            hi_shift: Default::default(),
-            hi_m: Default::default(),
-            hi16: Default::default(),
+            hi_shift: (0..hi).map(|_| Default::default()).collect(),
+            hi_m: (0..hi).map(|_| Default::default()).collect(),
+            hi16: (0..hi).map(|_| Default::default()).collect(),
+            hi_3: (0..hi).map(|_| Default::default()).collect(),
+            hi16_mask: (0..hi)
+                .map(|_| Constant::new(bits(low_mask(acc_bits.saturating_sub(16)))))
+                .collect(),
             lo_3: Default::default(),
-            hi_3: Default::default(),
             neg_3: Default::default(),
             m0_3: Default::default(),
             sh_3: Default::default(),
@@ -202,8 +209,8 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             acc_lo: Constant::new(bits(low_mask(acc_bits))),
             acc_hi: Constant::new(bits(high_mask(acc_bits, R as u32))),
             lo16_mask: Constant::new(bits(low_mask(acc_bits.min(16)))),
-            hi16_mask: Constant::new(bits(low_mask(acc_bits.saturating_sub(16)))),
             acc_bits: Constant::new(bits(acc_bits as u64)),
+            zero_32: Constant::new(bits(0)),
             v_lo: Constant::new(bits(low_mask(vb))),
             v_hi: Constant::new(bits(high_mask(vb, V as u32))),
             one_v: Constant::new(bits(1)),
@@ -212,6 +219,7 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             max_code: Constant::new(bits(low_mask(ka))),
             zero_code: Constant::new(bits(0)),
             _acc: acc_bits as usize,
+            _hi_mul: hi,
         })
     }
 
@@ -257,8 +265,8 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, acc_1, v_1, biased_2, m0_2, sh_2, v_2, lo_3, hi_3, neg_3, m0_3, sh_3, v_3, x_4, sh_4, v_4,
-            y_5, neg_5, v_5, code_6, v_6
+            self, clock, acc_1, v_1, biased_2, m0_2, sh_2, v_2, lo_3, neg_3, m0_3, sh_3, v_3, x_4, sh_4, v_4, y_5,
+            neg_5, v_5, code_6, v_6
         );
         // Stage 1: ROM reads (registered inside the ROMs) and the accumulator.
         self.m0_rom.clock.next = self.clock.val();
@@ -285,11 +293,14 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
         // Stage 3: unsigned partial products of the low 16 and the high acc_bits − 16 bits, and the sign.
         self.lo_m.next = self.biased_2.q.val() & self.lo16_mask.val();
         self.lo16.x.next = self.lo_m.val();
-        self.hi_shift.next = self.biased_2.q.val() >> 16;
-        self.hi_m.next = self.hi_shift.val() & self.hi16_mask.val();
-        self.hi16.x.next = self.hi_m.val();
         self.lo_3.d.next = self.lo16.y.val() * self.m0_2.q.val();
-        self.hi_3.d.next = self.hi16.y.val() * self.m0_2.q.val();
+        for h in 0..self._hi_mul {
+            self.hi_shift[h].next = self.biased_2.q.val() >> 16;
+            self.hi_m[h].next = self.hi_shift[h].val() & self.hi16_mask[h].val();
+            self.hi16[h].x.next = self.hi_m[h].val();
+            self.hi_3[h].clock.next = self.clock.val();
+            self.hi_3[h].d.next = self.hi16[h].y.val() * self.m0_2.q.val();
+        }
         for m in (self._acc - 1)..self._acc {
             self.neg_3.d.next = self.biased_2.q.val().get_bit(m);
         }
@@ -297,7 +308,10 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
         self.sh_3.d.next = self.sh_2.q.val();
         self.v_3.d.next = self.v_2.q.val();
         // Stage 4: x = s·M0 = (hi << 16) + lo − sign·(M0 << acc_bits), wrapped at acc_bits + 16.
-        self.hi_v.x.next = self.hi_3.q.val();
+        self.hi_v.x.next = self.zero_32.val();
+        for h in 0..self._hi_mul {
+            self.hi_v.x.next = self.hi_3[h].q.val();
+        }
         self.lo_v.x.next = self.lo_3.q.val();
         self.m0_v.x.next = self.m0_3.q.val();
         self.hi_s.next = self.hi_v.y.val() << 16;
