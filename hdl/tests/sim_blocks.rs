@@ -498,3 +498,37 @@ fn mac_then_pact_exact_when_the_unbiased_sum_wraps() {
     assert!(wrapped >= 10, "unbiased sums wrapped in {wrapped} layers");
     println!("{} layers, {wrapped} with a wrapped unbiased sum", layers.len());
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The same check through rust-hdl's `Simulation` testbench API (clock thread, `wait_clock_cycle!`)
+
+#[test]
+fn mac_in_a_rust_hdl_simulation_testbench() {
+    let w = MacWidths::new(4, 4, 13);
+    let beats = mac_stimulus("mac_in_a_rust_hdl_simulation_testbench", w.ka, w.kw, 12, 30);
+    let mut model = MacRef::new(1, w.acc);
+    let expected: Vec<(i64, bool)> = beats
+        .iter()
+        .map(|b| model.step(product(b.act, b.widx, w.kw), b.en, b.clear, b.last))
+        .collect();
+    let cycles = beats.len();
+    let mut sim = simple_sim!(Mac, clock, 100_000_000, ep, {
+        let mut x = ep.init()?;
+        for (b, e) in beats.iter().zip(&expected) {
+            x.act.next = bits(b.act as u64);
+            x.widx.next = bits(b.widx as u64);
+            x.en.next = b.en;
+            x.clear.next = b.clear;
+            x.last.next = b.last;
+            wait_clock_cycle!(ep, clock, x);
+            sim_assert_eq!(ep, sv(x.acc.val()), e.0, x);
+            sim_assert_eq!(ep, x.valid.val(), e.1, x);
+        }
+        ep.done(x)
+    });
+    let mut uut = Mac::new(w).unwrap();
+    uut.connect_all();
+    sim.run(Box::new(uut), 1_000_000_000_000)
+        .expect("the testbench ran to the end without a mismatch");
+    println!("{cycles} cycles in rust-hdl's Simulation");
+}
