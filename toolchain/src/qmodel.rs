@@ -82,6 +82,10 @@ pub struct Compute {
     /// Bias in accumulator units per channel (in the file: `I64` tensor `<layer>.bias`).
     #[serde(skip)]
     pub bias: Vec<i64>,
+    /// Largest error of the integer bias, `|b_int − b_exact|` (≤ 1/2 accumulator unit), expressed in output codes
+    /// (`× M`) for layers that output codes and in accumulator units for logits.
+    #[serde(default)]
+    pub max_bias_error: f64,
     /// Exact signed accumulator width for this layer's worst case.
     pub acc_bits: u32,
     /// Bits of the input codes and the real scale of one input code step.

@@ -248,6 +248,7 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
                 };
                 let mut flip = vec![false; out_ch];
                 let mut bias_int = Vec::with_capacity(out_ch);
+                let mut max_bias_error: f64 = 0.0;
                 let output;
                 let (out_bits, out_scale);
                 match act {
@@ -257,7 +258,10 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
                             return Err(err("BatchNorm after the last layer is not supported (its per-channel scale would change the argmax)".into()));
                         }
                         for fb in &float_bias {
-                            bias_int.push(to_acc_int(round_half_up(fb / s)).map_err(&err)?);
+                            let b = fb / s;
+                            let bi = to_acc_int(round_half_up(b)).map_err(&err)?;
+                            max_bias_error = max_bias_error.max((bi as f64 - b).abs());
+                            bias_int.push(bi);
                         }
                         output = Output::Logits;
                         out_bits = 0; // set below to the accumulator width
@@ -280,8 +284,10 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
                                 }
                             }
                             let b = g.signum() * (float_bias[c] + bn_h[c] / g) / s;
-                            bias_int.push(to_acc_int(round_half_up(b)).map_err(&err)?);
+                            let bi = to_acc_int(round_half_up(b)).map_err(&err)?;
+                            bias_int.push(bi);
                             let m = g.abs() * s * code_max(bits) as f64 / alpha;
+                            max_bias_error = max_bias_error.max((bi as f64 - b).abs() * m);
                             let fm = FixedMultiplier::from_real(m, cfg.m0_bits).map_err(|e| err(format!("channel {c}: {e}")))?;
                             max_rel_error = max_rel_error.max(fm.rel_error());
                             requant.m0.push(fm.m0);
@@ -303,7 +309,7 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
                     Op::Conv2d { stride, pad, .. } => Some(ConvGeom { kernel: [weight.shape[2], weight.shape[3]], stride: *stride, pad: *pad }),
                     _ => None,
                 };
-                let cp = Compute { weights, conv, bias: bias_int, acc_bits, in_bits: inp.bits, in_scale: inp.scale, output, float_bias, bn_g, bn_h, flip };
+                let cp = Compute { weights, conv, bias: bias_int, max_bias_error, acc_bits, in_bits: inp.bits, in_scale: inp.scale, output, float_bias, bn_g, bn_h, flip };
                 let op = if conv.is_some() { QOp::Conv2d(cp) } else { QOp::Dense(cp) };
                 let out_bits = if out_bits == 0 { acc_bits } else { out_bits };
                 layers.push(QLayer { name: node.name.clone(), inputs: vec![inp.layer], out_shape: shapes[i].clone(), out_bits, out_scale, op });

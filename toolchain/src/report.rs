@@ -46,8 +46,22 @@ pub fn inspect_table(q: &QModel) -> String {
         .unwrap_or(5)
         .max(5);
     s.push_str(&format!(
-        "{:<3} {:<nw$} {:<14} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9}\n",
-        "#", "layer", "op", "out shape", "w", "in", "out", "alpha", "s_in", "s_w", "acc", "params", "MACs", "max|dM|/M"
+        "{:<3} {:<nw$} {:<14} {:<12} {:>3} {:>3} {:>4} {:>10} {:>11} {:>11} {:>4} {:>9} {:>11} {:>9} {:>8}\n",
+        "#",
+        "layer",
+        "op",
+        "out shape",
+        "w",
+        "in",
+        "out",
+        "alpha",
+        "s_in",
+        "s_w",
+        "acc",
+        "params",
+        "MACs",
+        "max|dM|/M",
+        "bias err"
     ));
     for (i, l) in q.layers.iter().enumerate() {
         let macs = layer_macs(q, i);
@@ -56,8 +70,11 @@ pub fn inspect_table(q: &QModel) -> String {
                 let (alpha, err) = match &c.output {
                     Output::Codes {
                         alpha, max_rel_error, ..
-                    } => (format!("{alpha:.4}"), format!("{max_rel_error:.2e}")),
-                    Output::Logits => ("logits".into(), "-".into()),
+                    } => (
+                        format!("{alpha:.4}"),
+                        format!("{max_rel_error:.2e} {:>8.3}", c.max_bias_error),
+                    ),
+                    Output::Logits => ("logits".into(), format!("{:>9} {:>8.3}", "-", c.max_bias_error)),
                 };
                 (
                     c.weights.bits.to_string(),
@@ -124,6 +141,9 @@ pub fn inspect_table(q: &QModel) -> String {
         total_macs(q),
         q.classes()
     ));
+    s.push_str(
+        "max|dM|/M: relative error of M0/2^n; bias err: largest |b_int - exact bias|, in output codes (in accumulator units for logits)\n",
+    );
     for n in &p.notes {
         s.push_str(&format!("note: {n}\n"));
     }
