@@ -319,6 +319,39 @@ impl FloatModel {
     }
 }
 
+impl FloatModel {
+    /// Indices of the first and the last dense/conv node, `None` if there is none.
+    pub fn first_last_compute(&self) -> Option<(usize, usize)> {
+        let mut it = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.op, Op::Dense { .. } | Op::Conv2d { .. }));
+        let first = it.next()?.0;
+        Some((first, it.next_back().map_or(first, |(i, _)| i)))
+    }
+
+    /// For every node: whether its value reaches the last dense/conv layer only through shape-only ops (pools,
+    /// flatten). Those activations use the first/last width, like the last layer's weights.
+    pub fn feeds_last(&self) -> Vec<bool> {
+        let mut feeds = vec![false; self.nodes.len()];
+        let Some((_, last)) = self.first_last_compute() else {
+            return feeds;
+        };
+        let mut stack: Vec<usize> = self.nodes[last].inputs.clone();
+        while let Some(i) = stack.pop() {
+            feeds[i] = true;
+            if matches!(
+                self.nodes[i].op,
+                Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::Flatten
+            ) {
+                stack.extend(self.nodes[i].inputs.iter().copied());
+            }
+        }
+        feeds
+    }
+}
+
 fn pool_shape(input: &Shape, kernel: [usize; 2], stride: [usize; 2], pad: [usize; 4]) -> Option<Shape> {
     if input.len() != 3 {
         return None;

@@ -7,6 +7,7 @@ use crate::contract;
 use crate::error::{Error, Result};
 use crate::float::{FloatModel, Op};
 use crate::qmodel::{Output, QModel, QOp};
+use crate::window::{im2col, pool};
 
 /// Real values of every node of the float model for one image; the last entry is the logits.
 pub fn float_trace(model: &FloatModel, pixels: &[u8]) -> Result<Vec<Vec<f32>>> {
@@ -54,10 +55,10 @@ pub fn float_trace(model: &FloatModel, pixels: &[u8]) -> Result<Vec<Vec<f32>>> {
             }
             Op::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
             Op::Pact { alpha } => x.iter().map(|&v| v.clamp(0.0, *alpha)).collect(),
-            Op::MaxPool { kernel, stride, pad } => pool_f(x, xs, &shapes[i], *kernel, *stride, *pad, |w| {
+            Op::MaxPool { kernel, stride, pad } => pool(x, xs, &shapes[i], *kernel, *stride, *pad, |w| {
                 w.iter().copied().fold(f32::NEG_INFINITY, f32::max)
             }),
-            Op::AvgPool { kernel, stride } => pool_f(x, xs, &shapes[i], *kernel, *stride, [0; 4], |w| {
+            Op::AvgPool { kernel, stride } => pool(x, xs, &shapes[i], *kernel, *stride, [0; 4], |w| {
                 w.iter().sum::<f32>() / w.len() as f32
             }),
             Op::GlobalAvgPool => {
@@ -158,12 +159,12 @@ impl<'a> FakeQuant<'a> {
                         Output::Logits => acc,
                     }
                 }
-                QOp::MaxPool { kernel, stride, pad } => pool_f(x, &xs, &l.out_shape, *kernel, *stride, *pad, |w| {
+                QOp::MaxPool { kernel, stride, pad } => pool(x, &xs, &l.out_shape, *kernel, *stride, *pad, |w| {
                     w.iter().copied().fold(f32::NEG_INFINITY, f32::max)
                 }),
                 QOp::AvgPool { kernel, stride, .. } => {
                     let s = scale_of(l.inputs[0]);
-                    pool_f(x, &xs, &l.out_shape, *kernel, *stride, [0; 4], |w| regrid_mean(w, s))
+                    pool(x, &xs, &l.out_shape, *kernel, *stride, [0; 4], |w| regrid_mean(w, s))
                 }
                 QOp::GlobalAvgPool { .. } => {
                     let s = scale_of(l.inputs[0]);
@@ -224,57 +225,19 @@ fn conv(
     let mut y = vec![0f32; out * oh * ow];
     for oy in 0..oh {
         for ox in 0..ow {
-            let mut p = 0;
-            for ch in 0..c {
-                for ky in 0..k[0] {
-                    let iy = (oy * s[0] + ky).wrapping_sub(pad[0]);
-                    for kx in 0..k[1] {
-                        let ix = (ox * s[1] + kx).wrapping_sub(pad[1]);
-                        patch[p] = if iy < h && ix < wd {
-                            x[(ch * h + iy) * wd + ix]
-                        } else {
-                            0.0
-                        };
-                        p += 1;
-                    }
-                }
-            }
+            im2col(
+                x,
+                [c, h, wd],
+                k,
+                [oy * s[0], ox * s[1]],
+                [pad[0], pad[1]],
+                0.0,
+                |v| v,
+                &mut patch,
+            );
             for o in 0..out {
                 let acc: f32 = patch.iter().zip(&w[o * fan..(o + 1) * fan]).map(|(a, b)| a * b).sum();
                 y[(o * oh + oy) * ow + ox] = acc + b.map_or(0.0, |b| b[o]);
-            }
-        }
-    }
-    y
-}
-
-/// Apply `f` to every pooling window; cells outside the image are skipped.
-fn pool_f(
-    x: &[f32],
-    xs: &[usize],
-    ys: &[usize],
-    k: [usize; 2],
-    s: [usize; 2],
-    pad: [usize; 4],
-    f: impl Fn(&[f32]) -> f32,
-) -> Vec<f32> {
-    let (c, h, w) = (xs[0], xs[1], xs[2]);
-    let mut y = Vec::with_capacity(c * ys[1] * ys[2]);
-    let mut win = Vec::with_capacity(k[0] * k[1]);
-    for ch in 0..c {
-        for oy in 0..ys[1] {
-            for ox in 0..ys[2] {
-                win.clear();
-                for ky in 0..k[0] {
-                    let iy = (oy * s[0] + ky).wrapping_sub(pad[0]);
-                    for kx in 0..k[1] {
-                        let ix = (ox * s[1] + kx).wrapping_sub(pad[1]);
-                        if iy < h && ix < w {
-                            win.push(x[(ch * h + iy) * w + ix]);
-                        }
-                    }
-                }
-                y.push(f(&win));
             }
         }
     }

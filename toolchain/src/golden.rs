@@ -11,6 +11,7 @@
 
 use crate::contract;
 use crate::qmodel::{Output, QModel, QOp};
+use crate::window::{im2col, pool};
 use rayon::prelude::*;
 
 /// A quantized model prepared for fast integer inference (weights decoded to `i16`).
@@ -126,14 +127,12 @@ impl<'a> Golden<'a> {
                                 for ox in 0..ow {
                                     im2col(
                                         x,
-                                        c,
-                                        h,
-                                        wd,
+                                        [c, h, wd],
                                         g.kernel,
-                                        oy * g.stride[0],
-                                        ox * g.stride[1],
-                                        g.pad[0],
-                                        g.pad[1],
+                                        [oy * g.stride[0], ox * g.stride[1]],
+                                        [g.pad[0], g.pad[1]],
+                                        0,
+                                        |v| v as i16,
                                         &mut patch,
                                     );
                                     for o in 0..cp.weights.out {
@@ -207,70 +206,4 @@ impl<'a> Golden<'a> {
         let px: usize = self.model.input.shape.iter().product();
         images.par_chunks(px).map(|img| self.infer(img).class).collect()
     }
-}
-
-/// Gather one conv window (`c × kh × kw`, zero outside the image) with top-left corner at input row
-/// `y0 − pad_top`, column `x0 − pad_left`.
-#[allow(clippy::too_many_arguments)]
-fn im2col(
-    x: &[i32],
-    c: usize,
-    h: usize,
-    w: usize,
-    k: [usize; 2],
-    y0: usize,
-    x0: usize,
-    pt: usize,
-    pl: usize,
-    patch: &mut [i16],
-) {
-    let mut p = 0;
-    for ch in 0..c {
-        for ky in 0..k[0] {
-            let iy = (y0 + ky).wrapping_sub(pt);
-            for kx in 0..k[1] {
-                let ix = (x0 + kx).wrapping_sub(pl);
-                patch[p] = if iy < h && ix < w {
-                    x[(ch * h + iy) * w + ix] as i16
-                } else {
-                    0
-                };
-                p += 1;
-            }
-        }
-    }
-}
-
-/// Apply `f` to every pooling window (cells outside the image are skipped).
-fn pool(
-    x: &[i32],
-    shape: &[usize],
-    out: &[usize],
-    k: [usize; 2],
-    s: [usize; 2],
-    pad: [usize; 4],
-    f: impl Fn(&[i32]) -> i32,
-) -> Vec<i32> {
-    let (c, h, w) = (shape[0], shape[1], shape[2]);
-    let (oh, ow) = (out[1], out[2]);
-    let mut y = Vec::with_capacity(c * oh * ow);
-    let mut win = Vec::with_capacity(k[0] * k[1]);
-    for ch in 0..c {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                win.clear();
-                for ky in 0..k[0] {
-                    let iy = (oy * s[0] + ky).wrapping_sub(pad[0]);
-                    for kx in 0..k[1] {
-                        let ix = (ox * s[1] + kx).wrapping_sub(pad[1]);
-                        if iy < h && ix < w {
-                            win.push(x[(ch * h + iy) * w + ix]);
-                        }
-                    }
-                }
-                y.push(f(&win));
-            }
-        }
-    }
-    y
 }

@@ -15,5 +15,6 @@ pub mod model_io;
 pub mod qmodel;
 pub mod quantize;
 pub mod report;
+pub mod window;
 
 pub use error::{Error, Result};

@@ -142,12 +142,9 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
             consumers[j].push(i);
         }
     }
-    let is_compute = |i: usize| matches!(nodes[i].op, Op::Dense { .. } | Op::Conv2d { .. });
-    let computes: Vec<usize> = (0..nodes.len()).filter(|&i| is_compute(i)).collect();
-    let (first, last) = match (computes.first(), computes.last()) {
-        (Some(&f), Some(&l)) => (f, l),
-        _ => return Err(Error::config("the model has no dense or conv layer")),
-    };
+    let (first, last) = model
+        .first_last_compute()
+        .ok_or_else(|| Error::config("the model has no dense or conv layer"))?;
     if last != nodes.len() - 1 {
         let n = &nodes[nodes.len() - 1];
         return Err(Error::layer(
@@ -158,18 +155,8 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
             ),
         ));
     }
-    // Nodes whose value reaches the last layer only through shape-only ops: their activations use first_last_bits.
-    let mut feeds_last = vec![false; nodes.len()];
-    let mut stack = vec![nodes[last].inputs[0]];
-    while let Some(i) = stack.pop() {
-        feeds_last[i] = true;
-        if matches!(
-            nodes[i].op,
-            Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::Flatten
-        ) {
-            stack.push(nodes[i].inputs[0]);
-        }
-    }
+    // Activations reaching the last layer only through shape-only ops use first_last_bits.
+    let feeds_last = model.feeds_last();
     let alphas = calibrate(model, calib)?;
     let mut notes = Vec::new();
     for (i, a) in alphas.iter().enumerate() {
