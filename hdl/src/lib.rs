@@ -16,6 +16,7 @@
 //! [`verilog`] emits Verilog and runs the open tools on it (Verilator lint with the waiver list, yosys statistics).
 //! `docs/hardware.md` describes interfaces, timing, the rust-hdl traps worked around, and resource figures.
 
+pub mod accel;
 pub mod array;
 pub mod cast;
 pub mod mac;

@@ -1,0 +1,749 @@
+//! The accelerator's control and data-movement blocks, in rust-hdl: the beat issuer (im2col addressing), the
+//! activation writer (channel-last packing, fused max pool by read-modify-write) and the logit unit (bias, argmax).
+//!
+//! Per-layer differences live in descriptor [`Table`]s indexed by the layer number (16-bit fields; the field
+//! numbers are the `D_*`/`W_*` constants, written as literals inside the kernels because rust-hdl evaluates index
+//! expressions with loop variables only). All counters and addresses are 16-bit unsigned and wrap modulo `2^16`:
+//! a negative row or column (padding) wraps to a value `≥ H`/`≥ W`, so one unsigned compare is the bounds check.
+use super::mem::{Table, ADDR_BITS};
+use crate::resize::ZeroResize;
+use crate::rom::{ChannelRom, CHANNEL_BITS};
+use crate::widths::{high_mask, low_mask};
+use rust_hdl::prelude::*;
+
+type A16 = Bits<ADDR_BITS>;
+
+/// `n` default values.
+fn vd<T: Default>(n: usize) -> Vec<T> {
+    (0..n).map(|_| T::default()).collect()
+}
+
+/// Issue descriptor fields (one row per layer): per-lane im2col flag, beats − 1, groups − 1, output columns − 1,
+/// output rows − 1, words per position − 1, kernel width − 1, input height, input width, position step along x
+/// (`sx·CW`), row step (`sy·W·CW`), offset jump at a kernel row end (`(W − kw)·CW + 1`), first input row
+/// (`−pad_top`), first input column (`−pad_left`), first position base (`(−pad_top·W − pad_left)·CW`), `sy`, `sx`.
+pub const ISSUE_FIELDS: usize = 17;
+
+/// Writer descriptor fields (one row per layer): groups − 1, output columns − 1, output rows − 1 (before pooling),
+/// pool rows − 1, pool columns − 1, pooled columns, pooled rows, output words per position − 1, pooled position
+/// step (`CWo`), pooled row step (`PW·CWo`), largest output code `2^k_a − 1`.
+pub const WRITER_FIELDS: usize = 11;
+
+/// The beat issuer: one beat per cycle while `run`, walking output positions (row-major), output groups of `pe`
+/// channels, and the `⌈N/simd⌉` beats of each group.
+///
+/// Outputs are combinational from its registers (valid in the cycle the beat is issued): per lane the activation
+/// read address `raddr[s]` and `inb[s]` (the element is inside the image and inside the fan-in; otherwise the
+/// lane's activation must be 0), `clear` (first beat of a group), `last` (last beat of a group), `waddr` (weight
+/// word address within the layer's ROMs: `group·beats + beat`), `final_beat` (the layer's last beat). `start`
+/// loads the counters for the layer in `layer`.
+///
+/// Addressing: packed layers read word `pos_base + off` in every lane, with `off = (ky·W + kx)·CW + cw` stepped by
+/// counters; the per-lane first conv reads each lane's own `pos_base + off[s]` with `off[s]`, `ky[s]`, `kx[s]`
+/// from the im2col table (C×H×W input, `CW = 1`).
+#[derive(LogicBlock)]
+pub struct Issue {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Layer number (selects the descriptor).
+    pub layer: Signal<In, A16>,
+    /// Load the counters for `layer` (one cycle before the first beat).
+    pub start: Signal<In, Bit>,
+    /// Issue a beat this cycle and advance.
+    pub run: Signal<In, Bit>,
+    /// Activation read address per lane, unsigned 16 bits.
+    pub raddr: Vec<Signal<Out, A16>>,
+    /// Lane reads a real element (inside the image and the fan-in).
+    pub inb: Vec<Signal<Out, Bit>>,
+    /// First beat of a group.
+    pub clear: Signal<Out, Bit>,
+    /// Last beat of a group.
+    pub last: Signal<Out, Bit>,
+    /// Weight word address.
+    pub waddr: Signal<Out, A16>,
+    /// The layer's last beat.
+    pub final_beat: Signal<Out, Bit>,
+    desc: Table,
+    patch: Table,
+    b: DFF<A16>,
+    g: DFF<A16>,
+    ox: DFF<A16>,
+    oy: DFF<A16>,
+    cw: DFF<A16>,
+    kx: DFF<A16>,
+    ky: DFF<A16>,
+    off: DFF<A16>,
+    wa: DFF<A16>,
+    iy0: DFF<A16>,
+    ix0: DFF<A16>,
+    pos_base: DFF<A16>,
+    row_base: DFF<A16>,
+    perlane: Signal<Local, Bit>,
+    off_l: Vec<Signal<Local, A16>>,
+    ky_l: Vec<Signal<Local, A16>>,
+    kx_l: Vec<Signal<Local, A16>>,
+    v_l: Vec<Signal<Local, Bit>>,
+    iy_l: Vec<Signal<Local, A16>>,
+    ix_l: Vec<Signal<Local, A16>>,
+    zero: Constant<A16>,
+    one: Constant<A16>,
+    _simd: usize,
+}
+
+impl Issue {
+    /// An issuer for `simd` lanes with descriptor rows `desc` ([`ISSUE_FIELDS`] each) and the im2col table `patch`
+    /// (rows per beat of the per-lane layer: `[off, ky, kx, valid]` per lane; one zero row if there is none).
+    pub fn new(simd: usize, desc: Vec<Vec<u16>>, patch: Vec<Vec<u16>>) -> Self {
+        assert!(desc.iter().all(|r| r.len() == ISSUE_FIELDS));
+        assert!(patch.iter().all(|r| r.len() == 4 * simd));
+        Self {
+            clock: Default::default(),
+            layer: Default::default(),
+            start: Default::default(),
+            run: Default::default(),
+            raddr: vd(simd),
+            inb: vd(simd),
+            clear: Default::default(),
+            last: Default::default(),
+            waddr: Default::default(),
+            final_beat: Default::default(),
+            desc: Table::new(desc),
+            patch: Table::new(patch),
+            b: Default::default(),
+            g: Default::default(),
+            ox: Default::default(),
+            oy: Default::default(),
+            cw: Default::default(),
+            kx: Default::default(),
+            ky: Default::default(),
+            off: Default::default(),
+            wa: Default::default(),
+            iy0: Default::default(),
+            ix0: Default::default(),
+            pos_base: Default::default(),
+            row_base: Default::default(),
+            perlane: Default::default(),
+            off_l: vd(simd),
+            ky_l: vd(simd),
+            kx_l: vd(simd),
+            v_l: vd(simd),
+            iy_l: vd(simd),
+            ix_l: vd(simd),
+            zero: Constant::new(bits(0)),
+            one: Constant::new(bits(1)),
+            _simd: simd,
+        }
+    }
+}
+
+impl Logic for Issue {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base, row_base);
+        self.desc.index.next = self.layer.val();
+        self.patch.index.next = self.b.q.val();
+        self.perlane.next = self.desc.field[0].val() != self.zero.val();
+        for s in 0..self._simd {
+            if self.perlane.val() {
+                self.off_l[s].next = self.patch.field[4 * s].val();
+                self.ky_l[s].next = self.patch.field[4 * s + 1].val();
+                self.kx_l[s].next = self.patch.field[4 * s + 2].val();
+                self.v_l[s].next = self.patch.field[4 * s + 3].val() != self.zero.val();
+            } else {
+                self.off_l[s].next = self.off.q.val();
+                self.ky_l[s].next = self.ky.q.val();
+                self.kx_l[s].next = self.kx.q.val();
+                self.v_l[s].next = true;
+            }
+            self.iy_l[s].next = self.iy0.q.val() + self.ky_l[s].val();
+            self.ix_l[s].next = self.ix0.q.val() + self.kx_l[s].val();
+            self.inb[s].next = self.v_l[s].val()
+                & (self.iy_l[s].val() < self.desc.field[7].val())
+                & (self.ix_l[s].val() < self.desc.field[8].val());
+            self.raddr[s].next = self.pos_base.q.val() + self.off_l[s].val();
+        }
+        self.clear.next = self.b.q.val() == self.zero.val();
+        self.last.next = self.b.q.val() == self.desc.field[1].val();
+        self.waddr.next = self.wa.q.val();
+        self.final_beat.next = (self.b.q.val() == self.desc.field[1].val())
+            & (self.g.q.val() == self.desc.field[2].val())
+            & (self.ox.q.val() == self.desc.field[3].val())
+            & (self.oy.q.val() == self.desc.field[4].val());
+        if self.start.val() {
+            self.b.d.next = self.zero.val();
+            self.g.d.next = self.zero.val();
+            self.ox.d.next = self.zero.val();
+            self.oy.d.next = self.zero.val();
+            self.cw.d.next = self.zero.val();
+            self.kx.d.next = self.zero.val();
+            self.ky.d.next = self.zero.val();
+            self.off.d.next = self.zero.val();
+            self.wa.d.next = self.zero.val();
+            self.iy0.d.next = self.desc.field[12].val();
+            self.ix0.d.next = self.desc.field[13].val();
+            self.pos_base.d.next = self.desc.field[14].val();
+            self.row_base.d.next = self.desc.field[14].val();
+        } else if self.run.val() {
+            if self.b.q.val() == self.desc.field[1].val() {
+                self.b.d.next = self.zero.val();
+                self.cw.d.next = self.zero.val();
+                self.kx.d.next = self.zero.val();
+                self.ky.d.next = self.zero.val();
+                self.off.d.next = self.zero.val();
+                if self.g.q.val() == self.desc.field[2].val() {
+                    self.g.d.next = self.zero.val();
+                    self.wa.d.next = self.zero.val();
+                    if self.ox.q.val() == self.desc.field[3].val() {
+                        self.ox.d.next = self.zero.val();
+                        self.ix0.d.next = self.desc.field[13].val();
+                        self.oy.d.next = self.oy.q.val() + self.one.val();
+                        self.iy0.d.next = self.iy0.q.val() + self.desc.field[15].val();
+                        self.row_base.d.next = self.row_base.q.val() + self.desc.field[10].val();
+                        self.pos_base.d.next = self.row_base.q.val() + self.desc.field[10].val();
+                    } else {
+                        self.ox.d.next = self.ox.q.val() + self.one.val();
+                        self.ix0.d.next = self.ix0.q.val() + self.desc.field[16].val();
+                        self.pos_base.d.next = self.pos_base.q.val() + self.desc.field[9].val();
+                    }
+                } else {
+                    self.g.d.next = self.g.q.val() + self.one.val();
+                    self.wa.d.next = self.wa.q.val() + self.one.val();
+                }
+            } else {
+                self.b.d.next = self.b.q.val() + self.one.val();
+                self.wa.d.next = self.wa.q.val() + self.one.val();
+                if self.cw.q.val() == self.desc.field[5].val() {
+                    self.cw.d.next = self.zero.val();
+                    if self.kx.q.val() == self.desc.field[6].val() {
+                        self.kx.d.next = self.zero.val();
+                        self.ky.d.next = self.ky.q.val() + self.one.val();
+                        self.off.d.next = self.off.q.val() + self.desc.field[11].val();
+                    } else {
+                        self.kx.d.next = self.kx.q.val() + self.one.val();
+                        self.off.d.next = self.off.q.val() + self.one.val();
+                    }
+                } else {
+                    self.cw.d.next = self.cw.q.val() + self.one.val();
+                    self.off.d.next = self.off.q.val() + self.one.val();
+                }
+            }
+        }
+    }
+}
+
+/// The activation writer of a layer that outputs codes: takes the `pe` codes of one output group (`cv`, from the
+/// PACT units), clamps them to the layer's `2^k_a − 1`, packs them channel-last into `simd`-lane words and writes
+/// them to the destination bank, max-pooling on the way.
+///
+/// Packing: a group's codes are cut into chunks of `m = min(pe, simd)` codes; with `pe ≤ simd` a word collects
+/// `simd/pe` groups (one chunk each) and is written when full or at the position's last group; with `pe > simd` a
+/// group is `pe/simd` chunks, one word each, written on consecutive cycles (the first with `cv`). Words past the
+/// position's `⌈M/simd⌉` are not written; lanes past the last channel are 0.
+///
+/// Pooling (window = stride `py × px`, no padding): output position `(y, x)` goes to pooled position
+/// `(⌊y/py⌋, ⌊x/px⌋)`; the first position of a window writes its word, the others write the lane-wise maximum of
+/// the word and the stored one (read at the write request, written one cycle later); positions past the last whole
+/// window are dropped. Without a pool the window is 1 × 1 (every write is a first write).
+///
+/// Ports: `rd_addr` is the destination bank's read address (the word being requested); `rdata` its read data one
+/// cycle later; `we`, `wa`, `wd` the bank write (one cycle after the request); `done` is high once every group of
+/// the layer has been written (after `start`).
+#[derive(LogicBlock)]
+pub struct Writer {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Reset the counters for a new layer.
+    pub start: Signal<In, Bit>,
+    /// Layer number (selects the descriptor).
+    pub layer: Signal<In, A16>,
+    /// The `pe` codes of the next output group are on `code`.
+    pub cv: Signal<In, Bit>,
+    /// Codes from the PACT units, unsigned 8 bits, PE `p` at `p`.
+    pub code: Vec<Signal<In, Bits<8>>>,
+    /// Destination bank read data, per lane (one cycle after `rd_addr`).
+    pub rdata: Vec<Signal<In, Bits<8>>>,
+    /// Destination bank read address.
+    pub rd_addr: Signal<Out, A16>,
+    /// Destination bank write enable, address, data per lane.
+    pub we: Signal<Out, Bit>,
+    pub wa: Signal<Out, A16>,
+    pub wd: Vec<Signal<Out, Bits<8>>>,
+    /// Every word of the layer has been written.
+    pub done: Signal<Out, Bit>,
+    desc: Table,
+    mx: ZeroResize<16, 8>,
+    wg: DFF<A16>,
+    slot: DFF<A16>,
+    ow: DFF<A16>,
+    k: DFF<A16>,
+    wox: DFF<A16>,
+    woy: DFF<A16>,
+    rx: DFF<A16>,
+    ry: DFF<A16>,
+    px: DFF<A16>,
+    py: DFF<A16>,
+    wpos: DFF<A16>,
+    wrow: DFF<A16>,
+    active: DFF<Bit>,
+    got_all: DFF<Bit>,
+    stage: Vec<DFF<Bits<8>>>,
+    wreg: Vec<DFF<Bits<8>>>,
+    p_req: DFF<Bit>,
+    p_first: DFF<Bit>,
+    p_addr: DFF<A16>,
+    p_data: Vec<DFF<Bits<8>>>,
+    maxc: Signal<Local, Bits<8>>,
+    cl: Vec<Signal<Local, Bits<8>>>,
+    src: Vec<Signal<Local, Bits<8>>>,
+    merged: Vec<Signal<Local, Bits<8>>>,
+    cur: Signal<Local, Bit>,
+    last_chunk: Signal<Local, Bit>,
+    emit: Signal<Local, Bit>,
+    group_done: Signal<Local, Bit>,
+    first: Signal<Local, Bit>,
+    dropped: Signal<Local, Bit>,
+    wreq: Signal<Local, Bit>,
+    addr: Signal<Local, A16>,
+    kc: Vec<Constant<A16>>,
+    rn_m: Constant<A16>,
+    rw_m: Constant<A16>,
+    single: Constant<Bit>,
+    zero: Constant<A16>,
+    one: Constant<A16>,
+    zero8: Constant<Bits<8>>,
+    _pe: usize,
+    _simd: usize,
+    _m: usize,
+    _rn: usize,
+    _rw: usize,
+}
+
+impl Writer {
+    /// A writer for `pe` PACT units and `simd` lanes (one must divide the other) with descriptor rows `desc`
+    /// ([`WRITER_FIELDS`] each).
+    pub fn new(pe: usize, simd: usize, desc: Vec<Vec<u16>>) -> Self {
+        assert!(pe % simd == 0 || simd % pe == 0, "Writer needs PE | SIMD or SIMD | PE");
+        assert!(desc.iter().all(|r| r.len() == WRITER_FIELDS));
+        let m = pe.min(simd);
+        let (rn, rw) = (simd / m, pe / m);
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            layer: Default::default(),
+            cv: Default::default(),
+            code: vd(pe),
+            rdata: vd(simd),
+            rd_addr: Default::default(),
+            we: Default::default(),
+            wa: Default::default(),
+            wd: vd(simd),
+            done: Default::default(),
+            desc: Table::new(desc),
+            mx: Default::default(),
+            wg: Default::default(),
+            slot: Default::default(),
+            ow: Default::default(),
+            k: Default::default(),
+            wox: Default::default(),
+            woy: Default::default(),
+            rx: Default::default(),
+            ry: Default::default(),
+            px: Default::default(),
+            py: Default::default(),
+            wpos: Default::default(),
+            wrow: Default::default(),
+            active: Default::default(),
+            got_all: Default::default(),
+            stage: vd(pe),
+            wreg: vd(simd),
+            p_req: Default::default(),
+            p_first: Default::default(),
+            p_addr: Default::default(),
+            p_data: vd(simd),
+            maxc: Default::default(),
+            cl: vd(pe),
+            src: vd(m),
+            merged: vd(simd),
+            cur: Default::default(),
+            last_chunk: Default::default(),
+            emit: Default::default(),
+            group_done: Default::default(),
+            first: Default::default(),
+            dropped: Default::default(),
+            wreq: Default::default(),
+            addr: Default::default(),
+            kc: (0..rn.max(rw)).map(|i| Constant::new(bits(i as u64))).collect(),
+            rn_m: Constant::new(bits(rn as u64 - 1)),
+            rw_m: Constant::new(bits(rw as u64 - 1)),
+            single: Constant::new(rw == 1),
+            zero: Constant::new(bits(0)),
+            one: Constant::new(bits(1)),
+            zero8: Constant::new(bits(0)),
+            _pe: pe,
+            _simd: simd,
+            _m: m,
+            _rn: rn,
+            _rw: rw,
+        }
+    }
+}
+
+impl Logic for Writer {
+    // Index arithmetic: chunk `kk` of a group is codes `kk·m .. kk·m + m`; word lane `r·m + j` takes chunk lane `j`
+    // when `slot = r`. `n` is `m`, bound by a one-iteration loop so that rust-hdl can evaluate the indices.
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, wg, slot, ow, k, wox, woy, rx, ry, px, py, wpos, wrow, active, got_all, p_req, p_first, p_addr
+        );
+        for p in 0..self._pe {
+            self.stage[p].clock.next = self.clock.val();
+            self.stage[p].d.next = self.stage[p].q.val();
+        }
+        for s in 0..self._simd {
+            self.wreg[s].clock.next = self.clock.val();
+            self.wreg[s].d.next = self.wreg[s].q.val();
+            self.p_data[s].clock.next = self.clock.val();
+        }
+        self.desc.index.next = self.layer.val();
+        self.mx.x.next = self.desc.field[10].val();
+        self.maxc.next = self.mx.y.val();
+        for p in 0..self._pe {
+            if self.code[p].val() > self.maxc.val() {
+                self.cl[p].next = self.maxc.val();
+            } else {
+                self.cl[p].next = self.code[p].val();
+            }
+        }
+        self.cur.next = self.cv.val() | self.active.q.val();
+        for n in self._m..(self._m + 1) {
+            for j in 0..self._m {
+                self.src[j].next = self.cl[j].val();
+            }
+            for kk in 1..self._rw {
+                if !self.cv.val() & (self.k.q.val() == self.kc[kk].val()) {
+                    for j in 0..self._m {
+                        self.src[j].next = self.stage[kk * n + j].q.val();
+                    }
+                }
+            }
+            for r in 0..self._rn {
+                for j in 0..self._m {
+                    if self.slot.q.val() == self.kc[r].val() {
+                        self.merged[r * n + j].next = self.src[j].val();
+                    } else if self.kc[r].val() < self.slot.q.val() {
+                        self.merged[r * n + j].next = self.wreg[r * n + j].q.val();
+                    } else {
+                        self.merged[r * n + j].next = self.zero8.val();
+                    }
+                }
+            }
+        }
+        if self.cv.val() {
+            self.last_chunk.next = self.single.val();
+        } else {
+            self.last_chunk.next = self.k.q.val() == self.rw_m.val();
+        }
+        self.emit.next = self.cur.val()
+            & ((self.slot.q.val() == self.rn_m.val())
+                | ((self.wg.q.val() == self.desc.field[0].val()) & self.last_chunk.val()));
+        self.group_done.next = self.cur.val() & self.last_chunk.val();
+        self.first.next = (self.rx.q.val() == self.zero.val()) & (self.ry.q.val() == self.zero.val());
+        self.dropped.next =
+            (self.px.q.val() >= self.desc.field[5].val()) | (self.py.q.val() >= self.desc.field[6].val());
+        self.wreq.next = self.emit.val() & !self.dropped.val() & (self.ow.q.val() <= self.desc.field[7].val());
+        self.addr.next = self.wpos.q.val() + self.ow.q.val();
+        self.rd_addr.next = self.addr.val();
+        // Read-modify-write register: the write happens one cycle after the request, with the read word.
+        self.p_req.d.next = self.wreq.val();
+        self.p_addr.d.next = self.addr.val();
+        self.p_first.d.next = self.first.val();
+        for s in 0..self._simd {
+            self.p_data[s].d.next = self.merged[s].val();
+            if self.p_first.q.val() | (self.p_data[s].q.val() > self.rdata[s].val()) {
+                self.wd[s].next = self.p_data[s].q.val();
+            } else {
+                self.wd[s].next = self.rdata[s].val();
+            }
+        }
+        self.we.next = self.p_req.q.val();
+        self.wa.next = self.p_addr.q.val();
+        self.done.next = self.got_all.q.val() & !self.active.q.val() & !self.p_req.q.val();
+        if self.cur.val() {
+            if self.cv.val() {
+                for p in 0..self._pe {
+                    self.stage[p].d.next = self.cl[p].val();
+                }
+                self.k.d.next = self.one.val();
+                self.active.d.next = !self.single.val();
+            } else {
+                self.k.d.next = self.k.q.val() + self.one.val();
+                if self.k.q.val() == self.rw_m.val() {
+                    self.active.d.next = false;
+                }
+            }
+            if self.emit.val() {
+                self.slot.d.next = self.zero.val();
+                self.ow.d.next = self.ow.q.val() + self.one.val();
+            } else {
+                self.slot.d.next = self.slot.q.val() + self.one.val();
+                for s in 0..self._simd {
+                    self.wreg[s].d.next = self.merged[s].val();
+                }
+            }
+            if self.group_done.val() {
+                if self.wg.q.val() == self.desc.field[0].val() {
+                    self.wg.d.next = self.zero.val();
+                    self.ow.d.next = self.zero.val();
+                    self.slot.d.next = self.zero.val();
+                    if self.wox.q.val() == self.desc.field[1].val() {
+                        self.wox.d.next = self.zero.val();
+                        self.rx.d.next = self.zero.val();
+                        self.px.d.next = self.zero.val();
+                        if self.woy.q.val() == self.desc.field[2].val() {
+                            self.got_all.d.next = true;
+                        }
+                        self.woy.d.next = self.woy.q.val() + self.one.val();
+                        if self.ry.q.val() == self.desc.field[3].val() {
+                            self.ry.d.next = self.zero.val();
+                            self.py.d.next = self.py.q.val() + self.one.val();
+                            self.wrow.d.next = self.wrow.q.val() + self.desc.field[9].val();
+                            self.wpos.d.next = self.wrow.q.val() + self.desc.field[9].val();
+                        } else {
+                            self.ry.d.next = self.ry.q.val() + self.one.val();
+                            self.wpos.d.next = self.wrow.q.val();
+                        }
+                    } else {
+                        self.wox.d.next = self.wox.q.val() + self.one.val();
+                        if self.rx.q.val() == self.desc.field[4].val() {
+                            self.rx.d.next = self.zero.val();
+                            self.px.d.next = self.px.q.val() + self.one.val();
+                            self.wpos.d.next = self.wpos.q.val() + self.desc.field[8].val();
+                        } else {
+                            self.rx.d.next = self.rx.q.val() + self.one.val();
+                        }
+                    }
+                } else {
+                    self.wg.d.next = self.wg.q.val() + self.one.val();
+                }
+            }
+        }
+        if self.start.val() {
+            self.wg.d.next = self.zero.val();
+            self.slot.d.next = self.zero.val();
+            self.ow.d.next = self.zero.val();
+            self.k.d.next = self.zero.val();
+            self.wox.d.next = self.zero.val();
+            self.woy.d.next = self.zero.val();
+            self.rx.d.next = self.zero.val();
+            self.ry.d.next = self.zero.val();
+            self.px.d.next = self.zero.val();
+            self.py.d.next = self.zero.val();
+            self.wpos.d.next = self.zero.val();
+            self.wrow.d.next = self.zero.val();
+            self.active.d.next = false;
+            self.got_all.d.next = false;
+        }
+    }
+}
+
+/// The last layer's output path: per PE, `logit = wrap_acc(acc + bias[channel])` (the bias from a
+/// [`ChannelRom`] per PE, slot = output group), written to the logit RAMs (`lwe`, `lwa` = group, `lwd[p]`,
+/// signed `acc` bits sign-extended to 32) and folded into a running argmax (strictly greater wins, so the lowest
+/// channel wins ties; channels past the last output are skipped). Latency: sums presented with `valid` in cycle
+/// `t` are written in cycle `t + 2`; `class` and `done` are valid from cycle `t + 3` after the last group.
+#[derive(LogicBlock)]
+pub struct LogitUnit {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Reset for a new inference (one cycle before the first sums).
+    pub start: Signal<In, Bit>,
+    /// `acc` holds the sums of the next output group.
+    pub valid: Signal<In, Bit>,
+    /// Sums from the MAC array, signed, `acc` significant bits sign-extended to 32.
+    pub acc: Vec<Signal<In, Signed<32>>>,
+    /// Logit RAM write enable, address (group), data per PE (signed logit as 32 bits).
+    pub lwe: Signal<Out, Bit>,
+    pub lwa: Signal<Out, A16>,
+    pub lwd: Vec<Signal<Out, Bits<32>>>,
+    /// Index of the largest logit so far (the class once `done`).
+    pub best: Signal<Out, A16>,
+    /// Every group has been folded into `class`.
+    pub done: Signal<Out, Bit>,
+    bias: Vec<ChannelRom<32>>,
+    ba: ZeroResize<16, CHANNEL_BITS>,
+    lg: DFF<A16>,
+    cb: DFF<A16>,
+    g1: DFF<A16>,
+    cb1: DFF<A16>,
+    v1: DFF<Bit>,
+    g2: DFF<A16>,
+    cb2: DFF<A16>,
+    v2: DFF<Bit>,
+    a1: Vec<DFF<Bits<32>>>,
+    l2: Vec<DFF<Signed<32>>>,
+    best_v: DFF<Signed<32>>,
+    best_i: DFF<A16>,
+    have: DFF<Bit>,
+    got_all: DFF<Bit>,
+    sum: Vec<Signal<Local, Bits<32>>>,
+    sgn: Vec<Signal<Local, Bit>>,
+    pv: Vec<Signal<Local, Bit>>,
+    chan: Vec<Signal<Local, A16>>,
+    cvv: Vec<Signal<Local, Signed<32>>>,
+    cvi: Vec<Signal<Local, A16>>,
+    cvh: Vec<Signal<Local, Bit>>,
+    gm: Constant<A16>,
+    pe16: Constant<A16>,
+    pc: Vec<Constant<A16>>,
+    plast: Vec<Constant<Bit>>,
+    lo: Constant<Bits<32>>,
+    hi: Constant<Bits<32>>,
+    zero: Constant<A16>,
+    one: Constant<A16>,
+    _pe: usize,
+    _acc: usize,
+}
+
+impl LogitUnit {
+    /// A logit unit for `pe` PEs, `classes` outputs, accumulators wrapped at `acc` bits (2..=32) and the biases
+    /// `bias[p][g]` of channel `g·pe + p` (each `⌈classes/pe⌉` long).
+    pub fn new(pe: usize, classes: usize, acc: u32, bias: &[Vec<i64>]) -> Self {
+        assert!((2..=32).contains(&acc) && bias.len() == pe && classes >= 1);
+        let groups = classes.div_ceil(pe);
+        let last_n = classes - (groups - 1) * pe;
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            valid: Default::default(),
+            acc: vd(pe),
+            lwe: Default::default(),
+            lwa: Default::default(),
+            lwd: vd(pe),
+            best: Default::default(),
+            done: Default::default(),
+            bias: bias
+                .iter()
+                .map(|b| ChannelRom::new(&b.iter().map(|&x| x as u64).collect::<Vec<_>>(), acc as usize, true))
+                .collect(),
+            ba: Default::default(),
+            lg: Default::default(),
+            cb: Default::default(),
+            g1: Default::default(),
+            cb1: Default::default(),
+            v1: Default::default(),
+            g2: Default::default(),
+            cb2: Default::default(),
+            v2: Default::default(),
+            a1: vd(pe),
+            l2: vd(pe),
+            best_v: Default::default(),
+            best_i: Default::default(),
+            have: Default::default(),
+            got_all: Default::default(),
+            sum: vd(pe),
+            sgn: vd(pe),
+            pv: vd(pe),
+            chan: vd(pe),
+            cvv: vd(pe + 1),
+            cvi: vd(pe + 1),
+            cvh: vd(pe + 1),
+            gm: Constant::new(bits(groups as u64 - 1)),
+            pe16: Constant::new(bits(pe as u64)),
+            pc: (0..pe).map(|p| Constant::new(bits(p as u64))).collect(),
+            plast: (0..pe).map(|p| Constant::new(p < last_n)).collect(),
+            lo: Constant::new(bits(low_mask(acc))),
+            hi: Constant::new(bits(high_mask(acc, 32))),
+            zero: Constant::new(bits(0)),
+            one: Constant::new(bits(1)),
+            _pe: pe,
+            _acc: acc as usize,
+        }
+    }
+}
+
+impl Logic for LogitUnit {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, lg, cb, g1, cb1, v1, g2, cb2, v2, best_v, best_i, have, got_all);
+        self.ba.x.next = self.lg.q.val();
+        for p in 0..self._pe {
+            self.bias[p].clock.next = self.clock.val();
+            self.bias[p].address.next = self.ba.y.val();
+            self.a1[p].clock.next = self.clock.val();
+            self.a1[p].d.next = self.a1[p].q.val();
+            self.l2[p].clock.next = self.clock.val();
+        }
+        // Stage 1: register the sums; the bias ROMs read the group's slot at the same edge.
+        self.v1.d.next = self.valid.val();
+        if self.valid.val() {
+            for p in 0..self._pe {
+                self.a1[p].d.next = unsigned_cast(self.acc[p].val());
+            }
+            self.g1.d.next = self.lg.q.val();
+            self.cb1.d.next = self.cb.q.val();
+            if self.lg.q.val() == self.gm.val() {
+                self.lg.d.next = self.zero.val();
+                self.cb.d.next = self.zero.val();
+            } else {
+                self.lg.d.next = self.lg.q.val() + self.one.val();
+                self.cb.d.next = self.cb.q.val() + self.pe16.val();
+            }
+        }
+        // Stage 2: add the bias, wrap at acc bits.
+        for p in 0..self._pe {
+            self.sum[p].next = self.a1[p].q.val() + self.bias[p].data.val();
+            for m in (self._acc - 1)..self._acc {
+                self.sgn[p].next = self.sum[p].val().get_bit(m);
+            }
+            if self.sgn[p].val() {
+                self.l2[p].d.next = signed_cast(self.sum[p].val() | self.hi.val());
+            } else {
+                self.l2[p].d.next = signed_cast(self.sum[p].val() & self.lo.val());
+            }
+        }
+        self.v2.d.next = self.v1.q.val();
+        self.g2.d.next = self.g1.q.val();
+        self.cb2.d.next = self.cb1.q.val();
+        // Stage 3: write the logits and fold them into the argmax (channel order, strictly greater wins).
+        self.lwe.next = self.v2.q.val();
+        self.lwa.next = self.g2.q.val();
+        self.cvv[0].next = self.best_v.q.val();
+        self.cvi[0].next = self.best_i.q.val();
+        self.cvh[0].next = self.have.q.val();
+        for p in 0..self._pe {
+            self.lwd[p].next = unsigned_cast(self.l2[p].q.val());
+            self.pv[p].next = (self.g2.q.val() != self.gm.val()) | self.plast[p].val();
+            self.chan[p].next = self.cb2.q.val() + self.pc[p].val();
+            if self.pv[p].val() & (!self.cvh[p].val() | (self.l2[p].q.val() > self.cvv[p].val())) {
+                self.cvv[p + 1].next = self.l2[p].q.val();
+                self.cvi[p + 1].next = self.chan[p].val();
+                self.cvh[p + 1].next = true;
+            } else {
+                self.cvv[p + 1].next = self.cvv[p].val();
+                self.cvi[p + 1].next = self.cvi[p].val();
+                self.cvh[p + 1].next = self.cvh[p].val();
+            }
+        }
+        if self.v2.q.val() {
+            for q in self._pe..(self._pe + 1) {
+                self.best_v.d.next = self.cvv[q].val();
+                self.best_i.d.next = self.cvi[q].val();
+                self.have.d.next = self.cvh[q].val();
+            }
+            if self.g2.q.val() == self.gm.val() {
+                self.got_all.d.next = true;
+            }
+        }
+        self.best.next = self.best_i.q.val();
+        self.done.next = self.got_all.q.val();
+        if self.start.val() {
+            self.lg.d.next = self.zero.val();
+            self.cb.d.next = self.zero.val();
+            self.v1.d.next = false;
+            self.v2.d.next = false;
+            self.have.d.next = false;
+            self.got_all.d.next = false;
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Emission: the Verilog, the `$readmemh` weight files, `manifest.json` and `estimate.json`, written into a fresh
+//! directory that replaces the output directory in one rename.
+use super::plan::{timing, Bank, Plan};
+use super::{build, AccelConfig};
+use crate::array::ARRAY_LATENCY;
+use crate::pact::{M0_BITS, PACT_LATENCY};
+use crate::verilog::emit as emit_verilog;
+use crate::HdlError;
+use pact_toolchain::qmodel::QModel;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Name of the Verilog file (top module `top`).
+pub const VERILOG_FILE: &str = "accel.v";
+/// Name of the manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Name of the resource estimate.
+pub const ESTIMATE_FILE: &str = "estimate.json";
+/// `format` of the manifest.
+pub const MANIFEST_FORMAT: &str = "pact-accel";
+
+/// Emission options beyond the accelerator itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GenOptions {
+    /// Directory written into the `$readmemh` paths. `None` (the default): bare file names, resolved by the
+    /// simulator or synthesis tool relative to its working directory (run it in the output directory). Simulating
+    /// from elsewhere needs an absolute directory here.
+    pub mem_dir: Option<PathBuf>,
+}
+
+/// What [`generate`] wrote and the figures of the design.
+#[derive(Clone, Debug)]
+pub struct GenReport {
+    /// The output directory.
+    pub dir: PathBuf,
+    /// Files written (names inside `dir`).
+    pub files: Vec<String>,
+    /// The plan the design was built from.
+    pub plan: Plan,
+    /// The Verilog text (also in `dir/accel.v`).
+    pub verilog: String,
+    /// Lines of Verilog.
+    pub verilog_lines: usize,
+    /// Seconds to plan, build and emit the design (without writing files).
+    pub gen_seconds: f64,
+    /// The manifest (also in `dir/manifest.json`).
+    pub manifest: Value,
+}
+
+/// Generate the accelerator for `q` with `cfg` into `out_dir` (see [`generate_with`]).
+pub fn generate(q: &QModel, cfg: &AccelConfig, out_dir: &Path) -> Result<GenReport, HdlError> {
+    generate_with(q, cfg, out_dir, &GenOptions::default())
+}
+
+/// The `$readmemh` file name of the weight ROM of layer `l`, PE `p`.
+pub fn weight_file(l: usize, p: usize) -> String {
+    format!("w{l}_{p}.mem")
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> HdlError {
+    HdlError::new(format!("{}: {e}", path.display()))
+}
+
+/// Plan, build and emit the accelerator for `q` with `cfg`, then write `accel.v`, one `w<layer>_<pe>.mem` per
+/// weight ROM, `manifest.json` and `estimate.json` into `out_dir`. The files are written into a temporary directory
+/// beside `out_dir`, which then replaces it (an existing `out_dir` must be empty or a previous output of this
+/// function, i.e. hold a pact-accel manifest). All checks run before anything is written.
+pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOptions) -> Result<GenReport, HdlError> {
+    let t0 = Instant::now();
+    let plan = Plan::new(q, cfg)?;
+    let prefix = match &opts.mem_dir {
+        Some(d) => {
+            let s = d.to_string_lossy().into_owned();
+            if s.contains('"') || s.contains('\\') {
+                return Err(HdlError::new(format!(
+                    "memory directory {s} cannot be written into a Verilog string (quote or backslash)"
+                )));
+            }
+            if s.ends_with('/') {
+                s
+            } else {
+                format!("{s}/")
+            }
+        }
+        None => String::new(),
+    };
+    let files: Vec<Vec<String>> = plan
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, _)| (0..plan.pe).map(|p| format!("{prefix}{}", weight_file(l, p))).collect())
+        .collect();
+    let mut top = build(&plan, files)?;
+    let body = emit_verilog(&mut top);
+    let verilog = format!("{}{body}", header(q, &plan));
+    let gen_seconds = t0.elapsed().as_secs_f64();
+    let verilog_lines = verilog.lines().count();
+    let manifest = manifest(q, &plan, verilog_lines);
+    let estimate = estimate(&plan);
+
+    // Write everything into a fresh directory beside out_dir, then swap it in.
+    let mut outputs: Vec<(String, Vec<u8>)> = vec![(super::emit::VERILOG_FILE.into(), verilog.clone().into_bytes())];
+    for (l, layer) in plan.layers.iter().enumerate() {
+        for (p, block) in layer.weights.iter().enumerate() {
+            if !block.index.is_empty() {
+                outputs.push((
+                    weight_file(l, p),
+                    super::mem::WeightMem::mem_file(block, plan.simd).into_bytes(),
+                ));
+            }
+        }
+    }
+    let pretty = |v: &Value| serde_json::to_vec_pretty(v).expect("JSON");
+    outputs.push((MANIFEST_FILE.into(), pretty(&manifest)));
+    outputs.push((ESTIMATE_FILE.into(), pretty(&estimate)));
+    write_dir(out_dir, &outputs)?;
+    Ok(GenReport {
+        dir: out_dir.to_path_buf(),
+        files: outputs.iter().map(|(n, _)| n.clone()).collect(),
+        plan,
+        verilog,
+        verilog_lines,
+        gen_seconds,
+        manifest,
+    })
+}
+
+/// Replace `dir` by a directory holding exactly `files`, via a temporary directory and renames.
+fn write_dir(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), HdlError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .ok_or_else(|| HdlError::new(format!("{}: not a directory name", dir.display())))?
+        .to_string_lossy()
+        .into_owned();
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(HdlError::new(format!(
+                "{} exists and is not a directory",
+                dir.display()
+            )));
+        }
+        let ours = std::fs::read(dir.join(MANIFEST_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(MANIFEST_FORMAT));
+        let empty = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?.next().is_none();
+        if !ours && !empty {
+            return Err(HdlError::new(format!(
+                "{} exists and is not an accelerator directory written by pact (no {MANIFEST_FILE}); choose a new or \
+                 empty directory",
+                dir.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
+    std::fs::create_dir(&tmp).map_err(|e| io_err(&tmp, e))?;
+    let result = (|| {
+        for (f, bytes) in files {
+            let p = tmp.join(f);
+            std::fs::write(&p, bytes).map_err(|e| io_err(&p, e))?;
+        }
+        if dir.exists() {
+            let old = parent.join(format!(".{name}.old-{stamp}"));
+            std::fs::rename(dir, &old).map_err(|e| io_err(dir, e))?;
+            if let Err(e) = std::fs::rename(&tmp, dir) {
+                let _ = std::fs::rename(&old, dir);
+                return Err(io_err(dir, e));
+            }
+            let _ = std::fs::remove_dir_all(&old);
+        } else {
+            std::fs::rename(&tmp, dir).map_err(|e| io_err(dir, e))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn header(q: &QModel, plan: &Plan) -> String {
+    format!(
+        "// pact accelerator for '{}' ({} layers), {} x {} array (PE x SIMD); generated by pact-hdl.\n// Top module: \
+         top. Weight ROMs are read with $readmemh (see manifest.json); docs/accelerator.md describes the interface.\n",
+        q.provenance.source.replace('\n', " "),
+        plan.layers.len(),
+        plan.pe,
+        plan.simd
+    )
+}
+
+/// The ports of the emitted top: (name, direction, width, meaning).
+pub fn ports() -> Vec<(&'static str, &'static str, usize, &'static str)> {
+    vec![
+        ("clk", "in", 1, "clock, rising edge"),
+        ("rst", "in", 1, "synchronous reset of the controller"),
+        ("in_valid", "in", 1, "a pixel is offered on in_data"),
+        ("in_data", "in", 8, "pixel code, unsigned, C x H x W order"),
+        (
+            "in_ready",
+            "out",
+            1,
+            "a pixel is taken at the next rising edge if in_valid",
+        ),
+        ("out_valid", "out", 1, "one-cycle pulse: out_class is the new result"),
+        ("out_class", "out", 16, "index of the largest logit (lowest on ties)"),
+        ("busy", "out", 1, "from the first accepted pixel to the result"),
+        (
+            "done",
+            "out",
+            1,
+            "from the result (or a debug halt) to the next first pixel",
+        ),
+        ("dbg_stop_en", "in", 1, "halt after layer dbg_stop_layer"),
+        ("dbg_stop_layer", "in", 16, "compute layer to halt after"),
+        (
+            "dbg_sel",
+            "in",
+            2,
+            "debug read source: 0 input, 1 bank A, 2 bank B, 3 logits",
+        ),
+        ("dbg_lane", "in", 16, "debug read lane (SIMD lane; PE for logits)"),
+        ("dbg_addr", "in", 16, "debug read word address"),
+        (
+            "dbg_data",
+            "out",
+            32,
+            "debug read data, one cycle after the address (while in_ready)",
+        ),
+    ]
+}
+
+fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Value {
+    let mem = plan.memory();
+    let layers: Vec<Value> = plan
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            json!({
+                "index": i,
+                "name": l.name,
+                "output_of": q.layers[l.out_qindex].name,
+                "kind": l.kind,
+                "outputs": l.m,
+                "fan_in": l.fan_in,
+                "positions": l.positions(),
+                "groups": l.groups,
+                "beats_per_group": l.beats,
+                "input_mode": if l.perlane { "per-lane im2col (replicated input)" } else { "packed words" },
+                "weight_bits": l.wbits,
+                "in_bits": l.in_bits,
+                "out_bits": l.out_bits,
+                "acc_bits": l.acc_bits,
+                "pool": l.pool,
+                "source": l.src.name(),
+                "destination": l.dst.name(),
+                "stored_output": {"channels": l.out_layout.c, "height": l.out_layout.h, "width": l.out_layout.w,
+                                  "words_per_position": l.out_layout.cw},
+                "beats": l.beat_count(),
+                "formula_cycles": l.formula(plan.simd),
+                "cycles": plan.layer_cycles(i),
+                "weight_rom_words": l.weights.iter().map(|b| b.index.len() / plan.simd).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let compute = plan.compute_cycles();
+    let formula = plan.formula_cycles();
+    let ports: Vec<Value> = ports()
+        .into_iter()
+        .map(|(n, d, w, m)| json!({"name": n, "direction": d, "width": w, "meaning": m}))
+        .collect();
+    let mut memories = vec![json!({"name": "input buffer", "kind": "ram", "count": plan.simd,
+        "depth": plan.input_depth, "width": 8,
+        "layout": if plan.input_replicated { "replicated C x H x W" } else { "packed" }})];
+    for (i, b) in [Bank::A, Bank::B].iter().enumerate() {
+        memories.push(
+            json!({"name": format!("bank {}", b.name()), "kind": "ram", "count": plan.simd,
+            "depth": plan.bank_depth[i], "width": plan.bank_bits[i]}),
+        );
+    }
+    memories.push(json!({"name": "logits", "kind": "ram", "count": plan.pe, "depth": plan.last().groups, "width": 32}));
+    for (l, layer) in plan.layers.iter().enumerate() {
+        for (p, b) in layer.weights.iter().enumerate() {
+            if !b.index.is_empty() {
+                memories.push(json!({"name": format!("weights {} pe {p}", layer.name), "kind": "rom",
+                    "file": weight_file(l, p), "depth": b.index.len() / plan.simd,
+                    "width": plan.simd * b.bits as usize}));
+            }
+        }
+    }
+    json!({
+        "format": MANIFEST_FORMAT,
+        "version": 1,
+        "top": "top",
+        "verilog": VERILOG_FILE,
+        "verilog_lines": verilog_lines,
+        "model": {
+            "source": q.provenance.source,
+            "input": plan.input,
+            "classes": plan.classes,
+            "layers": q.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+        },
+        "config": {"pe": plan.pe, "simd": plan.simd, "target": plan.target.name()},
+        "ports": ports,
+        "widths": {
+            "activation_bits": plan.ka,
+            "weight_bits": plan.kw,
+            "accumulator_bits": plan.acc,
+            "output_code_bits": plan.ka_out,
+            "m0_bits": M0_BITS,
+            "address_bits": super::mem::ADDR_BITS,
+        },
+        "timing": {
+            "pixels_per_image": plan.pixels(),
+            "compute_cycles": compute,
+            "total_cycles": plan.total_cycles(),
+            "formula_cycles": formula,
+            "beat_cycles": plan.beat_cycles(),
+            "compute_over_formula": compute as f64 / formula as f64,
+            "array_utilisation": plan.beat_cycles() as f64 / compute as f64,
+            "latencies": {
+                "array": ARRAY_LATENCY,
+                "pact": PACT_LATENCY,
+                "layer_start": timing::LAYER_START,
+                "codes_drain": timing::CODES_DRAIN + plan.chunks() - 1,
+                "logits_drain": timing::LOGITS_DRAIN,
+                "finish": timing::FINISH,
+            },
+            "definition": "compute_cycles: rising edges from the one that accepts the last pixel to the one after \
+                           which out_valid is high; total_cycles adds one cycle per pixel",
+        },
+        "layers": layers,
+        "memories": memories,
+        "memory_bits": {
+            "weights": mem.weights,
+            "weights_exact": mem.weights_exact,
+            "weights_over_exact": mem.weights as f64 / mem.weights_exact as f64,
+            "input": mem.input,
+            "banks": mem.banks,
+            "logits": mem.logits,
+            "requant": mem.requant,
+            "total": mem.total(),
+        },
+        "resources": estimate(plan),
+    })
+}
+
+/// The pre-synthesis resource estimate.
+pub fn estimate(plan: &Plan) -> Value {
+    let mem = plan.memory();
+    let mults_per_pact = if plan.acc > 16 { 2 } else { 1 };
+    json!({
+        "mac_lanes": plan.pe * plan.simd,
+        "mac_operand_bits": [plan.ka, plan.kw],
+        "accumulators": plan.pe,
+        "accumulator_bits": plan.acc,
+        "pact_units": plan.pe,
+        "multipliers_16x16": plan.pe * mults_per_pact,
+        "memory_bits": mem.total(),
+        "weight_bits": mem.weights,
+        "activation_bits": mem.input + mem.banks,
+        "constant_bits": mem.requant + mem.logits,
+        "ice40_ebr_4kbit_lower_bound": mem.total().div_ceil(4096),
+        "ecp5_ebr_18kbit_lower_bound": mem.total().div_ceil(18432),
+        "macs_per_inference": plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum::<usize>(),
+    })
+}

@@ -1,0 +1,384 @@
+//! Memory leaves of the accelerator: rust-hdl 0.46 cannot express memories of a run-time depth and width, a
+//! `$readmemh` initialisation, or a constant table with many output fields, so each of these emits its own Verilog
+//! ([`Verilog::Custom`]) with a Rust behaviour model beside it (the model is what rust-hdl's simulator runs; the
+//! tests run the emitted Verilog under Verilator and Icarus).
+//!
+//! All addresses are 16-bit unsigned ports ([`ADDR_BITS`]); a memory declares exactly its `depth` words of exactly
+//! its stored width, and addresses at or past `depth` read 0 and write nothing, in the Verilog and in the model.
+use crate::widths::low_mask;
+use rust_hdl::prelude::*;
+
+/// Width of every address and table-index port (unsigned): memories hold at most `2^16 − 1` words.
+pub const ADDR_BITS: usize = 16;
+
+/// Largest depth of one memory: `2^16 − 1` words (the guard `addr < depth` needs `depth` to fit 16 bits).
+pub const MAX_DEPTH: usize = (1 << ADDR_BITS) - 1;
+
+/// `⌈log2(n)⌉` for `n ≥ 1` (0 for `n = 1`): the address bits a memory of `n` words uses.
+pub fn clog2(n: usize) -> usize {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()) as usize
+}
+
+/// Verilog index expression selecting a word of a `depth`-word memory with the low address bits.
+fn index_expr(port: &str, depth: usize) -> String {
+    match clog2(depth) {
+        0 => "0".to_string(),
+        b => format!("{port}[{}:0]", b - 1),
+    }
+}
+
+/// Hex digits of a `bits`-wide word.
+pub fn hex_digits(bits: usize) -> usize {
+    bits.div_ceil(4).max(1)
+}
+
+/// Simple dual-port RAM of `depth` words of `bits` bits (`1 ≤ bits ≤ D`), one write and one read port on the same
+/// clock (an iCE40/ECP5 block RAM):
+/// * write: at the rising edge, `mem[waddr] ← wdata[bits−1:0]` when `we` and `waddr < depth`;
+/// * read: at the rising edge, `rdata ← waddr < depth ? mem[raddr] : 0`, zero-extended to `D` bits (latency 1);
+///   a read of the address written at the same edge returns the old word.
+///
+/// Every word starts at 0 (an `initial` loop in the Verilog), so no simulator sees an undefined value.
+#[derive(LogicBlock)]
+pub struct LaneRam<const D: usize> {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Write enable.
+    pub we: Signal<In, Bit>,
+    /// Write address, unsigned.
+    pub waddr: Signal<In, Bits<ADDR_BITS>>,
+    /// Write data, unsigned; bits at and above `bits` are ignored.
+    pub wdata: Signal<In, Bits<D>>,
+    /// Read address, unsigned.
+    pub raddr: Signal<In, Bits<ADDR_BITS>>,
+    /// The word read at the last rising edge, zero-extended.
+    pub rdata: Signal<Out, Bits<D>>,
+    _mem: Vec<u64>,
+    _bits: usize,
+}
+
+impl<const D: usize> LaneRam<D> {
+    /// A RAM of `depth` (1..=[`MAX_DEPTH`]) words of `bits` (1..=`D`, ≤ 64) bits. Asserts its arguments (the
+    /// accelerator plan checks them first).
+    pub fn new(depth: usize, bits: usize) -> Self {
+        assert!((1..=MAX_DEPTH).contains(&depth), "LaneRam depth out of range");
+        assert!(bits >= 1 && bits <= D && bits <= 64, "LaneRam width out of range");
+        Self {
+            clock: Default::default(),
+            we: Default::default(),
+            waddr: Default::default(),
+            wdata: Default::default(),
+            raddr: Default::default(),
+            rdata: Default::default(),
+            _mem: vec![0; depth],
+            _bits: bits,
+        }
+    }
+
+    /// Words held.
+    pub fn depth(&self) -> usize {
+        self._mem.len()
+    }
+
+    /// Bits stored per word.
+    pub fn word_bits(&self) -> usize {
+        self._bits
+    }
+}
+
+impl<const D: usize> Logic for LaneRam<D> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let r = self.raddr.val().index();
+            let old = self._mem.get(r).copied().unwrap_or(0);
+            self.rdata.next = bits::<D>(old);
+            let w = self.waddr.val().index();
+            if self.we.val() && w < self._mem.len() {
+                self._mem[w] = self.wdata.val().to_u64() & low_mask(self._bits as u32);
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        self.rdata.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let (depth, b) = (self._mem.len(), self._bits);
+        let mut v = format!(
+            "reg [{hi}:0] mem [0:{last}];\nreg [{hi}:0] q;\ninteger i;\n\ninitial begin\n    for (i = 0; i < {depth}; \
+             i = i + 1) mem[i] = {b}'h0;\n    q = {b}'h0;\nend\n\nalways @(posedge clock) begin\n    if (we && waddr < \
+             {ab}'d{depth}) mem[{wi}] <= wdata[{hi}:0];\n    if (raddr < {ab}'d{depth}) q <= mem[{ri}];\n    else q <= \
+             {b}'h0;\nend\n\n",
+            hi = b - 1,
+            last = depth - 1,
+            ab = ADDR_BITS,
+            wi = index_expr("waddr", depth),
+            ri = index_expr("raddr", depth),
+        );
+        if D > b {
+            v.push_str(&format!(
+                "wire unused_wdata_bits = ^wdata[{}:{b}];\nalways @(*) rdata = {{{{{}{{1'b0}}}}, q}};\n",
+                D - 1,
+                D - b
+            ));
+        } else {
+            v.push_str("always @(*) rdata = q;\n");
+        }
+        Verilog::Custom(v)
+    }
+}
+
+/// A constant table read combinationally: `field[f] = rows[index][f]` (16 bits each), 0 for `index ≥ rows`.
+/// Holds the per-layer descriptors and the first layer's im2col patch offsets (as a `case` statement, which yosys
+/// maps to LUTs).
+#[derive(LogicBlock)]
+pub struct Table {
+    /// Row index, unsigned.
+    pub index: Signal<In, Bits<ADDR_BITS>>,
+    /// The fields of the selected row, unsigned 16 bits each.
+    pub field: Vec<Signal<Out, Bits<16>>>,
+    _rows: Vec<Vec<u16>>,
+}
+
+impl Table {
+    /// A table of `rows` (at least one), each with the same number (at least one) of fields.
+    pub fn new(rows: Vec<Vec<u16>>) -> Self {
+        assert!(
+            !rows.is_empty() && rows.len() <= MAX_DEPTH,
+            "Table needs 1..=65535 rows"
+        );
+        let n = rows[0].len();
+        assert!(
+            n >= 1 && rows.iter().all(|r| r.len() == n),
+            "Table rows need the same field count"
+        );
+        Self {
+            index: Default::default(),
+            field: (0..n).map(|_| Default::default()).collect(),
+            _rows: rows,
+        }
+    }
+}
+
+impl Logic for Table {
+    fn update(&mut self) {
+        let row = self._rows.get(self.index.val().index());
+        for (f, out) in self.field.iter_mut().enumerate() {
+            out.next = bits::<16>(row.map(|r| r[f] as u64).unwrap_or(0));
+        }
+    }
+
+    fn connect(&mut self) {
+        for f in &mut self.field {
+            f.connect();
+        }
+    }
+
+    fn hdl(&self) -> Verilog {
+        let n = self.field.len();
+        let mut v = String::from("always @(*) begin\n    case (index)\n");
+        for (i, row) in self._rows.iter().enumerate() {
+            v.push_str(&format!("        {ADDR_BITS}'d{i}: begin"));
+            for (f, x) in row.iter().enumerate() {
+                v.push_str(&format!(" field${f} = 16'h{x:x};"));
+            }
+            v.push_str(" end\n");
+        }
+        v.push_str("        default: begin");
+        for f in 0..n {
+            v.push_str(&format!(" field${f} = 16'h0;"));
+        }
+        v.push_str(" end\n    endcase\nend\n");
+        Verilog::Custom(v)
+    }
+}
+
+/// The weights of one layer for one PE: `depth` words of `simd` weight indices of `bits` bits each, lane `s` in
+/// bits `[s·bits, (s+1)·bits)` of a word (packed: exactly `simd·bits` bits per word).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightBlock {
+    /// Index width `k_w` of the layer (1..=8).
+    pub bits: u32,
+    /// `depth × simd` indices, word-major.
+    pub index: Vec<u8>,
+}
+
+/// All weight memories: one ROM per (layer, PE), each initialised by `$readmemh` from its own file, read at the
+/// rising edge, and the selected layer's word decoded into `pe·simd` weight indices of the engine's width `kw`.
+///
+/// Timing (latency 1): at the rising edge the ROMs sample `addr` and the leaf samples `layer`; after it,
+/// `widx[p·simd + s]` is lane `s` of word `addr` of (layer, PE `p`), converted from the layer's `k_w`-bit index
+/// `i` to the `kw`-bit index `i + 2^(kw−1) − 2^(k_w−1)`, which decodes to the same odd weight
+/// `2i − (2^k_w − 1)` at `kw` bits; zero-extended to the 8-bit port. Addresses at or past a ROM's depth and
+/// layers without ROMs read index 0 (a don't-care: such lanes are absent output channels).
+#[derive(LogicBlock)]
+pub struct WeightMem {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Layer (descriptor index), unsigned.
+    pub layer: Signal<In, Bits<ADDR_BITS>>,
+    /// Word address within the layer's ROMs, unsigned.
+    pub addr: Signal<In, Bits<ADDR_BITS>>,
+    /// Weight indices at the engine width `kw`, lane `s` of PE `p` at `p·simd + s`.
+    pub widx: Vec<Signal<Out, Bits<8>>>,
+    _blocks: Vec<Vec<WeightBlock>>,
+    _simd: usize,
+    _kw: u32,
+    _files: Vec<Vec<String>>,
+    _q: (usize, usize),
+}
+
+impl WeightMem {
+    /// `blocks[l][p]` holds layer `l`, PE `p`; `files[l][p]` is the path its `$readmemh` reads (as written into the
+    /// Verilog). `kw` (1..=8) is the engine's weight width, at least every layer's `k_w`.
+    pub fn new(blocks: Vec<Vec<WeightBlock>>, files: Vec<Vec<String>>, pe: usize, simd: usize, kw: u32) -> Self {
+        assert!((1..=8).contains(&kw), "WeightMem kw out of range");
+        assert!(
+            blocks.len() == files.len() && blocks.iter().zip(&files).all(|(b, f)| b.len() == pe && f.len() == pe),
+            "WeightMem needs one block and one file per layer and PE"
+        );
+        assert!(
+            blocks
+                .iter()
+                .flatten()
+                .all(|b| b.bits >= 1 && b.bits <= kw && b.index.len() % simd == 0 && b.index.len() / simd <= MAX_DEPTH),
+            "WeightMem block out of range"
+        );
+        Self {
+            clock: Default::default(),
+            layer: Default::default(),
+            addr: Default::default(),
+            widx: (0..pe * simd).map(|_| Default::default()).collect(),
+            _blocks: blocks,
+            _simd: simd,
+            _kw: kw,
+            _files: files,
+            _q: (usize::MAX, 0),
+        }
+    }
+
+    /// The `kw`-bit index holding the same weight as the `bits`-bit index `i`: `i + 2^(kw−1) − 2^(bits−1)`.
+    pub fn widen(i: u32, bits: u32, kw: u32) -> u32 {
+        i + (1 << (kw - 1)) - (1 << (bits - 1))
+    }
+
+    /// The `$readmemh` file text of one block: one word per line, `⌈simd·bits/4⌉` hex digits, lane 0 in the low bits.
+    pub fn mem_file(block: &WeightBlock, simd: usize) -> String {
+        let width = simd * block.bits as usize;
+        let digits = hex_digits(width);
+        let mut out = String::with_capacity(block.index.len() / simd * (digits + 1));
+        for word in block.index.chunks(simd) {
+            // Build the word as bits, lane 0 lowest, then print as hex (words may exceed 128 bits).
+            let mut nibbles = vec![0u8; digits];
+            for (s, &i) in word.iter().enumerate() {
+                for b in 0..block.bits as usize {
+                    if (i >> b) & 1 == 1 {
+                        let pos = s * block.bits as usize + b;
+                        nibbles[pos / 4] |= 1 << (pos % 4);
+                    }
+                }
+            }
+            for n in nibbles.iter().rev() {
+                out.push(char::from_digit(*n as u32, 16).expect("nibble"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Logic for WeightMem {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self._q = (self.layer.val().index(), self.addr.val().index());
+            let (l, a) = self._q;
+            let simd = self._simd;
+            for (k, out) in self.widx.iter_mut().enumerate() {
+                let (p, s) = (k / simd, k % simd);
+                let v = match self._blocks.get(l).map(|b| &b[p]) {
+                    Some(b) => {
+                        let i = b.index.get(a * simd + s).copied().unwrap_or(0) as u32;
+                        Self::widen(i, b.bits, self._kw)
+                    }
+                    None => 0,
+                };
+                out.next = bits::<8>(v as u64);
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        for w in &mut self.widx {
+            w.connect();
+        }
+    }
+
+    fn hdl(&self) -> Verilog {
+        let (simd, kw) = (self._simd, self._kw as usize);
+        let pe = self.widx.len() / simd;
+        let mut v = format!(
+            "reg [{}:0] layer_q;\ninitial layer_q = {}'h0;\nalways @(posedge clock) layer_q <= layer;\n\n",
+            ADDR_BITS - 1,
+            ADDR_BITS
+        );
+        for (l, row) in self._blocks.iter().enumerate() {
+            for (p, b) in row.iter().enumerate() {
+                let bits = b.bits as usize;
+                let off = WeightMem::widen(0, b.bits, self._kw);
+                if b.index.is_empty() {
+                    // No output channel of this layer falls on this PE (more PEs than outputs): no ROM.
+                    for s in 0..simd {
+                        v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {kw}'d{off};\n", kw - 1));
+                    }
+                    continue;
+                }
+                let width = simd * bits;
+                let depth = b.index.len() / simd;
+                let name = format!("m_{l}_{p}");
+                v.push_str(&format!(
+                    "reg [{hi}:0] {name} [0:{last}];\nreg [{hi}:0] q_{l}_{p};\nreg ok_{l}_{p};\ninitial begin\n    \
+                     $readmemh(\"{file}\", {name});\n    q_{l}_{p} = {width}'h0;\n    ok_{l}_{p} = 1'b0;\nend\n\
+                     always @(posedge clock) begin\n    q_{l}_{p} <= {name}[{idx}];\n    ok_{l}_{p} <= addr < \
+                     {ab}'d{depth};\nend\n",
+                    hi = width - 1,
+                    last = depth - 1,
+                    file = self._files[l][p],
+                    idx = index_expr("addr", depth),
+                    ab = ADDR_BITS,
+                ));
+                for s in 0..simd {
+                    let slice = format!(
+                        "(ok_{l}_{p} ? q_{l}_{p}[{}:{}] : {bits}'h0)",
+                        s * bits + bits - 1,
+                        s * bits
+                    );
+                    let ext = if bits < kw {
+                        format!("{{{{{}{{1'b0}}}}, {slice}}}", kw - bits)
+                    } else {
+                        slice
+                    };
+                    v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {ext} + {kw}'d{off};\n", kw - 1));
+                }
+            }
+        }
+        v.push_str("\nalways @(*) begin\n");
+        for k in 0..pe * simd {
+            v.push_str(&format!("    widx${k} = 8'h0;\n"));
+        }
+        v.push_str("    case (layer_q)\n");
+        for l in 0..self._blocks.len() {
+            v.push_str(&format!("        {ADDR_BITS}'d{l}: begin\n"));
+            for p in 0..pe {
+                for s in 0..simd {
+                    let x = format!("x_{l}_{p}_{s}");
+                    let ext = if kw < 8 { format!("{{{}'h0, {x}}}", 8 - kw) } else { x };
+                    v.push_str(&format!("            widx${} = {ext};\n", p * simd + s));
+                }
+            }
+            v.push_str("        end\n");
+        }
+        v.push_str("        default: ;\n    endcase\nend\n");
+        Verilog::Custom(v)
+    }
+}

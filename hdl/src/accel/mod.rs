@@ -1,0 +1,271 @@
+//! The whole-model accelerator: a layer-sequential engine that runs a quantized model's dense and conv layers one
+//! after another on one shared `pe × simd` MAC array, and the generator that emits it (`pact gen`).
+//!
+//! * [`AccelConfig`]: array size and target, checked at construction (exact messages, pinned by tests);
+//! * [`plan::Plan`]: the model mapped onto the engine (layouts, descriptors, packed weights, exact cycle counts),
+//!   with every model-dependent check (unsupported layers, array larger than the model, memory larger than the
+//!   target, address and slot capacities);
+//! * [`top::Accel`]: the rust-hdl top (controller, [`blocks`], [`mem`] leaves, [`crate::array::Array`],
+//!   [`crate::pact::Pact`] units); per-layer differences live in descriptor tables, not in the type structure;
+//! * [`generate`]: writes the Verilog, the `$readmemh` weight files, `manifest.json` and `estimate.json`
+//!   atomically into a directory.
+//!
+//! docs/accelerator.md describes the architecture, the interface and the timing.
+pub mod blocks;
+pub mod emit;
+pub mod mem;
+pub mod plan;
+pub mod top;
+
+pub use emit::{generate, generate_with, GenOptions, GenReport};
+pub use plan::Plan;
+
+use crate::array::Array;
+use crate::pact::Pact;
+use crate::widths::MacWidths;
+use crate::HdlError;
+use blocks::{Issue, LogitUnit, Writer, ISSUE_FIELDS, WRITER_FIELDS};
+use mem::WeightMem;
+use plan::{Bank, LayerPlan};
+use top::{Accel, AccelParts};
+
+/// Largest `pe` and `simd`.
+pub const MAX_SIDE: usize = 64;
+
+/// An FPGA whose block RAM bounds the accelerator's memory (`Any`: no bound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Target {
+    #[default]
+    Any,
+    /// Lattice iCE40 UP5K: 30 EBR of 4 kbit (the 1 Mbit SPRAM cannot be initialised, so weights do not go there).
+    Ice40Up5k,
+    /// Lattice ECP5 25k: 56 EBR of 18 kbit.
+    Ecp5_25k,
+    /// Lattice ECP5 45k: 108 EBR of 18 kbit.
+    Ecp5_45k,
+    /// Lattice ECP5 85k: 208 EBR of 18 kbit.
+    Ecp5_85k,
+}
+
+impl Target {
+    /// Every target, in the order of [`Target::name`]s accepted on the command line.
+    pub const ALL: [Target; 5] = [
+        Target::Any,
+        Target::Ice40Up5k,
+        Target::Ecp5_25k,
+        Target::Ecp5_45k,
+        Target::Ecp5_85k,
+    ];
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Any => "any",
+            Target::Ice40Up5k => "ice40-up5k",
+            Target::Ecp5_25k => "ecp5-25k",
+            Target::Ecp5_45k => "ecp5-45k",
+            Target::Ecp5_85k => "ecp5-85k",
+        }
+    }
+
+    /// Block RAM bits, `None` for [`Target::Any`].
+    pub fn memory_bits(self) -> Option<usize> {
+        match self {
+            Target::Any => None,
+            Target::Ice40Up5k => Some(30 * 4096),
+            Target::Ecp5_25k => Some(56 * 18432),
+            Target::Ecp5_45k => Some(108 * 18432),
+            Target::Ecp5_85k => Some(208 * 18432),
+        }
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = HdlError;
+    fn from_str(s: &str) -> Result<Self, HdlError> {
+        Target::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+            HdlError::new(format!("target '{s}' is unknown ({})", names.join(", ")))
+        })
+    }
+}
+
+/// The accelerator's array size and target, checked at construction. The model-dependent checks (array larger
+/// than the model, memory larger than the target, unsupported layers) run in [`Plan::new`], which [`generate`]
+/// calls first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccelConfig {
+    pe: usize,
+    simd: usize,
+    target: Target,
+}
+
+impl Default for AccelConfig {
+    /// A 4 × 4 array, no memory bound.
+    fn default() -> Self {
+        AccelConfig {
+            pe: 4,
+            simd: 4,
+            target: Target::Any,
+        }
+    }
+}
+
+impl AccelConfig {
+    /// `pe` output channels and `simd` inputs per cycle, each in `1..=64`, one dividing the other.
+    pub fn new(pe: usize, simd: usize) -> Result<Self, HdlError> {
+        for (what, v) in [("--pe", pe), ("--simd", simd)] {
+            if !(1..=MAX_SIDE).contains(&v) {
+                return Err(HdlError::new(format!("{what} {v} is out of range 1..={MAX_SIDE}")));
+            }
+        }
+        if pe % simd != 0 && simd % pe != 0 {
+            return Err(HdlError::new(format!(
+                "--pe {pe} and --simd {simd}: one must divide the other (the writer packs PE results into SIMD-wide \
+                 words)"
+            )));
+        }
+        Ok(AccelConfig {
+            pe,
+            simd,
+            target: Target::Any,
+        })
+    }
+
+    /// The same array for `target` (its block RAM bounds the memory).
+    pub fn with_target(self, target: Target) -> Self {
+        AccelConfig { target, ..self }
+    }
+
+    /// Output channels computed in parallel.
+    pub fn pe(&self) -> usize {
+        self.pe
+    }
+
+    /// Inputs per output consumed per cycle.
+    pub fn simd(&self) -> usize {
+        self.simd
+    }
+
+    /// The target.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+}
+
+fn w16(v: usize) -> u16 {
+    (v & 0xffff) as u16
+}
+
+/// The issue descriptor row of a layer (see [`blocks::ISSUE_FIELDS`]).
+fn issue_row(l: &LayerPlan) -> Vec<u16> {
+    let (h, w, cw) = if l.kind == "dense" {
+        (1, 1, l.beats)
+    } else {
+        (l.src_layout.h, l.src_layout.w, l.src_layout.cw)
+    };
+    let [kh, kw] = l.kernel;
+    let [sy, sx] = l.stride;
+    let [pt, pl] = l.pad;
+    let _ = kh;
+    let pb0 = (0usize).wrapping_sub((pt * w + pl) * cw);
+    let row = vec![
+        u16::from(l.perlane),
+        w16(l.beats - 1),
+        w16(l.groups - 1),
+        w16(l.ow - 1),
+        w16(l.oh - 1),
+        w16(cw - 1),
+        w16(kw - 1),
+        w16(h),
+        w16(w),
+        w16(sx * cw),
+        w16(sy * w * cw),
+        w16((w - kw) * cw + 1),
+        w16(0usize.wrapping_sub(pt)),
+        w16(0usize.wrapping_sub(pl)),
+        w16(pb0),
+        w16(sy),
+        w16(sx),
+    ];
+    debug_assert_eq!(row.len(), ISSUE_FIELDS);
+    row
+}
+
+/// The writer descriptor row of a layer (see [`blocks::WRITER_FIELDS`]); zeros for the last layer.
+fn writer_row(l: &LayerPlan) -> Vec<u16> {
+    let Some(bits) = l.out_bits else {
+        return vec![0; WRITER_FIELDS];
+    };
+    let o = &l.out_layout;
+    vec![
+        w16(l.groups - 1),
+        w16(l.ow - 1),
+        w16(l.oh - 1),
+        w16(l.pool[0] - 1),
+        w16(l.pool[1] - 1),
+        w16(o.w),
+        w16(o.h),
+        w16(o.cw - 1),
+        w16(o.cw),
+        w16(o.w * o.cw),
+        w16((1usize << bits) - 1),
+    ]
+}
+
+/// Build the rust-hdl top for a plan. `files[l][p]` are the `$readmemh` paths of the weight ROMs.
+pub fn build(plan: &Plan, files: Vec<Vec<String>>) -> Result<Accel, HdlError> {
+    let (pe, simd) = (plan.pe, plan.simd);
+    let array = Array::new(pe, simd, MacWidths::new(plan.ka, plan.kw, plan.acc))?;
+    let pacts = plan
+        .pact_consts
+        .iter()
+        .map(|c| Pact::new(plan.acc, plan.ka_out, c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = plan.layers.iter().map(|l| l.weights.clone()).collect();
+    let wmem = WeightMem::new(blocks, files, pe, simd, plan.kw);
+    let patch: Vec<Vec<u16>> = match plan.layers.first().filter(|l| l.perlane) {
+        Some(l) => l
+            .patch
+            .chunks(simd)
+            .map(|c| c.iter().flatten().copied().collect())
+            .collect(),
+        None => vec![vec![0; 4 * simd]],
+    };
+    let issue = Issue::new(simd, plan.layers.iter().map(issue_row).collect(), patch);
+    let writer = Writer::new(pe, simd, plan.layers.iter().map(writer_row).collect());
+    let last = plan.last();
+    let logits = LogitUnit::new(pe, last.m, plan.acc, &plan.logit_bias);
+    let top_desc = plan
+        .layers
+        .iter()
+        .map(|l| {
+            vec![
+                l.src.code(),
+                l.dst.code(),
+                u16::from(l.dst == Bank::Logits),
+                w16(l.ch_base),
+                w16(l.groups - 1),
+            ]
+        })
+        .collect();
+    Ok(Accel::new(AccelParts {
+        pe,
+        simd,
+        array,
+        pacts,
+        wmem,
+        issue,
+        writer,
+        logits,
+        top_desc,
+        input: (plan.input_depth, 8),
+        banks: [
+            (plan.bank_depth[0], plan.bank_bits[0] as usize),
+            (plan.bank_depth[1], plan.bank_bits[1] as usize),
+        ],
+        logit_depth: last.groups,
+        pixels: plan.pixels(),
+        replicated: plan.input_replicated,
+    }))
+}

@@ -1,0 +1,457 @@
+//! The accelerator top: one controller running the layers of a model one after another on a shared
+//! `pe × simd` MAC array, with the memories, the PACT units, the streaming interface and the debug read port.
+use super::blocks::{Issue, LogitUnit, Writer};
+use super::mem::{LaneRam, Table, WeightMem, ADDR_BITS};
+use crate::array::Array;
+use crate::pact::Pact;
+use crate::resize::ZeroResize;
+use crate::rom::CHANNEL_BITS;
+use rust_hdl::prelude::*;
+
+type A16 = Bits<ADDR_BITS>;
+
+/// Top-level descriptor fields (one row per layer): source bank, destination bank, is-last flag, first PACT slot,
+/// groups − 1.
+pub const TOP_FIELDS: usize = 5;
+
+/// Controller state `LOAD`: accepting pixels (`in_ready` high).
+pub const ST_LOAD: u64 = 0;
+/// Controller state `START`: one cycle to load the layer's counters.
+pub const ST_START: u64 = 1;
+/// Controller state `RUN`: one beat per cycle.
+pub const ST_RUN: u64 = 2;
+/// Controller state `DRAIN`: waiting for the layer's last results.
+pub const ST_DRAIN: u64 = 3;
+/// Controller state `FINISH`: `out_valid` high for one cycle.
+pub const ST_FINISH: u64 = 4;
+
+/// Everything the top needs, prepared from a [`super::plan::Plan`] (see `super::build`).
+pub struct AccelParts {
+    pub pe: usize,
+    pub simd: usize,
+    pub array: Array,
+    pub pacts: Vec<Pact>,
+    pub wmem: WeightMem,
+    pub issue: Issue,
+    pub writer: Writer,
+    pub logits: LogitUnit,
+    pub top_desc: Vec<Vec<u16>>,
+    pub input: (usize, usize),
+    pub banks: [(usize, usize); 2],
+    pub logit_depth: usize,
+    pub pixels: usize,
+    pub replicated: bool,
+}
+
+/// The whole-model accelerator (the emitted module `top`).
+///
+/// Interface (all synchronous to the rising edge of `clk`; see docs/accelerator.md for the timing):
+/// * `rst` (in): synchronous reset of the controller (back to `LOAD`, nothing else is cleared);
+/// * `in_valid`, `in_data[7:0]` (in), `in_ready` (out): pixel codes in C×H×W order, one accepted at every rising
+///   edge with `in_valid & in_ready`; `in_ready` is high exactly while the controller waits for pixels;
+/// * `out_valid` (out): high for one cycle when an inference is complete; `out_class[15:0]` (out): the index of
+///   the largest logit (lowest index on ties), valid from that cycle until the next inference completes;
+/// * `busy` (out): high from the first accepted pixel until the result; `done` (out): high from the result (or a
+///   debug halt) until the next image's first pixel;
+/// * debug: `dbg_stop_en`, `dbg_stop_layer[15:0]` (in) halt after that compute layer (its output stays in its
+///   bank; `done` rises, `out_valid` does not); `dbg_sel[1:0]` (0 input buffer, 1 bank A, 2 bank B, 3 logits),
+///   `dbg_lane[15:0]`, `dbg_addr[15:0]` (in) select a word that appears on `dbg_data[31:0]` (out) one cycle later
+///   while `in_ready` is high (logits as signed 32-bit values, codes zero-extended).
+#[derive(LogicBlock)]
+pub struct Accel {
+    /// Clock (rising edge).
+    pub clk: Signal<In, Clock>,
+    /// Synchronous reset of the controller.
+    pub rst: Signal<In, Bit>,
+    /// A pixel is offered on `in_data`.
+    pub in_valid: Signal<In, Bit>,
+    /// Pixel code, unsigned 8 bits.
+    pub in_data: Signal<In, Bits<8>>,
+    /// The accelerator takes a pixel at the next rising edge if `in_valid`.
+    pub in_ready: Signal<Out, Bit>,
+    /// One-cycle pulse: `out_class` is the new result.
+    pub out_valid: Signal<Out, Bit>,
+    /// Class index, unsigned.
+    pub out_class: Signal<Out, A16>,
+    /// An inference is in progress.
+    pub busy: Signal<Out, Bit>,
+    /// A result (or debug halt) is available.
+    pub done: Signal<Out, Bit>,
+    /// Halt after layer `dbg_stop_layer` (debug).
+    pub dbg_stop_en: Signal<In, Bit>,
+    /// Layer to halt after (compute-layer number).
+    pub dbg_stop_layer: Signal<In, A16>,
+    /// Debug read source: 0 input buffer, 1 bank A, 2 bank B, 3 logits.
+    pub dbg_sel: Signal<In, Bits<2>>,
+    /// Debug read lane (SIMD lane, or PE for logits).
+    pub dbg_lane: Signal<In, A16>,
+    /// Debug read address (word).
+    pub dbg_addr: Signal<In, A16>,
+    /// Debug read data (one cycle after the address), unsigned 32 bits.
+    pub dbg_data: Signal<Out, Bits<32>>,
+    issue: Issue,
+    writer: Writer,
+    logits: LogitUnit,
+    array: Array,
+    pact: Vec<Pact>,
+    wmem: WeightMem,
+    inbuf: Vec<LaneRam<8>>,
+    bank_a: Vec<LaneRam<8>>,
+    bank_b: Vec<LaneRam<8>>,
+    lram: Vec<LaneRam<32>>,
+    ltab: Table,
+    chan: ZeroResize<16, CHANNEL_BITS>,
+    dz: ZeroResize<8, 32>,
+    state: DFF<Bits<3>>,
+    layer: DFF<A16>,
+    pc: DFF<A16>,
+    il: DFF<A16>,
+    iw: DFF<A16>,
+    rg: DFF<A16>,
+    done_r: DFF<Bit>,
+    class_r: DFF<A16>,
+    s1_en: DFF<Bit>,
+    s1_clear: DFF<Bit>,
+    s1_last: DFF<Bit>,
+    s1_inb: Vec<DFF<Bit>>,
+    src_d: Vec<Signal<Local, Bits<8>>>,
+    src: Signal<Local, A16>,
+    dst: Signal<Local, A16>,
+    is_last: Signal<Local, Bit>,
+    loading: Signal<Local, Bit>,
+    pact_v: Vec<Signal<Local, Bit>>,
+    dsel8: Signal<Local, Bits<8>>,
+    st_load: Constant<Bits<3>>,
+    st_start: Constant<Bits<3>>,
+    st_run: Constant<Bits<3>>,
+    st_drain: Constant<Bits<3>>,
+    st_finish: Constant<Bits<3>>,
+    bank_a_code: Constant<A16>,
+    bank_b_code: Constant<A16>,
+    sel_in: Constant<Bits<2>>,
+    sel_a: Constant<Bits<2>>,
+    sel_b: Constant<Bits<2>>,
+    sel_logits: Constant<Bits<2>>,
+    lane: Vec<Constant<A16>>,
+    simd_m: Constant<A16>,
+    npix_m: Constant<A16>,
+    replicated: Constant<Bit>,
+    zero: Constant<A16>,
+    one: Constant<A16>,
+    zero8: Constant<Bits<8>>,
+    _pe: usize,
+    _simd: usize,
+}
+
+impl Accel {
+    /// Assemble the top from its prepared parts.
+    pub fn new(parts: AccelParts) -> Self {
+        let AccelParts {
+            pe,
+            simd,
+            array,
+            pacts,
+            wmem,
+            issue,
+            writer,
+            logits,
+            top_desc,
+            input,
+            banks,
+            logit_depth,
+            pixels,
+            replicated,
+        } = parts;
+        assert!(top_desc.iter().all(|r| r.len() == TOP_FIELDS));
+        let ram8 = |(depth, bits): (usize, usize)| (0..simd).map(|_| LaneRam::new(depth, bits)).collect::<Vec<_>>();
+        Self {
+            clk: Default::default(),
+            rst: Default::default(),
+            in_valid: Default::default(),
+            in_data: Default::default(),
+            in_ready: Default::default(),
+            out_valid: Default::default(),
+            out_class: Default::default(),
+            busy: Default::default(),
+            done: Default::default(),
+            dbg_stop_en: Default::default(),
+            dbg_stop_layer: Default::default(),
+            dbg_sel: Default::default(),
+            dbg_lane: Default::default(),
+            dbg_addr: Default::default(),
+            dbg_data: Default::default(),
+            issue,
+            writer,
+            logits,
+            array,
+            pact: pacts,
+            wmem,
+            inbuf: ram8(input),
+            bank_a: ram8(banks[0]),
+            bank_b: ram8(banks[1]),
+            lram: (0..pe).map(|_| LaneRam::new(logit_depth, 32)).collect(),
+            ltab: Table::new(top_desc),
+            chan: Default::default(),
+            dz: Default::default(),
+            state: Default::default(),
+            layer: Default::default(),
+            pc: Default::default(),
+            il: Default::default(),
+            iw: Default::default(),
+            rg: Default::default(),
+            done_r: Default::default(),
+            class_r: Default::default(),
+            s1_en: Default::default(),
+            s1_clear: Default::default(),
+            s1_last: Default::default(),
+            s1_inb: (0..simd).map(|_| Default::default()).collect(),
+            src_d: (0..simd).map(|_| Default::default()).collect(),
+            src: Default::default(),
+            dst: Default::default(),
+            is_last: Default::default(),
+            loading: Default::default(),
+            pact_v: (0..pe).map(|_| Default::default()).collect(),
+            dsel8: Default::default(),
+            st_load: Constant::new(bits(ST_LOAD)),
+            st_start: Constant::new(bits(ST_START)),
+            st_run: Constant::new(bits(ST_RUN)),
+            st_drain: Constant::new(bits(ST_DRAIN)),
+            st_finish: Constant::new(bits(ST_FINISH)),
+            bank_a_code: Constant::new(bits(1)),
+            bank_b_code: Constant::new(bits(2)),
+            sel_in: Constant::new(bits(0)),
+            sel_a: Constant::new(bits(1)),
+            sel_b: Constant::new(bits(2)),
+            sel_logits: Constant::new(bits(3)),
+            lane: (0..pe.max(simd)).map(|i| Constant::new(bits(i as u64))).collect(),
+            simd_m: Constant::new(bits(simd as u64 - 1)),
+            npix_m: Constant::new(bits(pixels as u64 - 1)),
+            replicated: Constant::new(replicated),
+            zero: Constant::new(bits(0)),
+            one: Constant::new(bits(1)),
+            zero8: Constant::new(bits(0)),
+            _pe: pe,
+            _simd: simd,
+        }
+    }
+}
+
+impl Logic for Accel {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, state, layer, pc, il, iw, rg, done_r, class_r, s1_en, s1_clear, s1_last);
+        self.ltab.index.next = self.layer.q.val();
+        self.src.next = self.ltab.field[0].val();
+        self.dst.next = self.ltab.field[1].val();
+        self.is_last.next = self.ltab.field[2].val() != self.zero.val();
+        self.loading.next = self.state.q.val() == self.st_load.val();
+
+        // Beat issue and stage 1 (RAM and weight ROM reads).
+        self.issue.clock.next = self.clk.val();
+        self.issue.layer.next = self.layer.q.val();
+        self.issue.start.next = self.state.q.val() == self.st_start.val();
+        self.issue.run.next = self.state.q.val() == self.st_run.val();
+        self.s1_en.d.next = self.state.q.val() == self.st_run.val();
+        self.s1_clear.d.next = self.issue.clear.val();
+        self.s1_last.d.next = self.issue.last.val();
+        self.wmem.clock.next = self.clk.val();
+        self.wmem.layer.next = self.layer.q.val();
+        self.wmem.addr.next = self.issue.waddr.val();
+
+        // The MAC array.
+        self.array.clock.next = self.clk.val();
+        self.array.en.next = self.s1_en.q.val();
+        self.array.clear.next = self.s1_clear.q.val();
+        self.array.last.next = self.s1_last.q.val();
+        for k in 0..(self._pe * self._simd) {
+            self.array.widx[k].next = self.wmem.widx[k].val();
+        }
+        for s in 0..self._simd {
+            self.s1_inb[s].clock.next = self.clk.val();
+            self.s1_inb[s].d.next = self.issue.inb[s].val();
+            self.src_d[s].next = self.inbuf[s].rdata.val();
+            if self.src.val() == self.bank_a_code.val() {
+                self.src_d[s].next = self.bank_a[s].rdata.val();
+            }
+            if self.src.val() == self.bank_b_code.val() {
+                self.src_d[s].next = self.bank_b[s].rdata.val();
+            }
+            if self.s1_inb[s].q.val() {
+                self.array.act[s].next = self.src_d[s].val();
+            } else {
+                self.array.act[s].next = self.zero8.val();
+            }
+        }
+
+        // Activation memories.
+        for s in 0..self._simd {
+            self.inbuf[s].clock.next = self.clk.val();
+            self.inbuf[s].we.next = self.loading.val()
+                & self.in_valid.val()
+                & (self.replicated.val() | (self.il.q.val() == self.lane[s].val()));
+            if self.replicated.val() {
+                self.inbuf[s].waddr.next = self.pc.q.val();
+            } else {
+                self.inbuf[s].waddr.next = self.iw.q.val();
+            }
+            self.inbuf[s].wdata.next = self.in_data.val();
+            if self.loading.val() {
+                self.inbuf[s].raddr.next = self.dbg_addr.val();
+            } else {
+                self.inbuf[s].raddr.next = self.issue.raddr[s].val();
+            }
+            self.bank_a[s].clock.next = self.clk.val();
+            self.bank_a[s].we.next = self.writer.we.val() & (self.dst.val() == self.bank_a_code.val());
+            self.bank_a[s].waddr.next = self.writer.wa.val();
+            self.bank_a[s].wdata.next = self.writer.wd[s].val();
+            self.bank_b[s].clock.next = self.clk.val();
+            self.bank_b[s].we.next = self.writer.we.val() & (self.dst.val() == self.bank_b_code.val());
+            self.bank_b[s].waddr.next = self.writer.wa.val();
+            self.bank_b[s].wdata.next = self.writer.wd[s].val();
+            if self.loading.val() {
+                self.bank_a[s].raddr.next = self.dbg_addr.val();
+                self.bank_b[s].raddr.next = self.dbg_addr.val();
+            } else {
+                if self.src.val() == self.bank_a_code.val() {
+                    self.bank_a[s].raddr.next = self.issue.raddr[s].val();
+                } else {
+                    self.bank_a[s].raddr.next = self.writer.rd_addr.val();
+                }
+                if self.src.val() == self.bank_b_code.val() {
+                    self.bank_b[s].raddr.next = self.issue.raddr[s].val();
+                } else {
+                    self.bank_b[s].raddr.next = self.writer.rd_addr.val();
+                }
+            }
+            if self.dst.val() == self.bank_a_code.val() {
+                self.writer.rdata[s].next = self.bank_a[s].rdata.val();
+            } else {
+                self.writer.rdata[s].next = self.bank_b[s].rdata.val();
+            }
+        }
+
+        // Requantization (layers that output codes) and the writer.
+        self.chan.x.next = self.ltab.field[3].val() + self.rg.q.val();
+        for p in 0..self._pe {
+            self.pact[p].clock.next = self.clk.val();
+            self.pact[p].acc.next = self.array.acc[p].val();
+            self.pact[p].channel.next = self.chan.y.val();
+            self.pact[p].valid_in.next = self.array.valid.val() & !self.is_last.val();
+            self.writer.code[p].next = self.pact[p].code.val();
+        }
+        self.pact_v[0].next = self.pact[0].valid.val();
+        for p in 1..self._pe {
+            self.pact_v[p].next = self.pact_v[p - 1].val() & self.pact[p].valid.val();
+        }
+        self.writer.clock.next = self.clk.val();
+        self.writer.layer.next = self.layer.q.val();
+        self.writer.start.next = (self.state.q.val() == self.st_start.val()) & !self.is_last.val();
+        for q in (self._pe - 1)..self._pe {
+            self.writer.cv.next = self.pact_v[q].val();
+        }
+        if self.array.valid.val() {
+            if self.rg.q.val() == self.ltab.field[4].val() {
+                self.rg.d.next = self.zero.val();
+            } else {
+                self.rg.d.next = self.rg.q.val() + self.one.val();
+            }
+        }
+
+        // The last layer: logits and argmax.
+        self.logits.clock.next = self.clk.val();
+        self.logits.start.next = (self.state.q.val() == self.st_start.val()) & self.is_last.val();
+        self.logits.valid.next = self.array.valid.val() & self.is_last.val();
+        for p in 0..self._pe {
+            self.logits.acc[p].next = self.array.acc[p].val();
+            self.lram[p].clock.next = self.clk.val();
+            self.lram[p].we.next = self.logits.lwe.val();
+            self.lram[p].waddr.next = self.logits.lwa.val();
+            self.lram[p].wdata.next = self.logits.lwd[p].val();
+            self.lram[p].raddr.next = self.dbg_addr.val();
+        }
+
+        // Debug read port.
+        self.dsel8.next = self.zero8.val();
+        for s in 0..self._simd {
+            if self.dbg_lane.val() == self.lane[s].val() {
+                if self.dbg_sel.val() == self.sel_in.val() {
+                    self.dsel8.next = self.inbuf[s].rdata.val();
+                }
+                if self.dbg_sel.val() == self.sel_a.val() {
+                    self.dsel8.next = self.bank_a[s].rdata.val();
+                }
+                if self.dbg_sel.val() == self.sel_b.val() {
+                    self.dsel8.next = self.bank_b[s].rdata.val();
+                }
+            }
+        }
+        self.dz.x.next = self.dsel8.val();
+        self.dbg_data.next = self.dz.y.val();
+        if self.dbg_sel.val() == self.sel_logits.val() {
+            for p in 0..self._pe {
+                if self.dbg_lane.val() == self.lane[p].val() {
+                    self.dbg_data.next = self.lram[p].rdata.val();
+                }
+            }
+        }
+
+        // The controller.
+        self.in_ready.next = self.loading.val();
+        self.out_valid.next = self.state.q.val() == self.st_finish.val();
+        self.out_class.next = self.class_r.q.val();
+        self.done.next = self.done_r.q.val();
+        self.busy.next = !self.loading.val() | (self.pc.q.val() != self.zero.val());
+        if self.loading.val() {
+            if self.in_valid.val() {
+                self.done_r.d.next = false;
+                self.pc.d.next = self.pc.q.val() + self.one.val();
+                if self.il.q.val() == self.simd_m.val() {
+                    self.il.d.next = self.zero.val();
+                    self.iw.d.next = self.iw.q.val() + self.one.val();
+                } else {
+                    self.il.d.next = self.il.q.val() + self.one.val();
+                }
+                if self.pc.q.val() == self.npix_m.val() {
+                    self.pc.d.next = self.zero.val();
+                    self.il.d.next = self.zero.val();
+                    self.iw.d.next = self.zero.val();
+                    self.layer.d.next = self.zero.val();
+                    self.state.d.next = self.st_start.val();
+                }
+            }
+        } else if self.state.q.val() == self.st_start.val() {
+            self.rg.d.next = self.zero.val();
+            self.state.d.next = self.st_run.val();
+        } else if self.state.q.val() == self.st_run.val() {
+            if self.issue.final_beat.val() {
+                self.state.d.next = self.st_drain.val();
+            }
+        } else if self.state.q.val() == self.st_drain.val() {
+            if self.is_last.val() {
+                if self.logits.done.val() {
+                    self.class_r.d.next = self.logits.best.val();
+                    self.state.d.next = self.st_finish.val();
+                }
+            } else if self.writer.done.val() {
+                if self.dbg_stop_en.val() & (self.layer.q.val() == self.dbg_stop_layer.val()) {
+                    self.done_r.d.next = true;
+                    self.state.d.next = self.st_load.val();
+                } else {
+                    self.layer.d.next = self.layer.q.val() + self.one.val();
+                    self.state.d.next = self.st_start.val();
+                }
+            }
+        } else {
+            self.done_r.d.next = true;
+            self.state.d.next = self.st_load.val();
+        }
+        if self.rst.val() {
+            self.state.d.next = self.st_load.val();
+            self.pc.d.next = self.zero.val();
+            self.il.d.next = self.zero.val();
+            self.iw.d.next = self.zero.val();
+            self.layer.d.next = self.zero.val();
+            self.done_r.d.next = false;
+        }
+    }
+}
