@@ -286,6 +286,7 @@ pub struct Writer {
     wrow: DFF<A16>,
     active: DFF<Bit>,
     got_all: DFF<Bit>,
+    fin: DFF<Bit>,
     stage: Vec<DFF<Bits<8>>>,
     wreg: Vec<DFF<Bits<8>>>,
     p_req: DFF<Bit>,
@@ -354,6 +355,7 @@ impl Writer {
             wrow: Default::default(),
             active: Default::default(),
             got_all: Default::default(),
+            fin: Default::default(),
             stage: vd(pe),
             wreg: vd(simd),
             p_req: Default::default(),
@@ -394,7 +396,8 @@ impl Logic for Writer {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, wg, slot, ow, k, wox, woy, rx, ry, px, py, wpos, wrow, active, got_all, p_req, p_first, p_addr
+            self, clock, wg, slot, ow, k, wox, woy, rx, ry, px, py, wpos, wrow, active, got_all, fin, p_req, p_first,
+            p_addr
         );
         for p in 0..self._pe {
             self.stage[p].clock.next = self.clock.val();
@@ -468,7 +471,10 @@ impl Logic for Writer {
         }
         self.we.next = self.p_req.q.val();
         self.wa.next = self.p_addr.q.val();
-        self.done.next = self.got_all.q.val() & !self.active.q.val() & !self.p_req.q.val();
+        // Done one cycle after the last chunk's write slot, whether or not that chunk wrote (a dropped position or
+        // a word past the last channel writes nothing), so the drain is the same for every layer.
+        self.fin.d.next = self.got_all.q.val() & !self.active.q.val();
+        self.done.next = self.fin.q.val();
         if self.cur.val() {
             if self.cv.val() {
                 for p in 0..self._pe {
@@ -543,6 +549,7 @@ impl Logic for Writer {
             self.wrow.d.next = self.zero.val();
             self.active.d.next = false;
             self.got_all.d.next = false;
+            self.fin.d.next = false;
         }
     }
 }
