@@ -84,6 +84,14 @@ impl AccelPorts {
         }
     }
 
+    /// The ports of the stand-in accelerator [`STANDIN_ACCEL_V`] (default names, 4-bit class).
+    pub fn standin() -> Self {
+        AccelPorts {
+            class_bits: 4,
+            ..AccelPorts::with_module("pact_standin_accel")
+        }
+    }
+
     /// Check the names (Verilog identifiers) and the class width.
     pub fn validate(&self) -> Result<(), String> {
         let mut names = vec![
@@ -205,6 +213,9 @@ impl Logic for AccelInstance {
         if p.busy.is_some() {
             code.push_str("wire busy_w;\n");
         }
+        if p.done.is_some() {
+            code.push_str("wire unused_done;\n");
+        }
         code.push_str(&format!(
             "{} accel (\n    .{}(clock),\n    .{}({rst}),\n    .{}(in_data),\n    .{}(in_valid),\n    \
              .{}(in_ready),\n    .{}(class_w),\n    .{}(out_valid)",
@@ -214,7 +225,8 @@ impl Logic for AccelInstance {
             code.push_str(&format!(",\n    .{b}(busy_w)"));
         }
         if let Some(d) = &p.done {
-            code.push_str(&format!(",\n    .{d}()"));
+            // Not used by the core; the name matches Verilator's unused-signal pattern.
+            code.push_str(&format!(",\n    .{d}(unused_done)"));
         }
         code.push_str("\n);\n");
         if cb == 8 {
@@ -591,10 +603,25 @@ pub fn write_board_sources(
 }
 
 /// A stand-in accelerator with the streaming interface ([`AccelPorts::with_module`]`("pact_standin_accel")`):
-/// it takes `PIXELS` pixels (parameter, default 16), answers `sum mod 10` `LATENCY` cycles later (parameter,
-/// default 8), with `busy` from the first pixel to the answer and a one-cycle `done` beside `out_valid`. For
-/// testing board top-levels before the real accelerator exists.
+/// it takes `PIXELS` pixels (parameter, default 16), one per cycle, and answers `sum mod 10` 2 cycles after the
+/// last one, with `busy` from the first pixel to the answer and a one-cycle `done` beside `out_valid`. Each
+/// pixel's residue comes from a table it reads with `$readmemh` from [`STANDIN_MOD10_HEX_FILE`] (write
+/// [`standin_mod10_hex`] beside it). For testing board top-levels before the real accelerator exists.
 pub const STANDIN_ACCEL_V: &str = include_str!("../verilog/pact_standin_accel.v");
+
+/// The memory file the stand-in reads.
+pub const STANDIN_MOD10_HEX_FILE: &str = "pact_standin_mod10.hex";
+
+/// The stand-in's table: `i mod 10` for `i` in 0..256, one hex digit per line.
+pub fn standin_mod10_hex() -> String {
+    (0..256).map(|i| format!("{:x}\n", i % 10)).collect()
+}
+
+/// Write the stand-in accelerator (`pact_standin_accel.v` and its memory file) into `dir`.
+pub fn write_standin(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join("pact_standin_accel.v"), STANDIN_ACCEL_V)?;
+    std::fs::write(dir.join(STANDIN_MOD10_HEX_FILE), standin_mod10_hex())
+}
 
 /// The class the stand-in accelerator answers for an image: the sum of its pixels mod 10.
 pub fn standin_class(pixels: &[u8]) -> u8 {

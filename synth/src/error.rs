@@ -17,24 +17,8 @@ pub enum SynthError {
         install: String,
     },
     /// A tool ran and failed.
-    #[error("{stage} failed ({status}){}\n--- {log_name} (excerpt) ---\n{excerpt}\n--- end of excerpt; full log: {} ---\nhint: {hint}",
-        location.as_ref().map(|l| format!(" at {l}")).unwrap_or_default(), log.display())]
-    ToolFailed {
-        /// The stage, e.g. `yosys (synth_ice40)`.
-        stage: String,
-        /// Exit status, or `timed out`.
-        status: String,
-        /// The first `file:line` the tool named, if any.
-        location: Option<String>,
-        /// The log's relevant lines.
-        excerpt: String,
-        /// What probably went wrong and what to try.
-        hint: String,
-        /// The file name of the log.
-        log_name: String,
-        /// Where the full log was kept.
-        log: PathBuf,
-    },
+    #[error("{0}")]
+    ToolFailed(Box<ToolFailure>),
     /// The design cannot fit the target: refused before running (estimate) or after synthesis (cell counts).
     #[error("the design does not fit the {target} ({part}): {detail}")]
     DoesNotFit {
@@ -65,6 +49,42 @@ impl SynthError {
             what: what.into(),
             source,
         }
+    }
+}
+
+/// What a failed tool run left: the stage, its exit status, the log's relevant lines and a hint.
+#[derive(Debug)]
+pub struct ToolFailure {
+    /// The stage, e.g. `yosys (synth_ice40)`.
+    pub stage: String,
+    /// Exit status, or `timed out after …`.
+    pub status: String,
+    /// The first `file:line` the tool named, if any.
+    pub location: Option<String>,
+    /// The log's relevant lines.
+    pub excerpt: String,
+    /// What probably went wrong and what to try.
+    pub hint: String,
+    /// The file name of the log.
+    pub log_name: String,
+    /// Where the full log was kept.
+    pub log: PathBuf,
+}
+
+impl std::fmt::Display for ToolFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed ({})", self.stage, self.status)?;
+        if let Some(l) = &self.location {
+            write!(f, " at {l}")?;
+        }
+        write!(
+            f,
+            "\n--- {} (excerpt) ---\n{}\n--- end of excerpt; full log: {} ---\nhint: {}",
+            self.log_name,
+            self.excerpt,
+            self.log.display(),
+            self.hint
+        )
     }
 }
 

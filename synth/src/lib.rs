@@ -34,7 +34,7 @@ pub mod target;
 pub mod tools;
 pub mod uart;
 
-pub use error::{Result, SynthError};
+pub use error::{Result, SynthError, ToolFailure};
 pub use estimate::Estimate;
 pub use flow::{run, DspMode, SynthOptions, FAILED_DIR, REPORT_FILE, SUMMARY_FILE};
 pub use report::SynthReport;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::error::{Result, SynthError};
+use crate::error::{Result, SynthError, ToolFailure};
 use crate::target::Target;
 
 /// The Debian command that installs the iCE40 flow.
@@ -192,7 +192,7 @@ pub fn excerpt_tail(text: &str, n: usize) -> String {
 pub fn excerpt_error(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let is_err = |l: &&str| l.contains("ERROR") || l.contains("Error:") || l.contains("error:");
-    match lines.iter().position(|l| is_err(&l)) {
+    match lines.iter().position(is_err) {
         Some(i) => lines[i.saturating_sub(6)..(i + 12).min(lines.len())].join("\n"),
         None => excerpt_tail(text, 25),
     }
@@ -314,7 +314,7 @@ impl Stage<'_> {
             return Ok(secs);
         }
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        Err(SynthError::ToolFailed {
+        Err(SynthError::ToolFailed(Box::new(ToolFailure {
             stage: self.title.clone(),
             status: match status {
                 Some(s) => s.to_string(),
@@ -329,7 +329,7 @@ impl Stage<'_> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             log: self.failed_log.clone(),
-        })
+        })))
     }
 }
 

@@ -96,12 +96,15 @@ pub struct UartRx {
     got: DFF<Bit>,
     bad: DFF<Bit>,
     shifted: Signal<Local, Bits<8>>,
+    limit: Signal<Local, Bits<BAUD_COUNTER_BITS>>,
     full_period: Constant<Bits<BAUD_COUNTER_BITS>>,
     half_period: Constant<Bits<BAUD_COUNTER_BITS>>,
+    zero: Constant<Bits<BAUD_COUNTER_BITS>>,
     one: Constant<Bits<BAUD_COUNTER_BITS>>,
     nbit_one: Constant<Bits<4>>,
     nbit_start: Constant<Bits<4>>,
     nbit_stop: Constant<Bits<4>>,
+    top_bit: Constant<Bits<8>>,
 }
 
 impl UartRx {
@@ -128,39 +131,51 @@ impl UartRx {
             got: Default::default(),
             bad: Default::default(),
             shifted: Default::default(),
+            limit: Default::default(),
             full_period: Constant::new(bits((clocks_per_bit - 1) as u64)),
             half_period: Constant::new(bits((clocks_per_bit / 2 - 1) as u64)),
+            zero: Constant::new(bits(0)),
             one: Constant::new(bits(1)),
             nbit_one: Constant::new(bits(1)),
             nbit_start: Constant::new(bits(0)),
             nbit_stop: Constant::new(bits(9)),
+            top_bit: Constant::new(bits(0x80)),
         }
     }
 }
 
 impl Logic for UartRx {
+    // The bit-period counter only ever restarts from 0 and counts up to a limit compared for equality: then
+    // its D input is the plain increment (the restart maps to the flip-flops' synchronous reset), and the
+    // increment's carry chain stays whole on iCE40. Loading other constants, or decrementing to zero,
+    // made yosys merge the restart logic into the sum LUTs, which split the chain and halved Fmax.
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, sync0, sync1, active, count, nbit, shift, held, got, bad);
         self.sync0.d.next = self.line.val();
         self.sync1.d.next = self.sync0.q.val();
         self.shifted.next = self.shift.q.val() >> 1;
+        if self.nbit.q.val() == self.nbit_start.val() {
+            self.limit.next = self.half_period.val();
+        } else {
+            self.limit.next = self.full_period.val();
+        }
         self.got.d.next = false;
         self.bad.d.next = false;
+        self.count.d.next = self.count.q.val() + self.one.val();
         if self.reset.val() {
             self.active.d.next = false;
+            self.count.d.next = self.zero.val();
         } else if !self.active.q.val() {
+            self.count.d.next = self.zero.val();
             if !self.sync1.q.val() {
                 // Falling edge: the middle of the start bit is half a period away.
                 self.active.d.next = true;
-                self.count.d.next = self.half_period.val();
                 self.nbit.d.next = self.nbit_start.val();
             }
-        } else if self.count.q.val().any() {
-            self.count.d.next = self.count.q.val() - self.one.val();
-        } else {
+        } else if self.count.q.val() == self.limit.val() {
             // The middle of bit `nbit`: 0 start, 1..=8 data (LSB first), 9 stop.
-            self.count.d.next = self.full_period.val();
+            self.count.d.next = self.zero.val();
             self.nbit.d.next = self.nbit.q.val() + self.nbit_one.val();
             if self.nbit.q.val() == self.nbit_start.val() {
                 if self.sync1.q.val() {
@@ -175,8 +190,10 @@ impl Logic for UartRx {
                 } else {
                     self.bad.d.next = true;
                 }
+            } else if self.sync1.q.val() {
+                self.shift.d.next = self.shifted.val() | self.top_bit.val();
             } else {
-                self.shift.d.next = self.shifted.val().replace_bit(7, self.sync1.q.val());
+                self.shift.d.next = self.shifted.val();
             }
         }
         self.data.next = self.held.q.val();
@@ -188,7 +205,7 @@ impl Logic for UartRx {
 /// UART transmitter, 8N1.
 ///
 /// When idle (`busy` low), a cycle with `start` high loads `data`; the frame (start bit, 8 data bits LSB first,
-/// stop bit) goes out on `line`, each bit for `clocks_per_bit` cycles, beginning two cycles later. `busy` is
+/// stop bit) goes out on `line`, each bit for `clocks_per_bit` cycles, beginning after the next rising edge. `busy` is
 /// high from the cycle after `start` until the stop bit has been sent. The line is held high while idle, in
 /// reset and from configuration on (the line register is stored inverted, so its power-up value 0 is idle).
 #[derive(LogicBlock)]
@@ -208,16 +225,14 @@ pub struct UartTx {
     active: DFF<Bit>,
     count: DFF<Bits<BAUD_COUNTER_BITS>>,
     nbit: DFF<Bits<4>>,
-    frame_n: DFF<Bits<10>>,
+    shift: DFF<Bits<8>>,
     line_n: DFF<Bit>,
-    wide: Signal<Local, Bits<10>>,
     full_period: Constant<Bits<BAUD_COUNTER_BITS>>,
     zero: Constant<Bits<BAUD_COUNTER_BITS>>,
     one: Constant<Bits<BAUD_COUNTER_BITS>>,
     nbit_one: Constant<Bits<4>>,
-    nbit_zero: Constant<Bits<4>>,
+    nbit_stop: Constant<Bits<4>>,
     nbit_done: Constant<Bits<4>>,
-    stop_bit: Constant<Bits<10>>,
 }
 
 impl UartTx {
@@ -237,46 +252,49 @@ impl UartTx {
             active: Default::default(),
             count: Default::default(),
             nbit: Default::default(),
-            frame_n: Default::default(),
+            shift: Default::default(),
             line_n: Default::default(),
-            wide: Default::default(),
             full_period: Constant::new(bits((clocks_per_bit - 1) as u64)),
             zero: Constant::new(bits(0)),
             one: Constant::new(bits(1)),
             nbit_one: Constant::new(bits(1)),
-            nbit_zero: Constant::new(bits(0)),
+            nbit_stop: Constant::new(bits(9)),
             nbit_done: Constant::new(bits(10)),
-            stop_bit: Constant::new(bits(1 << 9)),
         }
     }
 }
 
 impl Logic for UartTx {
+    // The counter restarts from 0 only (see UartRx).
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, active, count, nbit, frame_n, line_n);
-        // The frame {stop = 1, data, start = 0}, stored inverted.
-        self.wide.next = bit_cast::<10, 8>(self.data.val());
+        dff_setup!(self, clock, active, count, nbit, shift, line_n);
+        self.count.d.next = self.count.q.val() + self.one.val();
         if self.reset.val() {
             self.active.d.next = false;
             self.line_n.d.next = false;
+            self.count.d.next = self.zero.val();
         } else if !self.active.q.val() {
+            self.count.d.next = self.zero.val();
             if self.start.val() {
+                // The start bit goes out now; bit 1 (data bit 0) one period later.
                 self.active.d.next = true;
-                self.frame_n.d.next = !((self.wide.val() << 1) | self.stop_bit.val());
-                self.nbit.d.next = self.nbit_zero.val();
-                self.count.d.next = self.zero.val();
+                self.line_n.d.next = true;
+                self.shift.d.next = self.data.val();
+                self.nbit.d.next = self.nbit_one.val();
             }
-        } else if self.count.q.val().any() {
-            self.count.d.next = self.count.q.val() - self.one.val();
-        } else if self.nbit.q.val() == self.nbit_done.val() {
-            // The stop bit has lasted a whole period.
-            self.active.d.next = false;
-        } else {
-            self.line_n.d.next = self.frame_n.q.val().get_bit(0);
-            self.frame_n.d.next = self.frame_n.q.val() >> 1;
+        } else if self.count.q.val() == self.full_period.val() {
+            self.count.d.next = self.zero.val();
+            if self.nbit.q.val() == self.nbit_done.val() {
+                // The stop bit has lasted a whole period.
+                self.active.d.next = false;
+            } else if self.nbit.q.val() == self.nbit_stop.val() {
+                self.line_n.d.next = false;
+            } else {
+                self.line_n.d.next = !self.shift.q.val().get_bit(0);
+                self.shift.d.next = self.shift.q.val() >> 1;
+            }
             self.nbit.d.next = self.nbit.q.val() + self.nbit_one.val();
-            self.count.d.next = self.full_period.val();
         }
         self.line.next = !self.line_n.q.val();
         self.busy.next = self.active.q.val();

@@ -1,0 +1,188 @@
+//! The board core (rust-hdl UART host interface + reset) around the stand-in accelerator: Verilator lint and an
+//! Icarus testbench that sends images over the simulated UART and checks the class bytes that come back.
+
+use std::process::Command;
+
+use pact_sim::IcarusTestbench;
+use pact_synth::board::{core_verilog, standin_class, write_standin, AccelPorts, CORE_MODULE, STANDIN_MOD10_HEX_FILE};
+use pact_synth::uart::check_baud;
+
+/// A clock that gives 16 cycles per bit at 115 200 baud, so that the simulation is short.
+const CLOCK_MHZ: f64 = 16.0 * 115_200.0 / 1e6;
+const CPB: u32 = 16;
+
+fn core() -> String {
+    assert_eq!(check_baud(CLOCK_MHZ * 1e6, 115_200), Ok(CPB));
+    core_verilog(CLOCK_MHZ, 115_200, &AccelPorts::standin()).unwrap()
+}
+
+/// A small deterministic generator (xorshift), so that the images are reproducible; the seed is printed.
+fn images(seed: u64, n: usize, pixels: usize) -> Vec<Vec<u8>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            (0..pixels)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s >> 24) as u8
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn core_verilog_lints_clean_with_verilator() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("core.v"), core()).unwrap();
+    write_standin(dir.path()).unwrap();
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", CORE_MODULE])
+        .arg(dir.path().join("core.v"))
+        .arg(dir.path().join("pact_standin_accel.v"))
+        .output()
+        .expect("verilator is installed (apt-get install verilator)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.contains("%Warning") && !text.contains("%Error"),
+        "verilator lint:\n{text}"
+    );
+}
+
+#[test]
+fn images_over_the_uart_come_back_classified() {
+    let seed = 0x5eed_0001_u64;
+    println!("image seed {seed:#x}");
+    let imgs = images(seed, 4, 16);
+    let mut expected = String::new();
+    let mut stimulus = String::new();
+    for (k, img) in imgs.iter().enumerate() {
+        for (i, p) in img.iter().enumerate() {
+            stimulus.push_str(&format!("        image[{}] = 8'd{p};\n", k * 16 + i));
+        }
+        expected.push_str(&format!("        want[{k}] = 8'd{};\n", standin_class(img)));
+    }
+    let n = imgs.len();
+    let tb = format!(
+        r#"`timescale 1ns/1ps
+module tb;
+    localparam CPB = {CPB};
+    reg clk = 1'b0;
+    always #5 clk = ~clk;
+    reg rx = 1'b1;
+    reg reset_request = 1'b0;
+    wire tx, busy, done, error;
+    wire [7:0] last_class;
+    {CORE_MODULE} dut (
+        .clock(clk), .reset_request(reset_request), .uart_rx(rx), .uart_tx(tx),
+        .led_busy(busy), .led_done(done), .led_error(error), .last_class(last_class)
+    );
+    reg [7:0] image [0:{pix}];
+    reg [7:0] want [0:{last}];
+    reg [7:0] got;
+    integer k, i, failures;
+
+    task send_byte(input [7:0] b, input stop);
+        integer j;
+        begin
+            rx = 1'b0;
+            repeat (CPB) @(posedge clk);
+            for (j = 0; j < 8; j = j + 1) begin
+                rx = b[j];
+                repeat (CPB) @(posedge clk);
+            end
+            rx = stop;
+            repeat (CPB) @(posedge clk);
+            rx = 1'b1;
+            repeat (CPB) @(posedge clk);
+        end
+    endtask
+
+    task recv_byte(output [7:0] b);
+        integer j;
+        begin
+            @(negedge tx);
+            repeat (CPB / 2) @(posedge clk);
+            if (tx !== 1'b0) $display("FAIL: start bit not low");
+            for (j = 0; j < 8; j = j + 1) begin
+                repeat (CPB) @(posedge clk);
+                b[j] = tx;
+            end
+            repeat (CPB) @(posedge clk);
+            if (tx !== 1'b1) $display("FAIL: stop bit not high");
+        end
+    endtask
+
+    initial begin
+        #50_000_000 $display("FAIL: timeout");
+        $finish;
+    end
+
+    initial begin
+        failures = 0;
+{stimulus}{expected}
+        // Power-on reset (255 cycles), plus a reset request from the "button".
+        repeat (20) @(posedge clk);
+        if (tx !== 1'b1) $display("FAIL: tx not idle high after configuration");
+        reset_request = 1'b1;
+        repeat (10) @(posedge clk);
+        reset_request = 1'b0;
+        repeat (300) @(posedge clk);
+        for (k = 0; k < {n}; k = k + 1) begin
+            fork
+                for (i = 0; i < 16; i = i + 1) send_byte(image[k * 16 + i], 1'b1);
+                recv_byte(got);
+            join
+            if (got !== want[k]) begin
+                $display("MISMATCH image %0d: got class %0d, want %0d", k, got, want[k]);
+                failures = failures + 1;
+            end else $display("image %0d: class %0d", k, got);
+            if (last_class !== want[k]) $display("MISMATCH last_class %0d", last_class);
+            repeat (CPB) @(posedge clk);
+            if (done !== 1'b1) $display("FAIL: done LED not lit after a class");
+        end
+        if (error !== 1'b0) $display("FAIL: error LED lit without an error");
+        // A frame whose stop bit is low lights the error LED; reset clears it.
+        send_byte(8'h55, 1'b0);
+        repeat (4) @(posedge clk);
+        if (error !== 1'b1) $display("FAIL: framing error not flagged");
+        reset_request = 1'b1;
+        repeat (4) @(posedge clk);
+        reset_request = 1'b0;
+        repeat (300) @(posedge clk);
+        if (error !== 1'b0) $display("FAIL: reset did not clear the error LED");
+        $display("PASS: %0d images, failures: %0d", {n}, failures);
+        $finish;
+    end
+endmodule
+"#,
+        pix = n * 16 - 1,
+        last = n - 1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_standin(dir.path()).unwrap();
+    let hex = dir.path().join(STANDIN_MOD10_HEX_FILE);
+    let run = IcarusTestbench::new()
+        .text("core.v", core())
+        .file(dir.path().join("pact_standin_accel.v"))
+        .define("PACT_STANDIN_MOD10_HEX", format!("\"{}\"", hex.display()))
+        .text("tb.v", tb)
+        .top("tb")
+        .run()
+        .unwrap_or_else(|e| panic!("{e}"));
+    print!("{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("PASS: {n} images, failures: 0")),
+        "{}",
+        run.stdout
+    );
+    for (k, img) in imgs.iter().enumerate() {
+        assert!(run.stdout.contains(&format!("image {k}: class {}", standin_class(img))));
+    }
+}
