@@ -13,6 +13,7 @@
 //! Const generics are capacities (port and register widths); the widths a layer uses are run-time values applied
 //! with masks that yosys reduces to exact-width hardware ([`widths`]). One instantiation ([`mac::Mac`],
 //! [`array::Array`], [`pact::Pact`]) serves every width of the contract: no per-width types to dispatch.
+//! [`accel`] composes them into a whole-model accelerator and writes it out (`pact gen`; docs/accelerator.md).
 //! [`verilog`] emits Verilog and runs the open tools on it (Verilator lint with the waiver list, yosys statistics).
 //! `docs/hardware.md` describes interfaces, timing, the rust-hdl traps worked around, and resource figures.
 
@@ -26,9 +27,8 @@ pub mod rom;
 pub mod verilog;
 pub mod widths;
 
-/// Whether this crate can generate a whole-model accelerator yet (`pact gen` checks it). The building blocks
-/// exist; the accelerator top (controller, memories, streaming interface) does not.
-pub const AVAILABLE: bool = false;
+/// Whether this crate can generate a whole-model accelerator (`pact gen` checks it): [`accel::generate`].
+pub const AVAILABLE: bool = true;
 
 /// A parameter the hardware cannot take; the message names it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,38 +5,42 @@
 //! numbers are the `D_*`/`W_*` constants, written as literals inside the kernels because rust-hdl evaluates index
 //! expressions with loop variables only). All counters and addresses are 16-bit unsigned and wrap modulo `2^16`:
 //! a negative row or column (padding) wraps to a value `≥ H`/`≥ W`, so one unsigned compare is the bounds check.
-use super::mem::{Table, ADDR_BITS};
+use super::mem::{Table, ADDR_BITS, WADDR_BITS};
 use crate::resize::ZeroResize;
 use crate::rom::{ChannelRom, CHANNEL_BITS};
 use crate::widths::{high_mask, low_mask};
 use rust_hdl::prelude::*;
 
 type A16 = Bits<ADDR_BITS>;
+type A24 = Bits<WADDR_BITS>;
 
 /// `n` default values.
 fn vd<T: Default>(n: usize) -> Vec<T> {
     (0..n).map(|_| T::default()).collect()
 }
 
-/// Issue descriptor fields (one row per layer): per-lane im2col flag, beats − 1, groups − 1, output columns − 1,
-/// output rows − 1, words per position − 1, kernel width − 1, input height, input width, position step along x
-/// (`sx·CW`), row step (`sy·W·CW`), offset jump at a kernel row end (`(W − kw)·CW + 1`), first input row
-/// (`−pad_top`), first input column (`−pad_left`), first position base (`(−pad_top·W − pad_left)·CW`), `sy`, `sx`.
-pub const ISSUE_FIELDS: usize = 17;
+/// Issue descriptor fields (one row per layer): per-lane im2col flag, cycles per group − 1 (beats plus bubbles),
+/// groups − 1, output columns − 1, output rows − 1, words per position − 1, kernel width − 1, input height, input
+/// width, position step along x (`sx·CW`), row step (`sy·W·CW`), offset jump at a kernel row end
+/// (`(W − kw)·CW + 1`), first input row (`−pad_top`), first input column (`−pad_left`), first position base
+/// (`(−pad_top·W − pad_left)·CW`), `sy`, `sx`, beats − 1.
+pub const ISSUE_FIELDS: usize = 18;
 
 /// Writer descriptor fields (one row per layer): groups − 1, output columns − 1, output rows − 1 (before pooling),
 /// pool rows − 1, pool columns − 1, pooled columns, pooled rows, output words per position − 1, pooled position
 /// step (`CWo`), pooled row step (`PW·CWo`), largest output code `2^k_a − 1`.
 pub const WRITER_FIELDS: usize = 11;
 
-/// The beat issuer: one beat per cycle while `run`, walking output positions (row-major), output groups of `pe`
-/// channels, and the `⌈N/simd⌉` beats of each group.
+/// The beat issuer: one cycle per step while `run`, walking output positions (row-major), output groups of `pe`
+/// channels, and the `⌈N/simd⌉` beats of each group, followed by the layer's bubble cycles (none unless the writer
+/// needs more cycles per group than there are beats: `pe/simd` words per group, or two cycles per position for a
+/// fused max pool).
 ///
-/// Outputs are combinational from its registers (valid in the cycle the beat is issued): per lane the activation
-/// read address `raddr[s]` and `inb[s]` (the element is inside the image and inside the fan-in; otherwise the
-/// lane's activation must be 0), `clear` (first beat of a group), `last` (last beat of a group), `waddr` (weight
-/// word address within the layer's ROMs: `group·beats + beat`), `final_beat` (the layer's last beat). `start`
-/// loads the counters for the layer in `layer`.
+/// Outputs are combinational from its registers (valid in the cycle the beat is issued): `en` (a beat, not a
+/// bubble), per lane the activation read address `raddr[s]` and `inb[s]` (a beat whose element is inside the image
+/// and inside the fan-in; otherwise the lane's activation must be 0), `clear` (first beat of a group), `last` (last
+/// beat of a group), `waddr` (weight word address within the layer's ROMs: `group·beats + beat`), `final_beat`
+/// (the layer's last cycle). `start` loads the counters for the layer in `layer`.
 ///
 /// Addressing: packed layers read word `pos_base + off` in every lane, with `off = (ky·W + kx)·CW + cw` stepped by
 /// counters; the per-lane first conv reads each lane's own `pos_base + off[s]` with `off[s]`, `ky[s]`, `kx[s]`
@@ -49,8 +53,10 @@ pub struct Issue {
     pub layer: Signal<In, A16>,
     /// Load the counters for `layer` (one cycle before the first beat).
     pub start: Signal<In, Bit>,
-    /// Issue a beat this cycle and advance.
+    /// Issue a beat (or bubble) this cycle and advance.
     pub run: Signal<In, Bit>,
+    /// This cycle is a beat (not a bubble).
+    pub en: Signal<Out, Bit>,
     /// Activation read address per lane, unsigned 16 bits.
     pub raddr: Vec<Signal<Out, A16>>,
     /// Lane reads a real element (inside the image and the fan-in).
@@ -60,7 +66,7 @@ pub struct Issue {
     /// Last beat of a group.
     pub last: Signal<Out, Bit>,
     /// Weight word address.
-    pub waddr: Signal<Out, A16>,
+    pub waddr: Signal<Out, A24>,
     /// The layer's last beat.
     pub final_beat: Signal<Out, Bit>,
     desc: Table,
@@ -73,12 +79,13 @@ pub struct Issue {
     kx: DFF<A16>,
     ky: DFF<A16>,
     off: DFF<A16>,
-    wa: DFF<A16>,
+    wa: DFF<A24>,
     iy0: DFF<A16>,
     ix0: DFF<A16>,
     pos_base: DFF<A16>,
     row_base: DFF<A16>,
     perlane: Signal<Local, Bit>,
+    beat: Signal<Local, Bit>,
     off_l: Vec<Signal<Local, A16>>,
     ky_l: Vec<Signal<Local, A16>>,
     kx_l: Vec<Signal<Local, A16>>,
@@ -87,6 +94,8 @@ pub struct Issue {
     ix_l: Vec<Signal<Local, A16>>,
     zero: Constant<A16>,
     one: Constant<A16>,
+    zero24: Constant<A24>,
+    one24: Constant<A24>,
     _simd: usize,
 }
 
@@ -101,6 +110,7 @@ impl Issue {
             layer: Default::default(),
             start: Default::default(),
             run: Default::default(),
+            en: Default::default(),
             raddr: vd(simd),
             inb: vd(simd),
             clear: Default::default(),
@@ -123,6 +133,7 @@ impl Issue {
             pos_base: Default::default(),
             row_base: Default::default(),
             perlane: Default::default(),
+            beat: Default::default(),
             off_l: vd(simd),
             ky_l: vd(simd),
             kx_l: vd(simd),
@@ -131,6 +142,8 @@ impl Issue {
             ix_l: vd(simd),
             zero: Constant::new(bits(0)),
             one: Constant::new(bits(1)),
+            zero24: Constant::new(bits(0)),
+            one24: Constant::new(bits(1)),
             _simd: simd,
         }
     }
@@ -143,6 +156,8 @@ impl Logic for Issue {
         self.desc.index.next = self.layer.val();
         self.patch.index.next = self.b.q.val();
         self.perlane.next = self.desc.field[0].val() != self.zero.val();
+        self.beat.next = self.b.q.val() <= self.desc.field[17].val();
+        self.en.next = self.run.val() & self.beat.val();
         for s in 0..self._simd {
             if self.perlane.val() {
                 self.off_l[s].next = self.patch.field[4 * s].val();
@@ -157,13 +172,14 @@ impl Logic for Issue {
             }
             self.iy_l[s].next = self.iy0.q.val() + self.ky_l[s].val();
             self.ix_l[s].next = self.ix0.q.val() + self.kx_l[s].val();
-            self.inb[s].next = self.v_l[s].val()
+            self.inb[s].next = self.beat.val()
+                & self.v_l[s].val()
                 & (self.iy_l[s].val() < self.desc.field[7].val())
                 & (self.ix_l[s].val() < self.desc.field[8].val());
             self.raddr[s].next = self.pos_base.q.val() + self.off_l[s].val();
         }
         self.clear.next = self.b.q.val() == self.zero.val();
-        self.last.next = self.b.q.val() == self.desc.field[1].val();
+        self.last.next = self.b.q.val() == self.desc.field[17].val();
         self.waddr.next = self.wa.q.val();
         self.final_beat.next = (self.b.q.val() == self.desc.field[1].val())
             & (self.g.q.val() == self.desc.field[2].val())
@@ -178,7 +194,7 @@ impl Logic for Issue {
             self.kx.d.next = self.zero.val();
             self.ky.d.next = self.zero.val();
             self.off.d.next = self.zero.val();
-            self.wa.d.next = self.zero.val();
+            self.wa.d.next = self.zero24.val();
             self.iy0.d.next = self.desc.field[12].val();
             self.ix0.d.next = self.desc.field[13].val();
             self.pos_base.d.next = self.desc.field[14].val();
@@ -192,7 +208,7 @@ impl Logic for Issue {
                 self.off.d.next = self.zero.val();
                 if self.g.q.val() == self.desc.field[2].val() {
                     self.g.d.next = self.zero.val();
-                    self.wa.d.next = self.zero.val();
+                    self.wa.d.next = self.zero24.val();
                     if self.ox.q.val() == self.desc.field[3].val() {
                         self.ox.d.next = self.zero.val();
                         self.ix0.d.next = self.desc.field[13].val();
@@ -207,11 +223,13 @@ impl Logic for Issue {
                     }
                 } else {
                     self.g.d.next = self.g.q.val() + self.one.val();
-                    self.wa.d.next = self.wa.q.val() + self.one.val();
+                    self.wa.d.next = self.wa.q.val() + self.one24.val();
                 }
             } else {
                 self.b.d.next = self.b.q.val() + self.one.val();
-                self.wa.d.next = self.wa.q.val() + self.one.val();
+                if self.b.q.val() < self.desc.field[17].val() {
+                    self.wa.d.next = self.wa.q.val() + self.one24.val();
+                }
                 if self.cw.q.val() == self.desc.field[5].val() {
                     self.cw.d.next = self.zero.val();
                     if self.kx.q.val() == self.desc.field[6].val() {

@@ -14,6 +14,12 @@ pub const ADDR_BITS: usize = 16;
 /// Largest depth of one memory: `2^16 − 1` words (the guard `addr < depth` needs `depth` to fit 16 bits).
 pub const MAX_DEPTH: usize = (1 << ADDR_BITS) - 1;
 
+/// Width of the weight ROM address (unsigned): a weight ROM holds at most `2^24 − 1` words.
+pub const WADDR_BITS: usize = 24;
+
+/// Largest depth of one weight ROM.
+pub const MAX_WEIGHT_DEPTH: usize = (1 << WADDR_BITS) - 1;
+
 /// `⌈log2(n)⌉` for `n ≥ 1` (0 for `n = 1`): the address bits a memory of `n` words uses.
 pub fn clog2(n: usize) -> usize {
     (usize::BITS - n.saturating_sub(1).leading_zeros()) as usize
@@ -30,6 +36,25 @@ fn index_expr(port: &str, depth: usize) -> String {
 /// Hex digits of a `bits`-wide word.
 pub fn hex_digits(bits: usize) -> usize {
     bits.div_ceil(4).max(1)
+}
+
+/// One word of `lanes` indices of `bits` bits (lane 0 in the low bits) as hex digits, most significant first.
+pub fn word_hex(lanes: &[u8], bits: usize) -> String {
+    let digits = hex_digits(lanes.len() * bits);
+    let mut nibbles = vec![0u8; digits];
+    for (s, &i) in lanes.iter().enumerate() {
+        for b in 0..bits {
+            if (i >> b) & 1 == 1 {
+                let pos = s * bits + b;
+                nibbles[pos / 4] |= 1 << (pos % 4);
+            }
+        }
+    }
+    nibbles
+        .iter()
+        .rev()
+        .map(|&n| char::from_digit(n as u32, 16).expect("nibble"))
+        .collect()
 }
 
 /// Simple dual-port RAM of `depth` words of `bits` bits (`1 ≤ bits ≤ D`), one write and one read port on the same
@@ -219,7 +244,7 @@ pub struct WeightMem {
     /// Layer (descriptor index), unsigned.
     pub layer: Signal<In, Bits<ADDR_BITS>>,
     /// Word address within the layer's ROMs, unsigned.
-    pub addr: Signal<In, Bits<ADDR_BITS>>,
+    pub addr: Signal<In, Bits<WADDR_BITS>>,
     /// Weight indices at the engine width `kw`, lane `s` of PE `p` at `p·simd + s`.
     pub widx: Vec<Signal<Out, Bits<8>>>,
     _blocks: Vec<Vec<WeightBlock>>,
@@ -239,10 +264,10 @@ impl WeightMem {
             "WeightMem needs one block and one file per layer and PE"
         );
         assert!(
-            blocks
-                .iter()
-                .flatten()
-                .all(|b| b.bits >= 1 && b.bits <= kw && b.index.len() % simd == 0 && b.index.len() / simd <= MAX_DEPTH),
+            blocks.iter().flatten().all(|b| b.bits >= 1
+                && b.bits <= kw
+                && b.index.len() % simd == 0
+                && b.index.len() / simd <= MAX_WEIGHT_DEPTH),
             "WeightMem block out of range"
         );
         Self {
@@ -265,23 +290,9 @@ impl WeightMem {
 
     /// The `$readmemh` file text of one block: one word per line, `⌈simd·bits/4⌉` hex digits, lane 0 in the low bits.
     pub fn mem_file(block: &WeightBlock, simd: usize) -> String {
-        let width = simd * block.bits as usize;
-        let digits = hex_digits(width);
-        let mut out = String::with_capacity(block.index.len() / simd * (digits + 1));
+        let mut out = String::new();
         for word in block.index.chunks(simd) {
-            // Build the word as bits, lane 0 lowest, then print as hex (words may exceed 128 bits).
-            let mut nibbles = vec![0u8; digits];
-            for (s, &i) in word.iter().enumerate() {
-                for b in 0..block.bits as usize {
-                    if (i >> b) & 1 == 1 {
-                        let pos = s * block.bits as usize + b;
-                        nibbles[pos / 4] |= 1 << (pos % 4);
-                    }
-                }
-            }
-            for n in nibbles.iter().rev() {
-                out.push(char::from_digit(*n as u32, 16).expect("nibble"));
-            }
+            out.push_str(&word_hex(word, block.bits as usize));
             out.push('\n');
         }
         out
@@ -338,14 +349,19 @@ impl Logic for WeightMem {
                 let name = format!("m_{l}_{p}");
                 v.push_str(&format!(
                     "reg [{hi}:0] {name} [0:{last}];\nreg [{hi}:0] q_{l}_{p};\nreg ok_{l}_{p};\ninitial begin\n    \
-                     $readmemh(\"{file}\", {name});\n    q_{l}_{p} = {width}'h0;\n    ok_{l}_{p} = 1'b0;\nend\n\
+                     $readmemh(\"{file}\", {name});\n`ifndef SYNTHESIS\n    if ({name}[0] != {width}'h{first} || \
+                     {name}[{last}] != {width}'h{final_word})\n        $error(\"pact: weight ROM {file} did not load \
+                     (run the simulator in the accelerator's directory, or generate with an absolute memory \
+                     directory)\");\n`endif\n    q_{l}_{p} = {width}'h0;\n    ok_{l}_{p} = 1'b0;\nend\n\
                      always @(posedge clock) begin\n    q_{l}_{p} <= {name}[{idx}];\n    ok_{l}_{p} <= addr < \
-                     {ab}'d{depth};\nend\n",
+                     {wb}'d{depth};\nend\n",
                     hi = width - 1,
                     last = depth - 1,
                     file = self._files[l][p],
                     idx = index_expr("addr", depth),
-                    ab = ADDR_BITS,
+                    wb = WADDR_BITS,
+                    first = word_hex(&b.index[..simd], bits),
+                    final_word = word_hex(&b.index[(depth - 1) * simd..], bits),
                 ));
                 for s in 0..simd {
                     let slice = format!(

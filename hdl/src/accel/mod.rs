@@ -171,7 +171,7 @@ fn issue_row(l: &LayerPlan) -> Vec<u16> {
     let pb0 = (0usize).wrapping_sub((pt * w + pl) * cw);
     let row = vec![
         u16::from(l.perlane),
-        w16(l.beats - 1),
+        w16(l.beats + l.bubbles - 1),
         w16(l.groups - 1),
         w16(l.ow - 1),
         w16(l.oh - 1),
@@ -187,6 +187,7 @@ fn issue_row(l: &LayerPlan) -> Vec<u16> {
         w16(pb0),
         w16(sy),
         w16(sx),
+        w16(l.beats - 1),
     ];
     debug_assert_eq!(row.len(), ISSUE_FIELDS);
     row

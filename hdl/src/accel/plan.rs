@@ -10,7 +10,7 @@
 //!   `(y·W + x)·CW + ⌊c/simd⌋`; channels `C..CW·simd` hold 0. A vector of `N` values is the case `H = W = 1`.
 //! * **weights**: per layer and PE `p`, the rows `p, p + pe, …` (output channels), `⌈N/simd⌉` words (beats) each of
 //!   `simd` indices of exactly `k_w` bits, columns reordered to the order the beats read the activations.
-use super::mem::{WeightBlock, MAX_DEPTH};
+use super::mem::{WeightBlock, MAX_DEPTH, MAX_WEIGHT_DEPTH, WADDR_BITS};
 use super::{AccelConfig, Target};
 use crate::pact::{check_consts, ChannelConsts, M0_BITS};
 use crate::rom::MAX_CHANNELS;
@@ -97,6 +97,9 @@ pub struct LayerPlan {
     pub beats: usize,
     /// Output groups `⌈M/pe⌉`.
     pub groups: usize,
+    /// Idle cycles after each group's beats (0 unless the writer needs more cycles per group: `pe/simd` words,
+    /// or 2 cycles per position for a fused max pool).
+    pub bubbles: usize,
     /// Weight index bits, input code bits, accumulator bits.
     pub wbits: u32,
     pub in_bits: u32,
@@ -125,6 +128,10 @@ impl LayerPlan {
     /// Beats the engine issues for this layer: positions × groups × beats.
     pub fn beat_count(&self) -> usize {
         self.positions() * self.groups * self.beats
+    }
+    /// Cycles the issuer runs for this layer: positions × groups × (beats + bubbles).
+    pub fn run_cycles(&self) -> usize {
+        self.positions() * self.groups * (self.beats + self.bubbles)
     }
     /// The issue's formula for this layer: `⌈M/pe⌉·⌈N/simd⌉` (× output positions for a conv).
     pub fn formula(&self, simd: usize) -> usize {
@@ -388,10 +395,10 @@ impl Plan {
                         }
                     }
                 }
-                if index.len() / simd > MAX_DEPTH {
+                if index.len() / simd > MAX_WEIGHT_DEPTH {
                     return Err(err(format!(
-                        "layer '{name}': a weight ROM of {} words does not fit the 16-bit address (at most \
-                         {MAX_DEPTH})",
+                        "layer '{name}': a weight ROM of {} words does not fit the {WADDR_BITS}-bit address (at \
+                         most {MAX_WEIGHT_DEPTH})",
                         index.len() / simd
                     )));
                 }
@@ -459,21 +466,20 @@ impl Plan {
                 bank_bits[bi] = bank_bits[bi].max(bits);
                 fits16("output buffer depth", &name, out_layout.words())?;
             }
-            // Pipeline hazards of the writer.
-            let per_position = groups * beats;
-            if pe > simd && beats < pe / simd {
-                return Err(err(format!(
-                    "layer '{name}': {beats} beats per output group is fewer than the {} words a group of {pe} PEs \
-                     writes with SIMD {simd}; use a smaller --pe or a larger --simd",
-                    pe / simd
-                )));
-            }
-            if it.pool.is_some() && per_position < 2 {
-                return Err(err(format!(
-                    "layer '{name}': the fused max pool needs at least 2 cycles per output position, the engine \
-                     takes {per_position}; use a smaller --pe or --simd"
-                )));
-            }
+            // Writer throughput: a group of pe > simd codes takes pe/simd cycles to write, and a fused max pool
+            // needs two cycles between writes of the same word (consecutive positions of a window); bubbles after
+            // each group's beats provide them.
+            let bubbles = if out_bits.is_some() {
+                let words = (pe / simd).saturating_sub(beats);
+                let pool_gap = if it.pool.is_some() {
+                    2usize.saturating_sub(groups * beats)
+                } else {
+                    0
+                };
+                words.max(pool_gap)
+            } else {
+                0
+            };
             for (what, v) in [
                 ("input height", src_layout.h),
                 ("input width", src_layout.w),
@@ -510,6 +516,7 @@ impl Plan {
                 fan_in: n,
                 beats,
                 groups,
+                bubbles,
                 wbits: cp.weights.bits,
                 in_bits: cp.in_bits,
                 acc_bits: cp.acc_bits,
@@ -602,20 +609,25 @@ impl Plan {
         self.input.iter().product()
     }
 
-    /// Extra writer cycles per group when a group spans several words (PE > SIMD).
+    /// Words a group of `pe` codes fills (`pe/simd`, at least 1): the writer's cycles per group.
     pub fn chunks(&self) -> usize {
         (self.pe / self.simd).max(1)
     }
 
-    /// Exact cycles of layer `i`: START, its beats, its drain.
-    pub fn layer_cycles(&self, i: usize) -> usize {
+    /// Cycles from a layer's last issue cycle to its done flag (see [`timing`]).
+    pub fn drain(&self, i: usize) -> usize {
         let l = &self.layers[i];
-        let drain = if l.dst == Bank::Logits {
+        if l.dst == Bank::Logits {
             timing::LOGITS_DRAIN
         } else {
-            timing::CODES_DRAIN + self.chunks() - 1
-        };
-        timing::LAYER_START + l.beat_count() + drain
+            // The writer finishes a fixed time after the last beat; the bubbles after it overlap that time.
+            timing::CODES_DRAIN + self.chunks() - 1 - l.bubbles
+        }
+    }
+
+    /// Exact cycles of layer `i`: START, its beats and bubbles, its drain.
+    pub fn layer_cycles(&self, i: usize) -> usize {
+        timing::LAYER_START + self.layers[i].run_cycles() + self.drain(i)
     }
 
     /// Exact compute cycles per inference: rising edges from the one that accepts the last pixel to the one after
@@ -635,7 +647,7 @@ impl Plan {
         self.layers.iter().map(|l| l.formula(self.simd)).sum()
     }
 
-    /// Beats issued per inference (cycles the array is busy).
+    /// Beats issued per inference (cycles the array does useful work).
     pub fn beat_cycles(&self) -> usize {
         self.layers.iter().map(|l| l.beat_count()).sum()
     }

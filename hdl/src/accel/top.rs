@@ -251,7 +251,7 @@ impl Logic for Accel {
         self.issue.layer.next = self.layer.q.val();
         self.issue.start.next = self.state.q.val() == self.st_start.val();
         self.issue.run.next = self.state.q.val() == self.st_run.val();
-        self.s1_en.d.next = self.state.q.val() == self.st_run.val();
+        self.s1_en.d.next = self.issue.en.val();
         self.s1_clear.d.next = self.issue.clear.val();
         self.s1_last.d.next = self.issue.last.val();
         self.wmem.clock.next = self.clk.val();

@@ -401,6 +401,7 @@ pub struct CoSim {
     pub images: usize,
     pub mismatches: Vec<String>,
     pub correct: usize,
+    /// Cycles and wall time of the inferences alone (pixels in to result, not the layer-by-layer runs).
     pub cycles: u64,
     pub seconds: f64,
 }
@@ -418,8 +419,6 @@ pub fn cosim(dut: &mut Dut, q: &QModel, images: &[u8], labels: Option<&[u8]>, la
     let px = dut.plan.pixels();
     let n = images.len() / px;
     let mut res = CoSim::default();
-    let t = Instant::now();
-    let c0 = dut.sim.cycles();
     for i in 0..n {
         let img = &images[i * px..(i + 1) * px];
         let trace = golden.trace(img);
@@ -446,7 +445,11 @@ pub fn cosim(dut: &mut Dut, q: &QModel, images: &[u8], labels: Option<&[u8]>, la
         }
         let gold_logits = trace.last().unwrap();
         let gold_class = argmax(gold_logits);
-        match dut.infer(img) {
+        let (t, c0) = (Instant::now(), dut.sim.cycles());
+        let out = dut.infer(img);
+        res.seconds += t.elapsed().as_secs_f64();
+        res.cycles += dut.sim.cycles() - c0;
+        match out {
             Err(e) => res.mismatches.push(format!("image {i}: {e}")),
             Ok(class) => {
                 let logits = dut.logits();
@@ -467,7 +470,69 @@ pub fn cosim(dut: &mut Dut, q: &QModel, images: &[u8], labels: Option<&[u8]>, la
             break;
         }
     }
-    res.cycles = dut.sim.cycles() - c0;
-    res.seconds = t.elapsed().as_secs_f64();
     res
+}
+
+/// The `mlp` preset's architecture (Flatten → 256 → 128 → classes) on a `[c, h, w]` input, random weights.
+pub fn mlp_preset(r: &mut ChaCha8Rng, input: [usize; 3], classes: usize) -> FloatModel {
+    float_model(
+        r,
+        input,
+        &[L::Flatten, L::Dense(256), L::Dense(128), L::Logits(classes)],
+    )
+}
+
+/// The `cnn` preset's architecture (the default model's), random weights.
+pub fn cnn_preset(r: &mut ChaCha8Rng, input: [usize; 3], classes: usize) -> FloatModel {
+    float_model(
+        r,
+        input,
+        &[
+            L::Conv(16, [3, 3], [1, 1], [1, 1, 1, 1]),
+            L::Pool(2),
+            L::Conv(32, [3, 3], [1, 1], [1, 1, 1, 1]),
+            L::Pool(2),
+            L::Flatten,
+            L::Logits(classes),
+        ],
+    )
+}
+
+/// A small MLP (8×8 input, 64 → 20 → 13 → 4): output counts that are not multiples of the array sides.
+pub fn tiny_mlp(r: &mut ChaCha8Rng) -> FloatModel {
+    float_model(r, [1, 8, 8], &[L::Flatten, L::Dense(20), L::Dense(13), L::Logits(4)])
+}
+
+/// A tiny CNN exercising the addressing corners: 3 input channels, a non-square 11 × 9 input, a max pool that
+/// drops the last row and column, a 3 × 2 kernel with stride [2, 1] and asymmetric padding, channel counts that
+/// are not multiples of the array sides, a flatten into a dense layer, and a dense layer after a dense layer.
+pub fn tiny_conv(r: &mut ChaCha8Rng) -> FloatModel {
+    float_model(
+        r,
+        [3, 11, 9],
+        &[
+            L::Conv(5, [3, 3], [1, 1], [1, 1, 1, 1]),
+            L::Pool(2),
+            L::Conv(7, [3, 2], [2, 1], [1, 0, 1, 1]),
+            L::Flatten,
+            L::Dense(6),
+            L::Logits(3),
+        ],
+    )
+}
+
+/// Quantize a model built in code at `wbits`/`abits` with α calibrated on 32 random images of its input shape.
+pub fn build_q(r: &mut ChaCha8Rng, fm: &FloatModel, wbits: u32, abits: u32, what: &str) -> QModel {
+    let px: usize = fm.input.shape.iter().product();
+    let calib = random_images(r, 32, px);
+    quantize_at(fm, wbits, abits, &calib, what)
+}
+
+/// The mnist5k test split.
+pub fn mnist_test() -> pact_toolchain::data::Dataset {
+    pact_toolchain::data::load(
+        &pact_toolchain::data::DataSpec::Mnist5k,
+        pact_toolchain::data::Split::Test,
+    )
+    .expect("mnist5k")
 }

@@ -1,0 +1,186 @@
+//! The correctness gate: the emitted accelerator, verilated and driven from Rust, equals the golden model on every
+//! image — class and every logit compared with `==`, and on the first images every stored intermediate tensor
+//! (halting after each layer and reading the activation banks through the debug port), plus the exact cycle count
+//! of every inference against the plan. Any difference fails with the image, the layer and the values.
+//!
+//! `PACT_ACCEL_IMAGES` sets the number of mnist5k test images for the default model (default 300).
+
+mod accel_support;
+
+use accel_support::*;
+use pact_hdl::accel::AccelConfig;
+use pact_toolchain::qmodel::QModel;
+
+fn check(name: &str, q: &QModel, cfg: AccelConfig, images: &[u8], labels: Option<&[u8]>, layered: usize) {
+    let rep = gen(name, q, &cfg);
+    let model = verilate(name, &rep);
+    let mut dut = Dut::new(&model, &rep.plan);
+    let res = cosim(&mut dut, q, images, labels, layered);
+    let per_image = rep.plan.compute_cycles();
+    println!(
+        "{name}: {} images, {} mismatches{}; {per_image} compute cycles per inference (formula {}, {:+.2} %); {:.2} M \
+         simulated cycles/s",
+        res.images,
+        res.mismatches.len(),
+        labels.map(|_| format!(", {} correct", res.correct)).unwrap_or_default(),
+        rep.plan.formula_cycles(),
+        100.0 * (per_image as f64 / rep.plan.formula_cycles() as f64 - 1.0),
+        res.cycles_per_second() / 1e6
+    );
+    assert!(
+        res.mismatches.is_empty(),
+        "{name}: RTL differs from the golden model:\n{}",
+        res.mismatches.join("\n")
+    );
+    assert_eq!(
+        res.images * rep.plan.pixels(),
+        images.len(),
+        "{name}: every image compared"
+    );
+}
+
+#[test]
+fn default_model_equals_golden() {
+    let q = default_model();
+    let ds = mnist_test();
+    let n = env_usize("PACT_ACCEL_IMAGES", 300).min(ds.len());
+    check(
+        "default_4x4",
+        &q,
+        AccelConfig::default(),
+        &ds.images[..n * 784],
+        Some(&ds.labels[..n]),
+        2,
+    );
+}
+
+#[test]
+fn default_model_on_other_arrays_equals_golden() {
+    let q = default_model();
+    let ds = mnist_test();
+    // 16 × 4 has PE > SIMD (4 words per group, bubbles on the 3-beat first conv); 2 × 8 has PE < SIMD.
+    for (pe, simd, n) in [(16, 4, 20), (2, 8, 10), (8, 8, 20)] {
+        check(
+            &format!("default_{pe}x{simd}"),
+            &q,
+            AccelConfig::new(pe, simd).unwrap(),
+            &ds.images[..n * 784],
+            Some(&ds.labels[..n]),
+            1,
+        );
+    }
+}
+
+#[test]
+fn tiny_conv_equals_golden_at_2_4_8_bits() {
+    let mut r = rng("tiny_conv_equals_golden_at_2_4_8_bits");
+    for (bits, shapes) in [
+        (4, &[(1, 1), (2, 4), (4, 2), (4, 4), (2, 8), (1, 4)][..]),
+        (2, &[(2, 4), (4, 2)][..]),
+        (8, &[(1, 1), (4, 4)][..]),
+    ] {
+        let fm = tiny_conv(&mut r);
+        let q = build_q(&mut r, &fm, bits, bits, &format!("tiny conv W{bits}A{bits}"));
+        let images = random_images(&mut r, 6, 297);
+        for &(pe, simd) in shapes {
+            check(
+                &format!("tiny_conv_w{bits}_{pe}x{simd}"),
+                &q,
+                AccelConfig::new(pe, simd).unwrap(),
+                &images,
+                None,
+                3,
+            );
+        }
+    }
+}
+
+#[test]
+fn tiny_mlp_equals_golden_at_2_4_8_bits() {
+    let mut r = rng("tiny_mlp_equals_golden_at_2_4_8_bits");
+    for (bits, shapes) in [
+        (4, &[(1, 1), (4, 4), (8, 2), (2, 8)][..]),
+        (2, &[(2, 2), (4, 1)][..]),
+        (8, &[(1, 2), (4, 4)][..]),
+    ] {
+        let fm = tiny_mlp(&mut r);
+        let q = build_q(&mut r, &fm, bits, bits, &format!("tiny mlp W{bits}A{bits}"));
+        let images = random_images(&mut r, 8, 64);
+        for &(pe, simd) in shapes {
+            check(
+                &format!("tiny_mlp_w{bits}_{pe}x{simd}"),
+                &q,
+                AccelConfig::new(pe, simd).unwrap(),
+                &images,
+                None,
+                3,
+            );
+        }
+    }
+}
+
+#[test]
+fn bubbles_keep_the_writer_exact() {
+    let mut r = rng("bubbles_keep_the_writer_exact");
+    // One cycle per position before bubbles: a 1×1 conv on one channel with a fused pool on a 4 × 4 array.
+    let fm = float_model(
+        &mut r,
+        [1, 6, 7],
+        &[L::Conv(4, [1, 1], [1, 1], [0; 4]), L::Pool(2), L::Flatten, L::Logits(3)],
+    );
+    let q = build_q(&mut r, &fm, 4, 4, "1x1 conv + pool");
+    let images = random_images(&mut r, 6, 42);
+    check(
+        "bubbles_pool_4x4",
+        &q,
+        AccelConfig::new(4, 4).unwrap(),
+        &images,
+        None,
+        3,
+    );
+    // Eight words per group from one beat: 8 PEs, SIMD 1.
+    let fm = float_model(
+        &mut r,
+        [1, 5, 5],
+        &[L::Conv(8, [1, 1], [1, 1], [0; 4]), L::Pool(2), L::Flatten, L::Logits(3)],
+    );
+    let q = build_q(&mut r, &fm, 4, 4, "1x1 conv, 8 channels");
+    let images = random_images(&mut r, 6, 25);
+    check(
+        "bubbles_wide_8x1",
+        &q,
+        AccelConfig::new(8, 1).unwrap(),
+        &images,
+        None,
+        3,
+    );
+}
+
+#[test]
+fn presets_equal_golden_at_2_and_8_bits() {
+    let mut r = rng("presets_equal_golden_at_2_and_8_bits");
+    let ds = mnist_test();
+    let n = 5;
+    for bits in [2, 8] {
+        let fm = mlp_preset(&mut r, [1, 28, 28], 10);
+        let q = quantize_at(&fm, bits, bits, &ds.images[..64 * 784], "mlp preset");
+        check(
+            &format!("mlp_w{bits}_4x4"),
+            &q,
+            AccelConfig::default(),
+            &ds.images[..n * 784],
+            None,
+            1,
+        );
+        let fm = cnn_preset(&mut r, [1, 28, 28], 10);
+        let q = quantize_at(&fm, bits, bits, &ds.images[..64 * 784], "cnn preset");
+        check(
+            &format!("cnn_w{bits}_4x4"),
+            &q,
+            AccelConfig::default(),
+            &ds.images[..n * 784],
+            None,
+            1,
+        );
+    }
+}
