@@ -29,6 +29,8 @@ use crate::uart::{check_baud, UartRx, UartTx};
 /// text is renamed so that it cannot collide with an accelerator that rust-hdl also emitted).
 pub const CORE_MODULE: &str = "pact_board_core";
 
+const ACCEL_PLACEHOLDER: &str = "PACT_ACCEL_MODULE_PLACEHOLDER";
+
 /// The default UART rate.
 pub const DEFAULT_BAUD: u32 = 115_200;
 
@@ -63,6 +65,12 @@ pub struct AccelPorts {
     pub busy: Option<String>,
     /// Done output, if the accelerator has one (not used by the core; left unconnected).
     pub done: Option<String>,
+    /// Other inputs (e.g. debug ports), tied to 0: name and width.
+    #[serde(default)]
+    pub tie_low: Vec<(String, u32)>,
+    /// Other outputs, left unconnected: name and width.
+    #[serde(default)]
+    pub unused_outputs: Vec<(String, u32)>,
 }
 
 impl AccelPorts {
@@ -81,6 +89,8 @@ impl AccelPorts {
             out_valid: "out_valid".into(),
             busy: Some("busy".into()),
             done: Some("done".into()),
+            tie_low: Vec::new(),
+            unused_outputs: Vec::new(),
         }
     }
 
@@ -106,6 +116,8 @@ impl AccelPorts {
         ];
         names.extend(self.busy.iter());
         names.extend(self.done.iter());
+        names.extend(self.tie_low.iter().map(|t| &t.0));
+        names.extend(self.unused_outputs.iter().map(|t| &t.0));
         for n in names {
             let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
@@ -115,11 +127,20 @@ impl AccelPorts {
                 ));
             }
         }
-        if !(1..=8).contains(&self.class_bits) {
+        if !(1..=32).contains(&self.class_bits) {
             return Err(format!(
-                "accelerator class output is {} bits wide; the UART sends one byte (1..=8 bits)",
+                "accelerator class output is {} bits wide; the board top-level takes 1..=32 bits (and sends the \
+                 low 8 as one byte)",
                 self.class_bits
             ));
+        }
+        if let Some((n, w)) = self
+            .tie_low
+            .iter()
+            .chain(&self.unused_outputs)
+            .find(|t| !(1..=1024).contains(&t.1))
+        {
+            return Err(format!("accelerator port `{n}` is {w} bits wide (1..=1024)"));
         }
         Ok(())
     }
@@ -210,16 +231,29 @@ impl Logic for AccelInstance {
         let rst = if p.rst_active_low { "~rst" } else { "rst" };
         let cb = p.class_bits;
         let mut code = format!("wire [{}:0] class_w;\n", cb - 1);
+        if cb > 8 {
+            // Class indices past 255 cannot be sent as one byte; the manifest's class count is checked first.
+            code.push_str(&format!(
+                "wire [{}:0] unused_class_high = class_w[{}:8];\n",
+                cb - 9,
+                cb - 1
+            ));
+        }
+        for (i, (_, w)) in p.unused_outputs.iter().enumerate() {
+            code.push_str(&format!("wire [{}:0] unused_out{i};\n", w - 1));
+        }
         if p.busy.is_some() {
             code.push_str("wire busy_w;\n");
         }
         if p.done.is_some() {
             code.push_str("wire unused_done;\n");
         }
+        // The module name is a placeholder until `core_verilog` has renamed rust-hdl's `top` (the accelerator
+        // may itself be called `top`).
         code.push_str(&format!(
-            "{} accel (\n    .{}(clock),\n    .{}({rst}),\n    .{}(in_data),\n    .{}(in_valid),\n    \
+            "{ACCEL_PLACEHOLDER} accel (\n    .{}(clock),\n    .{}({rst}),\n    .{}(in_data),\n    .{}(in_valid),\n    \
              .{}(in_ready),\n    .{}(class_w),\n    .{}(out_valid)",
-            p.module, p.clk, p.rst, p.in_data, p.in_valid, p.in_ready, p.out_class, p.out_valid
+            p.clk, p.rst, p.in_data, p.in_valid, p.in_ready, p.out_class, p.out_valid
         ));
         if let Some(b) = &p.busy {
             code.push_str(&format!(",\n    .{b}(busy_w)"));
@@ -228,11 +262,17 @@ impl Logic for AccelInstance {
             // Not used by the core; the name matches Verilator's unused-signal pattern.
             code.push_str(&format!(",\n    .{d}(unused_done)"));
         }
+        for (n, w) in &p.tie_low {
+            code.push_str(&format!(",\n    .{n}({w}'d0)"));
+        }
+        for (i, (n, _)) in p.unused_outputs.iter().enumerate() {
+            code.push_str(&format!(",\n    .{n}(unused_out{i})"));
+        }
         code.push_str("\n);\n");
-        if cb == 8 {
-            code.push_str("assign out_class = class_w;\n");
-        } else {
-            code.push_str(&format!("assign out_class = {{{}'d0, class_w}};\n", 8 - cb));
+        match cb {
+            8 => code.push_str("assign out_class = class_w;\n"),
+            c if c > 8 => code.push_str("assign out_class = class_w[7:0];\n"),
+            c => code.push_str(&format!("assign out_class = {{{}'d0, class_w}};\n", 8 - c)),
         }
         code.push_str(if p.busy.is_some() {
             "assign busy = busy_w;\n"
@@ -439,7 +479,7 @@ pub fn core_verilog(clock_mhz: f64, baud: u32, ports: &AccelPorts) -> Result<Str
         "// pact board core: UART {baud} baud 8N1 at {clock_mhz:.3} MHz ({cpb} clocks per bit), accelerator `{}`.\n\
          // Emitted by rust-hdl (pact-synth); do not edit.\n{}",
         ports.module,
-        rename_top(&text, CORE_MODULE)
+        rename_top(&text, CORE_MODULE).replace(ACCEL_PLACEHOLDER, &ports.module)
     ))
 }
 
@@ -646,8 +686,8 @@ mod tests {
     fn ports_are_checked() {
         let mut p = AccelPorts::with_module("accel");
         assert!(p.validate().is_ok());
-        p.class_bits = 9;
-        assert!(p.validate().unwrap_err().contains("9 bits"));
+        p.class_bits = 33;
+        assert!(p.validate().unwrap_err().contains("33 bits"));
         p.class_bits = 4;
         p.in_data = "in data".into();
         assert!(p.validate().unwrap_err().contains("`in data`"));

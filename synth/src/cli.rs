@@ -38,6 +38,9 @@ pub struct SynthArgs {
     /// Do not create the YoWASP venv for ECP5 (fail with the install command instead).
     #[arg(long)]
     pub no_setup: bool,
+    /// Run the tools even when the pre-synthesis estimate says the design cannot fit.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl SynthArgs {
@@ -63,6 +66,7 @@ impl SynthArgs {
         };
         o.strict_timing = self.strict_timing;
         o.setup_yowasp = !self.no_setup;
+        o.skip_fit_check = self.force;
         o.progress = true;
         o
     }

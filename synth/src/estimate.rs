@@ -14,8 +14,12 @@ use crate::target::Target;
 pub struct Estimate {
     /// Parallel multiply-accumulate units.
     pub macs: u64,
-    /// Bits of initialised memory (weights, requantization constants, activation buffers).
+    /// Bits of memory: weights, requantization constants and activation buffers.
     pub memory_bits: u64,
+    /// The part of `memory_bits` that is initialised by the bitstream (weights, constants): it cannot live in
+    /// the iCE40 UltraPlus SPRAMs. `None`: all of it.
+    #[serde(default)]
+    pub rom_bits: Option<u64>,
     /// The generator's own LUT estimate, if it made one.
     pub luts: Option<u64>,
     /// The narrowest multiplier operand width in bits (sets the LUT cost of a MAC built from LUTs); 2 if
@@ -39,7 +43,9 @@ pub fn min_luts_per_mac(bits: u32) -> u64 {
 /// Check an estimate against a target before running any tool. Only designs that certainly cannot fit are
 /// refused (the checks are lower bounds); the error text gives the figures.
 ///
-/// * memory: `memory_bits` > block RAM bits + 16 bits in each of a quarter of the LUTs (LUT ROM);
+/// * initialised memory (`rom_bits`, else `memory_bits`) > block RAM bits + 16 bits in each of a quarter of the
+///   LUTs (LUT ROM);
+/// * all memory > that + SPRAM bits (UP5K: 4 × 256 kbit, usable for buffers that need no initial contents);
 /// * MACs: `macs` > hard multipliers + LUTs / [`min_luts_per_mac`];
 /// * LUTs: the generator's own LUT estimate > the device's LUTs.
 pub fn check_fit(target: Target, e: &Estimate) -> Result<(), String> {
@@ -47,15 +53,24 @@ pub fn check_fit(target: Target, e: &Estimate) -> Result<(), String> {
     let mut problems = Vec::new();
     let bram_bits = d.brams as u64 * d.bram_bits as u64;
     let lut_rom_bits = d.luts as u64 / 4 * 16;
-    if e.memory_bits > bram_bits + lut_rom_bits {
+    let spram_bits = d.sprams as u64 * 262_144;
+    let rom = e.rom_bits.unwrap_or(e.memory_bits).min(e.memory_bits);
+    let rom_cap = bram_bits + lut_rom_bits;
+    if rom > rom_cap {
         problems.push(format!(
-            "{} memory bits needed, {} available ({} block RAMs × {} bits = {bram_bits}, plus at most \
-             {lut_rom_bits} in LUTs); over by {:.1}×",
-            e.memory_bits,
-            bram_bits + lut_rom_bits,
+            "{rom} bits of initialised memory (weights, constants) needed, {rom_cap} available ({} block RAMs × \
+             {} bits = {bram_bits}, plus at most {lut_rom_bits} in LUTs); over by {:.2}×",
             d.brams,
             d.bram_bits,
-            e.memory_bits as f64 / (bram_bits + lut_rom_bits) as f64
+            rom as f64 / rom_cap as f64
+        ));
+    } else if e.memory_bits > rom_cap + spram_bits {
+        problems.push(format!(
+            "{} memory bits needed, {} available ({bram_bits} in block RAMs, at most {lut_rom_bits} in LUTs, \
+             {spram_bits} in SPRAMs); over by {:.2}×",
+            e.memory_bits,
+            rom_cap + spram_bits,
+            e.memory_bits as f64 / (rom_cap + spram_bits) as f64
         ));
     }
     let bits = e.mac_bits.unwrap_or(2);
@@ -157,11 +172,16 @@ const ROLES: &[(&str, &[&str])] = &[
     ("done", &["done"]),
 ];
 
-/// One port as listed in the manifest: name, role (given or guessed), width.
+/// One port as listed in the manifest: name, role (given or guessed), direction, width.
 struct ListedPort {
     name: String,
     role: Option<String>,
+    dir: Option<String>,
     width: Option<u32>,
+}
+
+fn get_dir(v: &Value) -> Option<String> {
+    get_str(v, &["direction", "dir"])
 }
 
 fn listed_ports(ports: &Value) -> Vec<ListedPort> {
@@ -174,6 +194,7 @@ fn listed_ports(ports: &Value) -> Vec<ListedPort> {
                     out.push(ListedPort {
                         name,
                         role: get_str(p, &["role", "kind", "function"]),
+                        dir: get_dir(p),
                         width: get_u64(p, &["width", "bits"]).map(|w| w as u32),
                     });
                 }
@@ -186,6 +207,7 @@ fn listed_ports(ports: &Value) -> Vec<ListedPort> {
                     Value::String(name) => out.push(ListedPort {
                         name: name.clone(),
                         role: Some(k.clone()),
+                        dir: None,
                         width: None,
                     }),
                     // {"clock": {"dir": .., "width": .., "role"?: ..}} or {"clk": {"name": .., "width": ..}}.
@@ -193,11 +215,13 @@ fn listed_ports(ports: &Value) -> Vec<ListedPort> {
                         Some(name) => out.push(ListedPort {
                             name,
                             role: get_str(v, &["role"]).or_else(|| Some(k.clone())),
+                            dir: get_dir(v),
                             width: get_u64(v, &["width", "bits"]).map(|w| w as u32),
                         }),
                         None => out.push(ListedPort {
                             name: k.clone(),
                             role: get_str(v, &["role", "kind", "function"]),
+                            dir: get_dir(v),
                             width: get_u64(v, &["width", "bits"]).map(|w| w as u32),
                         }),
                     },
@@ -221,19 +245,34 @@ fn role_of(p: &ListedPort) -> Option<&'static str> {
     p.role.as_deref().and_then(matches).or_else(|| matches(&p.name))
 }
 
-/// Port names from a manifest's `ports` (an array of `{name, role?, width?}`, an object role → name, or an
-/// object name → `{width, role?}`); roles missing from the manifest keep the default names of
-/// [`AccelPorts::with_module`]. `busy`/`done` become `None` when the manifest lists ports but not them.
-pub fn ports_from_manifest(module: &str, ports: &Value) -> AccelPorts {
+/// Port names from a manifest's `ports` (an array of `{name, role?, direction?, width?}`, an object role →
+/// name, or an object name → `{width, direction?, role?}`); roles missing from the manifest keep the default
+/// names of [`AccelPorts::with_module`]. `busy`/`done` become `None` when the manifest lists ports but not
+/// them. Ports with no role (e.g. debug ports) are tied to 0 if their direction is `in` and left unconnected if
+/// it is `out`; a role-less port without a direction is an error.
+pub fn ports_from_manifest(module: &str, ports: &Value) -> Result<AccelPorts, String> {
     let mut a = AccelPorts::with_module(module);
     let listed = listed_ports(ports);
     if listed.is_empty() {
-        return a;
+        return Ok(a);
     }
     a.busy = None;
     a.done = None;
     for p in &listed {
-        let Some(role) = role_of(p) else { continue };
+        let Some(role) = role_of(p) else {
+            let width = p.width.unwrap_or(1);
+            match p.dir.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                Some("in" | "input") => a.tie_low.push((p.name.clone(), width)),
+                Some("out" | "output") => a.unused_outputs.push((p.name.clone(), width)),
+                _ => {
+                    return Err(format!(
+                        "manifest port `{}` has no role the board top-level knows and no direction: cannot tie it off",
+                        p.name
+                    ))
+                }
+            }
+            continue;
+        };
         let name = p.name.clone();
         match role {
             "clk" => a.clk = name,
@@ -258,44 +297,71 @@ pub fn ports_from_manifest(module: &str, ports: &Value) -> AccelPorts {
             _ => {}
         }
     }
-    a
+    Ok(a)
 }
 
-/// Read `manifest.json`: the top module (`top`, `top_module`, `module`), `ports`, the estimate (an `estimate`
-/// or `resources` object, or top-level keys: `macs`/`mac_units`/`pe_simd`, `memory_bits`/`mem_bits`,
-/// `luts`/`lut4`, `mac_bits`), `cycles_per_inference` (or `cycles`, `latency_cycles`) and
-/// `macs_per_inference` (or `mac_ops`). Unknown keys are ignored.
+/// Read `manifest.json` (pact-hdl's accelerator manifest, or anything shaped alike): the top module (`top`,
+/// `top_module`, `module`), `ports`, the estimate (a `resources`/`estimate` object, or top-level keys:
+/// `macs`/`mac_lanes`/`mac_units`, `memory_bits`, `luts`, `mac_bits` or `mac_operand_bits`),
+/// `cycles_per_inference` (or `timing.total_cycles`, `cycles`) and `macs_per_inference` (top level or in the
+/// estimate). Unknown keys are ignored.
 pub fn read_manifest(path: &Path) -> Result<ManifestInfo, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-    Ok(manifest_info(&v))
+    manifest_info(&v).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// [`read_manifest`] on parsed JSON.
-pub fn manifest_info(v: &Value) -> ManifestInfo {
+pub fn manifest_info(v: &Value) -> Result<ManifestInfo, String> {
     let top = get_str(v, &["top", "top_module", "module"]);
     let ports = v
         .get("ports")
-        .map(|p| ports_from_manifest(top.as_deref().unwrap_or("top"), p));
+        .map(|p| ports_from_manifest(top.as_deref().unwrap_or("top"), p))
+        .transpose()?;
     let est_src = ["estimate", "resources", "resource_estimate"]
         .iter()
         .find_map(|k| v.get(*k))
         .unwrap_or(v);
-    let macs = get_u64(est_src, &["macs", "mac_units", "mac_count", "pe_simd"]);
+    let macs = get_u64(est_src, &["macs", "mac_lanes", "mac_units", "mac_count", "pe_simd"]);
     let memory_bits = get_u64(est_src, &["memory_bits", "mem_bits", "total_memory_bits"]);
+    // Initialised memory: pact-hdl's `memory_bits: {weights, requant, ..}`, else the estimate's
+    // `weight_bits` + `constant_bits`, else `rom_bits`.
+    let mb = v.get("memory_bits").unwrap_or(&Value::Null);
+    let rom_bits = match (get_u64(mb, &["weights"]), get_u64(mb, &["requant"])) {
+        (Some(w), r) => Some(w + r.unwrap_or(0)),
+        _ => match (get_u64(est_src, &["weight_bits"]), get_u64(est_src, &["constant_bits"])) {
+            (Some(w), c) => Some(w + c.unwrap_or(0)),
+            _ => get_u64(est_src, &["rom_bits"]),
+        },
+    };
     let estimate = (macs.is_some() || memory_bits.is_some()).then(|| Estimate {
         macs: macs.unwrap_or(0),
         memory_bits: memory_bits.unwrap_or(0),
+        rom_bits,
         luts: get_u64(est_src, &["luts", "lut4", "lut"]),
-        mac_bits: get_u64(est_src, &["mac_bits", "min_bits"]).map(|b| b as u32),
+        mac_bits: get_u64(est_src, &["mac_bits", "min_bits"])
+            .map(|b| b as u32)
+            .or_else(|| {
+                // `mac_operand_bits: [ka, kw]`: the narrower operand bounds the LUT cost from below.
+                est_src
+                    .get("mac_operand_bits")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_u64)
+                    .min()
+                    .map(|b| b as u32)
+            }),
     });
-    ManifestInfo {
+    let timing = v.get("timing").unwrap_or(&Value::Null);
+    let cycle_keys = ["cycles_per_inference", "total_cycles", "cycles", "latency_cycles"];
+    let mac_keys = ["macs_per_inference", "mac_ops", "mac_ops_per_inference"];
+    Ok(ManifestInfo {
         top,
         ports,
         estimate,
-        cycles_per_inference: get_u64(v, &["cycles_per_inference", "cycles", "latency_cycles"]),
-        macs_per_inference: get_u64(v, &["macs_per_inference", "mac_ops", "mac_ops_per_inference"]),
-    }
+        cycles_per_inference: get_u64(v, &cycle_keys).or_else(|| get_u64(timing, &cycle_keys)),
+        macs_per_inference: get_u64(v, &mac_keys).or_else(|| get_u64(est_src, &mac_keys)),
+    })
 }
 
 #[cfg(test)]
@@ -308,6 +374,7 @@ mod tests {
         let ok = Estimate {
             macs: 16,
             memory_bits: 50_000,
+            rom_bits: None,
             luts: None,
             mac_bits: Some(4),
         };
@@ -316,14 +383,43 @@ mod tests {
         let big = Estimate {
             macs: 256,
             memory_bits: 2_000_000,
+            rom_bits: None,
             luts: Some(30_000),
             mac_bits: Some(4),
         };
         let e = check_fit(Target::Ice40Up5k, &big).unwrap_err();
         assert!(e.contains("256 MACs needed, at most 113 possible"), "{e}");
-        assert!(e.contains("2000000 memory bits needed, 144000 available"), "{e}");
+        assert!(
+            e.contains("2000000 bits of initialised memory (weights, constants) needed, 144000 available"),
+            "{e}"
+        );
         assert!(e.contains("30000 LUTs estimated, 5280"), "{e}");
-        assert!(check_fit(Target::Ecp5_85k, &Estimate { luts: None, ..big }).is_ok());
+        assert!(check_fit(
+            Target::Ecp5_85k,
+            &Estimate {
+                luts: None,
+                ..big.clone()
+            }
+        )
+        .is_ok());
+        // Buffers without initial contents may use the UP5K's SPRAMs; weights may not.
+        let buffers = Estimate {
+            macs: 16,
+            memory_bits: 600_000,
+            rom_bits: Some(100_000),
+            luts: None,
+            mac_bits: Some(4),
+        };
+        assert!(check_fit(Target::Ice40Up5k, &buffers).is_ok());
+        let e = check_fit(
+            Target::Ice40Up5k,
+            &Estimate {
+                memory_bits: 1_300_000,
+                ..buffers
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("1300000 memory bits needed, 1192576 available"), "{e}");
     }
 
     #[test]
@@ -342,7 +438,8 @@ mod tests {
             ],
             "estimate": {"macs": 16, "memory_bits": 40000},
             "cycles_per_inference": 12345
-        }));
+        }))
+        .unwrap();
         let p = m.ports.unwrap();
         assert_eq!(p.module, "pact_accel");
         assert_eq!(
@@ -359,7 +456,8 @@ mod tests {
 
         let m = manifest_info(
             &json!({"module": "a", "ports": {"clk": "c", "in_data": "px", "out_class": {"name": "k", "width": 2}}}),
-        );
+        )
+        .unwrap();
         let p = m.ports.unwrap();
         assert_eq!(
             (p.clk.as_str(), p.in_data.as_str(), p.out_class.as_str(), p.class_bits),
@@ -367,5 +465,51 @@ mod tests {
         );
         assert_eq!(p.rst, "rst");
         assert!(m.estimate.is_none());
+    }
+
+    #[test]
+    fn pact_hdl_manifest_shape() {
+        // The shape pact-hdl's accelerator generator writes (hdl/src/accel/emit.rs), abridged.
+        let m = manifest_info(&json!({
+            "format": "pact-accel", "top": "top", "verilog": "accel.v",
+            "ports": [
+                {"name": "clk", "direction": "in", "width": 1, "meaning": "clock"},
+                {"name": "rst", "direction": "in", "width": 1},
+                {"name": "in_valid", "direction": "in", "width": 1},
+                {"name": "in_data", "direction": "in", "width": 8},
+                {"name": "in_ready", "direction": "out", "width": 1},
+                {"name": "out_valid", "direction": "out", "width": 1},
+                {"name": "out_class", "direction": "out", "width": 16},
+                {"name": "busy", "direction": "out", "width": 1},
+                {"name": "done", "direction": "out", "width": 1},
+                {"name": "dbg_stop_en", "direction": "in", "width": 1},
+                {"name": "dbg_addr", "direction": "in", "width": 16},
+                {"name": "dbg_data", "direction": "out", "width": 32}
+            ],
+            "timing": {"pixels_per_image": 784, "compute_cycles": 9000, "total_cycles": 9784},
+            "memory_bits": {"weights": 40000, "requant": 1000, "total": 60000},
+            "resources": {"mac_lanes": 16, "mac_operand_bits": [4, 4], "memory_bits": 60000,
+                          "weight_bits": 40000, "constant_bits": 1300, "macs_per_inference": 100000}
+        }))
+        .unwrap();
+        let p = m.ports.unwrap();
+        assert_eq!(p.module, "top");
+        assert_eq!(
+            (p.class_bits, p.busy.as_deref(), p.done.as_deref()),
+            (16, Some("busy"), Some("done"))
+        );
+        assert_eq!(
+            p.tie_low,
+            vec![("dbg_stop_en".to_string(), 1), ("dbg_addr".to_string(), 16)]
+        );
+        assert_eq!(p.unused_outputs, vec![("dbg_data".to_string(), 32)]);
+        assert!(p.validate().is_ok());
+        let e = m.estimate.unwrap();
+        assert_eq!((e.macs, e.memory_bits, e.mac_bits), (16, 60000, Some(4)));
+        assert_eq!(e.rom_bits, Some(40000 + 1000));
+        assert_eq!(m.cycles_per_inference, Some(9784));
+        assert_eq!(m.macs_per_inference, Some(100000));
+        let err = manifest_info(&json!({"ports": [{"name": "mystery", "width": 3}]})).unwrap_err();
+        assert!(err.contains("`mystery`"), "{err}");
     }
 }

@@ -50,6 +50,8 @@ pub struct SynthOptions {
     pub seed: u64,
     /// Pre-synthesis estimate; overrides the manifest's.
     pub estimate: Option<Estimate>,
+    /// Run the tools even if the estimate says the design cannot fit (the check after synthesis still runs).
+    pub skip_fit_check: bool,
     /// The accelerator's port names; override the manifest's (defaults: [`AccelPorts::with_module`]).
     pub ports: Option<AccelPorts>,
     /// UART rate of the board top-level.
@@ -84,6 +86,7 @@ impl SynthOptions {
             out_dir: out_dir.into(),
             seed: 1,
             estimate: None,
+            skip_fit_check: false,
             ports: None,
             baud: DEFAULT_BAUD,
             dsp: DspMode::Auto,
@@ -212,11 +215,14 @@ pub fn run(opts: &SynthOptions) -> Result<SynthReport> {
         ))
     })?;
     let estimate = opts.estimate.clone().or_else(|| manifest.estimate.clone());
-    if let Some(e) = &estimate {
+    if let (Some(e), false) = (&estimate, opts.skip_fit_check) {
         check_fit(opts.target, e).map_err(|detail| SynthError::DoesNotFit {
             target: opts.target.to_string(),
             part: opts.target.part().to_string(),
-            detail: format!("{detail} (pre-synthesis estimate; nothing was run)"),
+            detail: format!(
+                "{detail} (pre-synthesis estimate; nothing was run; the checks are lower bounds, which --force \
+                 skips)"
+            ),
         })?;
     }
     let ports = match (&opts.ports, &manifest.ports) {

@@ -353,9 +353,10 @@ impl SynthReport {
         ));
         if let Some(e) = &self.estimate {
             s.push_str(&format!(
-                "  estimate  {} MACs, {} memory bits{}\n",
+                "  estimate  {} MACs, {} memory bits ({} initialised){}\n",
                 e.macs,
                 e.memory_bits,
+                e.rom_bits.unwrap_or(e.memory_bits),
                 e.luts.map(|l| format!(", {l} LUTs")).unwrap_or_default()
             ));
         }

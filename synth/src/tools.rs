@@ -353,6 +353,12 @@ pub fn hint_for(stage: &str, log: &str) -> String {
              generator should never do this: please report it)"
                 .into()
         }
+        "yosys" if has("does not have a port named") => {
+            "the accelerator's ports differ from the names the board top-level uses: they come from the \
+             manifest's `ports` (or the defaults clk, rst, in_data, in_valid, in_ready, out_class, out_valid, busy, \
+             done)"
+                .into()
+        }
         "yosys" if has("not part of the design") || has("Module `") && has("is not part of") => {
             "the design instantiates a module that none of the source files defines: is a file missing from the \
              source directory?"

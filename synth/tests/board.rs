@@ -55,6 +55,64 @@ fn core_verilog_lints_clean_with_verilator() {
     );
 }
 
+/// An accelerator shaped like pact-hdl's: module `top` (rust-hdl's name, like the core's before renaming),
+/// 16-bit class, debug ports to tie off.
+#[test]
+fn core_around_a_module_named_top_with_debug_ports_lints_clean() {
+    let manifest = serde_json::json!({
+        "top": "top",
+        "ports": [
+            {"name": "clk", "direction": "in", "width": 1},
+            {"name": "rst", "direction": "in", "width": 1},
+            {"name": "in_valid", "direction": "in", "width": 1},
+            {"name": "in_data", "direction": "in", "width": 8},
+            {"name": "in_ready", "direction": "out", "width": 1},
+            {"name": "out_valid", "direction": "out", "width": 1},
+            {"name": "out_class", "direction": "out", "width": 16},
+            {"name": "busy", "direction": "out", "width": 1},
+            {"name": "done", "direction": "out", "width": 1},
+            {"name": "dbg_sel", "direction": "in", "width": 2},
+            {"name": "dbg_data", "direction": "out", "width": 32}
+        ]
+    });
+    let ports = pact_synth::estimate::manifest_info(&manifest).unwrap().ports.unwrap();
+    let core = core_verilog(CLOCK_MHZ, 115_200, &ports).unwrap();
+    assert!(
+        core.contains("\ntop accel (") || core.contains(" top accel ("),
+        "{core}"
+    );
+    assert!(core.contains(".dbg_sel(2'd0)") && core.contains("assign out_class = class_w[7:0];"));
+    let stub = "module top(input wire clk, input wire rst, input wire in_valid, input wire [7:0] in_data,\n\
+                output wire in_ready, output wire out_valid, output wire [15:0] out_class, output wire busy,\n\
+                output wire done, input wire [1:0] dbg_sel, output wire [31:0] dbg_data);\n\
+                assign in_ready = 1'b1; assign out_valid = in_valid & ~rst; assign out_class = {8'd0, in_data};\n\
+                assign busy = clk; assign done = 1'b0; assign dbg_data = {30'd0, dbg_sel};\nendmodule\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("core.v"), &core).unwrap();
+    std::fs::write(dir.path().join("top.v"), stub).unwrap();
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", CORE_MODULE])
+        .arg(dir.path().join("core.v"))
+        .arg(dir.path().join("top.v"))
+        .output()
+        .expect("verilator is installed (apt-get install verilator)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.contains("%Error"),
+        "verilator lint:\n{text}"
+    );
+    // The stub's own unused inputs may warn; the core must not.
+    let core_warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("%Warning") && l.contains("core.v"))
+        .collect();
+    assert!(core_warnings.is_empty(), "{text}");
+}
+
 #[test]
 fn images_over_the_uart_come_back_classified() {
     let seed = 0x5eed_0001_u64;

@@ -183,6 +183,7 @@ fn a_design_too_large_is_refused_before_any_tool_runs() {
     o.estimate = Some(Estimate {
         macs: 256,
         memory_bits: 2_000_000,
+        rom_bits: Some(1_500_000),
         luts: None,
         mac_bits: Some(4),
     });
@@ -193,7 +194,10 @@ fn a_design_too_large_is_refused_before_any_tool_runs() {
     assert!(matches!(e, SynthError::DoesNotFit { .. }), "{msg}");
     assert!(msg.contains("ice40-up5k (iCE40UP5K-SG48)"), "{msg}");
     assert!(msg.contains("256 MACs needed, at most 113 possible"), "{msg}");
-    assert!(msg.contains("2000000 memory bits needed, 144000 available"), "{msg}");
+    assert!(
+        msg.contains("1500000 bits of initialised memory (weights, constants) needed, 144000 available"),
+        "{msg}"
+    );
     assert!(msg.contains("nothing was run"), "{msg}");
     assert!(!out.exists());
     // The same design fits an ECP5-85k by the same check: the run gets as far as looking for the tools.
