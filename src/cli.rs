@@ -42,8 +42,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train a PACT network (quantization-aware: learned α, DoReFa weights) or its FP32 baseline.
     Train(pact_train::TrainArgs),
-    /// Generate Verilog for a quantized model (not built yet).
-    Gen(NotBuilt),
+    /// Reproduce the PACT paper's comparison: FP32, PACT at several widths and a fixed-clip baseline.
+    Experiment(pact_train::experiment::ExperimentArgs),
+    /// Generate the accelerator's Verilog, memory files, manifest and resource estimate for a quantized model.
+    Gen(GenArgs),
     /// Co-simulate the generated RTL against the golden model (not built yet).
     Sim(NotBuilt),
     /// Synthesize a bitstream with the open FPGA tools (not built yet).
@@ -121,6 +123,25 @@ pub struct EvalArgs {
     pub quant: QuantArgs,
 }
 
+/// `pact gen`.
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// The quantized model (.pqm).
+    pub model: PathBuf,
+    /// Output directory (Verilog, $readmemh files, manifest.json).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Output channels computed in parallel (1..=64).
+    #[arg(long, default_value_t = 4)]
+    pub pe: usize,
+    /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
+    #[arg(long, default_value_t = 4)]
+    pub simd: usize,
+    /// Target whose memory bounds the design: any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k.
+    #[arg(long, default_value = "any")]
+    pub target: String,
+}
+
 /// `pact inspect`.
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -150,7 +171,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => cmd_inspect(a),
         Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
         Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
-        Command::Gen(_) => not_built("gen", "the hardware generator"),
+        Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
+        Command::Gen(a) => cmd_gen(&ui, a),
         Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
         Command::Synth(_) => not_built("synth", "the bitstream flow"),
         Command::Run(_) => not_built("run", "the whole flow"),
@@ -158,7 +180,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn not_built(cmd: &str, what: &str) -> Result<()> {
-    bail!("`pact {cmd}` is not built yet: {what} is still an open issue; this build can train, quantize, eval, inspect and bench")
+    bail!("`pact {cmd}` is not built yet: {what} is still an open issue; this build can train, quantize, eval, inspect, bench and gen")
 }
 
 /// Output settings.
@@ -329,6 +351,23 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
         WeightQuantizer::Dorefa => "dorefa unrounded",
         WeightQuantizer::MaxAbs => "as trained",
     }
+}
+
+fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
+    use pact_hdl::accel::{generate, AccelConfig, Target};
+    let q = QModel::load(&a.model)?;
+    let target: Target = a.target.parse().map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
+    let cfg = AccelConfig::new(a.pe, a.simd).map_err(|e| anyhow::anyhow!("{e}"))?.with_target(target);
+    let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    ui.say(&format!(
+        "wrote {} files to {} ({} lines of Verilog, generated in {:.2} s); {} cycles per inference",
+        r.files.len(),
+        r.dir.display(),
+        r.verilog_lines,
+        r.gen_seconds,
+        r.plan.total_cycles()
+    ));
+    Ok(())
 }
 
 fn cmd_inspect(a: InspectArgs) -> Result<()> {

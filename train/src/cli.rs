@@ -3,7 +3,7 @@
 use crate::arch::ArchSpec;
 use crate::net::{AlphaInit, Net, Precision};
 use crate::optim::OptimizerKind;
-use crate::train::{accuracy, train_observed, BatchStats, EpochStats, ModelSpec, Schedule, TrainConfig};
+use crate::train::{accuracy, train_run, BatchStats, EpochStats, ModelSpec, Schedule, TrainConfig};
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pact_toolchain::data::{self, DataSpec, Split};
@@ -13,6 +13,50 @@ use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// Percentile of `--alpha-init auto`.
+pub const AUTO_PERCENTILE: f64 = 99.0;
+
+/// How α starts (`--alpha-init`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AlphaStart {
+    /// This value for every activation.
+    Value(f32),
+    /// This percentile (0..=100) of each activation's input on the first training batch.
+    Auto(f64),
+}
+
+impl std::str::FromStr for AlphaStart {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}': expected a number > 0, 'auto' or 'auto:P' with a percentile P in 0..=100");
+        if let Some(rest) = s.strip_prefix("auto") {
+            let p = match rest.strip_prefix(':') {
+                None if rest.is_empty() => AUTO_PERCENTILE,
+                Some(p) => p.parse::<f64>().map_err(|_| bad())?,
+                None => return Err(bad()),
+            };
+            return if (0.0..=100.0).contains(&p) {
+                Ok(AlphaStart::Auto(p))
+            } else {
+                Err(bad())
+            };
+        }
+        match s.parse::<f32>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(AlphaStart::Value(v)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for AlphaStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlphaStart::Value(v) => write!(f, "{v}"),
+            AlphaStart::Auto(p) => write!(f, "auto:{p}"),
+        }
+    }
+}
 
 /// Arguments of `pact train`.
 #[derive(clap::Args, Debug, Clone)]
@@ -53,12 +97,16 @@ pub struct TrainArgs {
     /// L2 coefficient of the dense/conv weights.
     #[arg(long, default_value_t = 1e-4)]
     pub weight_decay: f64,
-    /// Initial PACT α (a PACT layer of an --init model keeps its own).
-    #[arg(long, default_value_t = 10.0)]
-    pub alpha_init: f32,
+    /// Initial PACT α: a value (the paper's 10), or `auto[:P]`, the P-th percentile (default 99)
+    /// of each activation's input on the first training batch. A PACT layer of an --init model keeps its own.
+    #[arg(long, default_value = "10")]
+    pub alpha_init: AlphaStart,
     /// L2 coefficient of α [default: the weight decay].
     #[arg(long)]
     pub alpha_decay: Option<f64>,
+    /// Peak learning rate of α, same schedule as --lr [default: 100 × --lr with adam, --lr with sgd].
+    #[arg(long)]
+    pub alpha_lr: Option<f64>,
     /// Fine-tune from this float model (architecture file written by pact, e.g. by an earlier `pact train`).
     #[arg(long, value_name = "MODEL")]
     pub init: Option<PathBuf>,
@@ -71,6 +119,9 @@ pub struct TrainArgs {
     /// Write one JSON line of statistics per epoch to this file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Also write the trained float model as ONNX (Clip nodes carry α, BatchNormalization kept as nodes).
+    #[arg(long, value_name = "FILE.onnx")]
+    pub onnx: Option<PathBuf>,
     /// Output: the trained float model (architecture JSON; the weights go beside it as .safetensors).
     #[arg(short, long, value_name = "MODEL.json")]
     pub output: PathBuf,
@@ -92,12 +143,14 @@ impl TrainArgs {
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             weight_decay: 1e-4,
-            alpha_init: 10.0,
+            alpha_init: AlphaStart::Value(10.0),
             alpha_decay: None,
+            alpha_lr: None,
             init: None,
             fixed_clip: None,
             limit: None,
             log: None,
+            onnx: None,
             output: output.into(),
         }
     }
@@ -117,9 +170,18 @@ impl TrainArgs {
         cfg.momentum = self.momentum;
         cfg.weight_decay = self.weight_decay;
         cfg.alpha_decay = self.alpha_decay.unwrap_or(self.weight_decay);
-        cfg.alpha = AlphaInit {
-            init: self.alpha_init,
-            fixed: self.fixed_clip,
+        cfg.alpha_lr = self.alpha_lr;
+        cfg.alpha = match self.alpha_init {
+            AlphaStart::Value(v) => AlphaInit {
+                init: v,
+                fixed: self.fixed_clip,
+                auto_percentile: None,
+            },
+            AlphaStart::Auto(p) => AlphaInit {
+                init: 10.0,
+                fixed: self.fixed_clip,
+                auto_percentile: Some(p),
+            },
         };
         Ok(cfg)
     }
@@ -149,6 +211,8 @@ pub struct TrainReport {
     pub final_loss: f64,
     /// Learned (or fixed) α per PACT layer.
     pub alpha: Vec<(String, f32)>,
+    /// α per PACT layer before the first step (after `--alpha-init auto`).
+    pub alpha_start: Vec<(String, f32)>,
     /// Wall time of the whole command, seconds.
     pub wall_seconds: f64,
     /// Time spent in training steps, seconds.
@@ -183,7 +247,7 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
     let p = cfg.precision;
     if !quiet {
         eprintln!(
-            "pact train: seed {seed}, data {} ({} train / {} test, {:?}, pixels 0..={}), W{}A{} first/last {} bits, {} epochs, batch {}, {} lr {}",
+            "pact train: seed {seed}, data {} ({} train / {} test, {:?}, pixels 0..={}), W{}A{} first/last {} bits, {} epochs, batch {}, {} lr {}, α init {} lr {} decay {}",
             train_set.name,
             train_set.len(),
             test_set.len(),
@@ -195,7 +259,13 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
             cfg.epochs,
             cfg.batch,
             cfg.optimizer,
-            cfg.lr
+            cfg.lr,
+            match (args.fixed_clip, args.alpha_init) {
+                (Some(v), _) => format!("fixed {v}"),
+                (None, a) => a.to_string(),
+            },
+            cfg.alpha_lr(),
+            cfg.alpha_decay
         );
     }
     let mut log = match &args.log {
@@ -221,7 +291,11 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
             .join(" ")
     };
     let alphas_now = std::cell::RefCell::new(String::new());
-    let (model, history) = train_observed(
+    let crate::train::TrainOutcome {
+        model,
+        history,
+        alpha_start,
+    } = train_run(
         &model_spec,
         &train_set,
         Some(&test_set),
@@ -273,6 +347,9 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
         return Err(anyhow::Error::from(e).context("writing the log"));
     }
     statedict::save_float(&model, &args.output).with_context(|| format!("writing {}", args.output.display()))?;
+    if let Some(path) = &args.onnx {
+        crate::onnx::save_onnx(&model, path)?;
+    }
 
     let mut net = Net::new(&model, p, AlphaInit::default())?;
     let train_acc = accuracy(&mut net, &train_set)?;
@@ -308,6 +385,7 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
         int_note,
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
         alpha: net.alphas(),
+        alpha_start,
         wall_seconds: t_start.elapsed().as_secs_f64(),
         train_seconds,
         samples_per_sec: samples as f64 / train_seconds.max(1e-9),

@@ -8,6 +8,7 @@
 //! * [`ops`]: im2col and max pooling as custom ops with their exact adjoints (speed on the CPU).
 //! * [`optim`]: SGD with momentum and Adam with per-parameter L2.
 //! * [`train()`]: the training loop; [`run`]: the `pact train` command.
+//! * [`experiment`]: `pact experiment pact-vs-clip` (FP32 vs PACT vs fixed clip); [`plot`]: its SVG plots.
 //!
 //! See `docs/training.md` for the semantics and the flags.
 
@@ -15,18 +16,22 @@
 
 pub mod arch;
 pub mod cli;
+pub mod experiment;
 pub mod net;
+pub mod onnx;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 pub mod quant;
 pub mod train;
 
 pub use arch::ArchSpec;
-pub use cli::{run, TrainArgs, TrainReport};
+pub use cli::{run, AlphaStart, TrainArgs, TrainReport, AUTO_PERCENTILE};
 pub use net::{AlphaInit, Net, ParamKind, Precision};
 pub use optim::{Optimizer, OptimizerKind};
 pub use train::{
-    accuracy, initial_model, train, train_observed, BatchStats, EpochStats, ModelSpec, Schedule, TrainConfig,
+    accuracy, initial_model, train, train_observed, train_run, BatchStats, EpochStats, ModelSpec, Schedule,
+    TrainConfig, TrainOutcome, ADAM_ALPHA_LR_FACTOR,
 };
 
 /// Keep freed memory in the process instead of returning it to the OS after every tensor (glibc only; a no-op

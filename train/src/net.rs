@@ -109,6 +109,10 @@ pub struct AlphaInit {
     pub init: f32,
     /// Fixed clipping level for every activation (not learned): the fixed-clip baseline.
     pub fixed: Option<f32>,
+    /// Data-driven start (`--alpha-init auto`): before the first step, the α of every activation that would
+    /// start at `init` is set to this percentile (0..100) of its input on the first training batch (see
+    /// [`Net::calibrate_alphas`]). Ignored with `fixed`.
+    pub auto_percentile: Option<f64>,
 }
 
 impl Default for AlphaInit {
@@ -116,6 +120,7 @@ impl Default for AlphaInit {
         AlphaInit {
             init: 10.0,
             fixed: None,
+            auto_percentile: None,
         }
     }
 }
@@ -157,6 +162,9 @@ enum Layer {
         alpha: Var,
         bits: u32,
         learned: bool,
+        /// α started at `AlphaInit::init` (not a fixed clip, not an `--init` model's PACT α): data-driven
+        /// initialisation may replace it.
+        from_init: bool,
     },
     MaxPool {
         kernel: [usize; 2],
@@ -258,15 +266,16 @@ impl Net {
                 Op::Relu | Op::Pact { .. } => match precision.act_bits(feeds_last[i]) {
                     None => Layer::Relu,
                     Some(bits) => {
-                        let a = match (&node.op, alpha.fixed) {
-                            (_, Some(v)) => v,
-                            (Op::Pact { alpha }, None) => *alpha,
-                            _ => alpha.init,
+                        let (a, from_init) = match (&node.op, alpha.fixed) {
+                            (_, Some(v)) => (v, false),
+                            (Op::Pact { alpha }, None) => (*alpha, false),
+                            _ => (alpha.init, true),
                         };
                         Layer::Pact {
                             alpha: Var::from_tensor(&Tensor::new(a, &dev)?)?,
                             bits,
                             learned: alpha.fixed.is_none(),
+                            from_init,
                         }
                     }
                 },
@@ -371,6 +380,23 @@ impl Net {
     /// convolution is then one matrix product without transposes, and BatchNorm statistics reduce over the
     /// last (contiguous) dimension, which candle's CPU backend does fast, forward and backward.
     pub fn forward(&mut self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        self.forward_impl(x, train, None)
+    }
+
+    /// Data-driven α (`--alpha-init auto`): one training-mode forward of `x` (batch statistics in BatchNorm,
+    /// running statistics left alone) in which every activation whose α came from `AlphaInit::init` first sets
+    /// α to the `percentile` (0..100, nearest rank) of its own input values, all channels and samples pooled,
+    /// then quantizes with it; layers are calibrated in order, so each sees its predecessors' new α.
+    /// α is kept ≥ [`MIN_ALPHA`]. Returns the α of every activation afterwards, by layer name.
+    pub fn calibrate_alphas(&mut self, x: &Tensor, percentile: f64) -> anyhow::Result<Vec<(String, f32)>> {
+        if !(0.0..=100.0).contains(&percentile) {
+            bail!("alpha percentile {percentile} is outside 0..=100");
+        }
+        self.forward_impl(x, true, Some(percentile))?;
+        Ok(self.alphas())
+    }
+
+    fn forward_impl(&mut self, x: &Tensor, train: bool, calib: Option<f64>) -> candle_core::Result<Tensor> {
         let nodes = &self.template.nodes;
         let mut vals: Vec<Tensor> = Vec::with_capacity(nodes.len());
         // Grid (step size) of values that are quantization codes × step, for the average pools.
@@ -433,7 +459,7 @@ impl Net {
                         let bm = to_vec(&mu)?;
                         let bv = to_vec(&v)?;
                         let unbias = if m > 1 { m as f64 / (m - 1) as f64 } else { 1.0 };
-                        for ch in 0..c {
+                        for ch in (0..c).filter(|_| calib.is_none()) {
                             mean[ch] = ((1.0 - BN_MOMENTUM) * mean[ch] as f64 + BN_MOMENTUM * bm[ch] as f64) as f32;
                             var[ch] =
                                 ((1.0 - BN_MOMENTUM) * var[ch] as f64 + BN_MOMENTUM * bv[ch] as f64 * unbias) as f32;
@@ -457,7 +483,20 @@ impl Net {
                     (y.reshape(dims)?, None)
                 }
                 Layer::Relu => (inp.unwrap().relu()?, None),
-                Layer::Pact { alpha, bits, .. } => {
+                Layer::Pact {
+                    alpha, bits, from_init, ..
+                } => {
+                    if let (Some(p), true) = (calib, *from_init) {
+                        let mut v = to_vec(inp.unwrap())?;
+                        let a = if v.is_empty() {
+                            MIN_ALPHA
+                        } else {
+                            let k = ((p / 100.0 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+                            *v.select_nth_unstable_by(k, f32::total_cmp).1
+                        };
+                        let a = if a.is_finite() { a.max(MIN_ALPHA) } else { MIN_ALPHA };
+                        alpha.set(&Tensor::new(a, &self.device)?.to_dtype(self.dtype)?)?;
+                    }
                     let a = alpha.as_tensor();
                     let y = quant::pact(inp.unwrap(), a, *bits, train)?;
                     let step = (a.detach() / quant::levels(*bits))?;

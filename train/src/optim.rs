@@ -41,7 +41,9 @@ impl FromStr for OptimizerKind {
 
 struct Slot {
     var: Var,
+    kind: ParamKind,
     decay: f64,
+    lr_scale: f64,
     m: Vec<f32>,
     v: Vec<f32>,
 }
@@ -80,7 +82,9 @@ impl Optimizer {
                 };
                 Slot {
                     var,
+                    kind: k,
                     decay,
+                    lr_scale: 1.0,
                     m: Vec::new(),
                     v: Vec::new(),
                 }
@@ -94,6 +98,15 @@ impl Optimizer {
         }
     }
 
+    /// Scale the learning rate of every [`ParamKind::Alpha`] parameter by `factor` (a separate α learning rate
+    /// `--alpha-lr` that follows the same schedule: α's rate at each step is `factor·lr`).
+    pub fn with_alpha_lr_scale(mut self, factor: f64) -> Self {
+        for s in self.slots.iter_mut().filter(|s| s.kind == ParamKind::Alpha) {
+            s.lr_scale = factor;
+        }
+        self
+    }
+
     /// One update with learning rate `lr`. Parameters without a gradient are left alone.
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
         self.t += 1;
@@ -105,6 +118,7 @@ impl Optimizer {
             let g: Vec<f32> = g.flatten_all()?.to_vec1()?;
             let mut p: Vec<f32> = s.var.as_tensor().flatten_all()?.to_vec1()?;
             let (decay, first) = (s.decay as f32, s.m.is_empty());
+            let lr = lr * s.lr_scale;
             if first {
                 s.m = vec![0.0; p.len()];
                 if self.kind == OptimizerKind::Adam {

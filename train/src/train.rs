@@ -34,6 +34,9 @@ pub enum Schedule {
     Cosine,
 }
 
+/// Default ratio of α's learning rate to the weights' with Adam (`--alpha-lr`; measured in docs/training.md).
+pub const ADAM_ALPHA_LR_FACTOR: f64 = 100.0;
+
 /// Settings of one training run.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
@@ -55,6 +58,9 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// L2 coefficient of the learned α.
     pub alpha_decay: f64,
+    /// Peak learning rate of the learned α (same schedule as `lr`); `None`: [`ADAM_ALPHA_LR_FACTOR`]`·lr` with
+    /// Adam, `lr` with SGD (see [`TrainConfig::alpha_lr`]).
+    pub alpha_lr: Option<f64>,
     /// α initialisation, or the fixed clip of the baseline.
     pub alpha: AlphaInit,
     /// Stop each epoch after this many batches (benchmarks, quick tests).
@@ -75,9 +81,21 @@ impl TrainConfig {
             momentum: 0.9,
             weight_decay: 1e-4,
             alpha_decay: 1e-4,
+            alpha_lr: None,
             alpha: AlphaInit::default(),
             max_batches: None,
         }
+    }
+
+    /// The peak learning rate of α: `alpha_lr`, or by default [`ADAM_ALPHA_LR_FACTOR`]`·lr` with Adam (Adam
+    /// moves a parameter by about its learning rate per step whatever the gradient's size, so at the weights'
+    /// 1e-3 α = 10 could move by at most ~0.5 in 1000 steps) and `lr` with SGD (the paper's setting: α is
+    /// trained with the weights' rate).
+    pub fn alpha_lr(&self) -> f64 {
+        self.alpha_lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Adam => ADAM_ALPHA_LR_FACTOR * self.lr,
+            OptimizerKind::Sgd => self.lr,
+        })
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -92,6 +110,7 @@ impl TrainConfig {
             ("--momentum", self.momentum),
             ("--weight-decay", self.weight_decay),
             ("--alpha-decay", self.alpha_decay),
+            ("--alpha-lr", self.alpha_lr.unwrap_or(0.0)),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 bail!("{what} {v} must be finite and >= 0");
@@ -213,9 +232,34 @@ pub fn train_observed(
     test: Option<&Dataset>,
     cfg: &TrainConfig,
     seed: u64,
+    on_batch: impl FnMut(&BatchStats),
+    on_epoch: impl FnMut(&EpochStats),
+) -> anyhow::Result<(FloatModel, Vec<EpochStats>)> {
+    let out = train_run(spec, data, test, cfg, seed, on_batch, on_epoch)?;
+    Ok((out.model, out.history))
+}
+
+/// Everything a training run produced.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// The trained float model.
+    pub model: FloatModel,
+    /// Statistics of every epoch.
+    pub history: Vec<EpochStats>,
+    /// α of every PACT activation before the first step (after `--alpha-init auto`), by layer name.
+    pub alpha_start: Vec<(String, f32)>,
+}
+
+/// [`train_observed`] that also returns the starting α.
+pub fn train_run(
+    spec: &ModelSpec,
+    data: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &TrainConfig,
+    seed: u64,
     mut on_batch: impl FnMut(&BatchStats),
     mut on_epoch: impl FnMut(&EpochStats),
-) -> anyhow::Result<(FloatModel, Vec<EpochStats>)> {
+) -> anyhow::Result<TrainOutcome> {
     cfg.check()?;
     if data.len() < 2 {
         bail!("the training set has {} samples; at least 2 are needed", data.len());
@@ -242,7 +286,10 @@ pub fn train_observed(
         }
         _ => None,
     };
-    let mut opt = Optimizer::new(cfg.optimizer, params, cfg.momentum, cfg.weight_decay, cfg.alpha_decay);
+    let alpha_scale = if cfg.lr > 0.0 { cfg.alpha_lr() / cfg.lr } else { 0.0 };
+    let mut opt = Optimizer::new(cfg.optimizer, params, cfg.momentum, cfg.weight_decay, cfg.alpha_decay)
+        .with_alpha_lr_scale(alpha_scale);
+    let mut alpha_start = net.alphas();
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(seed);
     shuffle_rng.set_stream(1);
 
@@ -271,6 +318,9 @@ pub fn train_observed(
             }
             let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i] as u32).collect();
             let x = net.input_tensor(&images)?;
+            if let (1, 0, Some(p), None) = (epoch, b, cfg.alpha.auto_percentile, cfg.alpha.fixed) {
+                alpha_start = net.calibrate_alphas(&x, p).context("--alpha-init auto")?;
+            }
             let y = Tensor::from_vec(labels, idx.len(), x.device())?;
             let logits = net.forward(&x, true)?;
             let scaled = match &tau {
@@ -335,7 +385,11 @@ pub fn train_observed(
         on_epoch(&stats);
         history.push(stats);
     }
-    Ok((net.to_float_model()?, history))
+    Ok(TrainOutcome {
+        model: net.to_float_model()?,
+        history,
+        alpha_start,
+    })
 }
 
 /// Fan-in of the last dense/conv layer (the logits).
