@@ -44,7 +44,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_fail() {
-    for sub in ["gen", "sim", "synth", "run"] {
+    for sub in ["sim", "synth", "run"] {
         let o = pact(&[sub]);
         assert_eq!(o.status.code(), Some(1), "pact {sub}");
         assert!(text(&o).1.contains("is not built yet"), "pact {sub}: {}", text(&o).1);
