@@ -356,13 +356,8 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
     use pact_hdl::accel::{generate, AccelConfig, Target};
     let q = QModel::load(&a.model)?;
-    let target: Target = a
-        .target
-        .parse()
-        .map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
-    let cfg = AccelConfig::new(a.pe, a.simd)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .with_target(target);
+    let target: Target = a.target.parse().map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
+    let cfg = AccelConfig::new(a.pe, a.simd).map_err(|e| anyhow::anyhow!("{e}"))?.with_target(target);
     let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
     ui.say(&format!(
         "wrote {} files to {} ({} lines of Verilog, generated in {:.2} s); {} cycles per inference",
