@@ -42,8 +42,6 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train a PACT network (quantization-aware: learned α, DoReFa weights) or its FP32 baseline.
     Train(pact_train::TrainArgs),
-    /// Reproduce the PACT paper's comparison: FP32, PACT at several widths and a fixed-clip baseline.
-    Experiment(pact_train::experiment::ExperimentArgs),
     /// Generate the accelerator's Verilog, memory files, manifest and resource estimate for a quantized model.
     Gen(GenArgs),
     /// Co-simulate the generated RTL against the golden model (not built yet).
@@ -171,7 +169,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => cmd_inspect(a),
         Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
         Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
-        Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Gen(a) => cmd_gen(&ui, a),
         Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
         Command::Synth(_) => not_built("synth", "the bitstream flow"),
