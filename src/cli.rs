@@ -42,6 +42,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train a PACT network (quantization-aware: learned α, DoReFa weights) or its FP32 baseline.
     Train(pact_train::TrainArgs),
+    /// Reproduce the PACT paper's comparison: FP32, PACT at several widths and a fixed-clip baseline.
+    Experiment(pact_train::experiment::ExperimentArgs),
     /// Generate the accelerator's Verilog, memory files, manifest and resource estimate for a quantized model.
     Gen(GenArgs),
     /// Co-simulate the generated RTL against the golden model (not built yet).
@@ -169,6 +171,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => cmd_inspect(a),
         Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
         Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
+        Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Gen(a) => cmd_gen(&ui, a),
         Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
         Command::Synth(_) => not_built("synth", "the bitstream flow"),
@@ -353,8 +356,13 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
     use pact_hdl::accel::{generate, AccelConfig, Target};
     let q = QModel::load(&a.model)?;
-    let target: Target = a.target.parse().map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
-    let cfg = AccelConfig::new(a.pe, a.simd).map_err(|e| anyhow::anyhow!("{e}"))?.with_target(target);
+    let target: Target = a
+        .target
+        .parse()
+        .map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
+    let cfg = AccelConfig::new(a.pe, a.simd)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_target(target);
     let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
     ui.say(&format!(
         "wrote {} files to {} ({} lines of Verilog, generated in {:.2} s); {} cycles per inference",
