@@ -22,6 +22,10 @@ pub struct Estimate {
     pub rom_bits: Option<u64>,
     /// The generator's own LUT estimate, if it made one.
     pub luts: Option<u64>,
+    /// Multipliers in the design (MAC lanes + requantization multipliers), if known: with more than the device
+    /// has DSPs, the flow maps them to LUTs from the start instead of retrying.
+    #[serde(default)]
+    pub multipliers: Option<u64>,
     /// The narrowest multiplier operand width in bits (sets the LUT cost of a MAC built from LUTs); 2 if
     /// unknown, which makes the check the most lenient.
     pub mac_bits: Option<u32>,
@@ -338,6 +342,10 @@ pub fn manifest_info(v: &Value) -> Result<ManifestInfo, String> {
         macs: macs.unwrap_or(0),
         memory_bits: memory_bits.unwrap_or(0),
         rom_bits,
+        multipliers: get_u64(est_src, &["multipliers"]).or_else(|| {
+            let lanes = get_u64(est_src, &["mac_lanes"])?;
+            Some(lanes + get_u64(est_src, &["multipliers_16x16"]).unwrap_or(0))
+        }),
         luts: get_u64(est_src, &["luts", "lut4", "lut"]),
         mac_bits: get_u64(est_src, &["mac_bits", "min_bits"])
             .map(|b| b as u32)
@@ -375,6 +383,7 @@ mod tests {
             macs: 16,
             memory_bits: 50_000,
             rom_bits: None,
+            multipliers: None,
             luts: None,
             mac_bits: Some(4),
         };
@@ -384,6 +393,7 @@ mod tests {
             macs: 256,
             memory_bits: 2_000_000,
             rom_bits: None,
+            multipliers: None,
             luts: Some(30_000),
             mac_bits: Some(4),
         };
@@ -407,6 +417,7 @@ mod tests {
             macs: 16,
             memory_bits: 600_000,
             rom_bits: Some(100_000),
+            multipliers: None,
             luts: None,
             mac_bits: Some(4),
         };
@@ -507,6 +518,7 @@ mod tests {
         let e = m.estimate.unwrap();
         assert_eq!((e.macs, e.memory_bits, e.mac_bits), (16, 60000, Some(4)));
         assert_eq!(e.rom_bits, Some(40000 + 1000));
+        assert_eq!(e.multipliers, Some(16));
         assert_eq!(m.cycles_per_inference, Some(9784));
         assert_eq!(m.macs_per_inference, Some(100000));
         let err = manifest_info(&json!({"ports": [{"name": "mystery", "width": 3}]})).unwrap_err();

@@ -301,6 +301,7 @@ fn run_in(
     estimate: Option<Estimate>,
     manifest: &ManifestInfo,
 ) -> Result<(SynthReport, Outputs)> {
+    // (`estimate` is moved into the report at the end.)
     let target = opts.target;
     let failed = opts.out_dir.join(FAILED_DIR);
     let mut outputs: Outputs = Vec::new();
@@ -383,6 +384,17 @@ fn run_in(
         Ok((secs, cells))
     };
     let mut dsp_mapping = opts.dsp != DspMode::Off;
+    if let (DspMode::Auto, Some(m)) = (opts.dsp, estimate.as_ref().and_then(|e| e.multipliers)) {
+        if m > totals.dsps as u64 {
+            if opts.progress {
+                eprintln!(
+                    "  {m} multipliers (estimate) but {} DSPs on the device: multipliers in LUTs",
+                    totals.dsps
+                );
+            }
+            dsp_mapping = false;
+        }
+    }
     let (secs, mut cells) = run_yosys(dsp_mapping, "yosys.log")?;
     stages.push(StageTime {
         stage: "yosys".into(),

@@ -1,7 +1,7 @@
 //! PLL parameter solvers (the Rust behaviour of the PLL primitives) and the Verilog that instantiates them.
 //!
 //! iCE40 `SB_PLL40_PAD` (simple feedback): `f_pfd = f_in / (DIVR + 1)` in 10..=133 MHz,
-//! `f_vco = f_pfd · (DIVF + 1)` in 533..=1066 MHz, `f_out = f_vco / 2^DIVQ` in 16..=275 MHz with DIVQ in 1..=6 (the iCE40 PLL
+//! `f_vco = f_pfd · (DIVF + 1)` in 533..=1066 MHz, `f_out = f_vco / 2^DIVQ` ≤ 275 MHz with DIVQ in 1..=6 (the iCE40 PLL
 //! data sheet's ranges, as `icepll` uses them). ECP5 `EHXPLLL` (feedback from CLKOP):
 //! `f_pfd = f_in / CLKI_DIV` ≥ 3.125 MHz, `f_out = f_in · CLKFB_DIV / CLKI_DIV`,
 //! `f_vco = f_out · CLKOP_DIV` in 400..=800 MHz (as `ecppll` searches them). Both solvers choose the highest
@@ -45,7 +45,7 @@ pub fn ice40_pll(f_in: f64, f_target: f64) -> Option<Ice40Pll> {
             }
             for divq in 1..=6u32 {
                 let f_out = f_vco / (1u32 << divq) as f64;
-                if f_out > f_target * (1.0 + 1e-9) || !(16.0..=275.0).contains(&f_out) {
+                if f_out > f_target * (1.0 + 1e-9) || f_out > 275.0 {
                     continue;
                 }
                 let better = match &best {

@@ -44,6 +44,10 @@ pub fn parse_yosys_stat(json: &str, top: &str) -> Result<CellCounts, String> {
         .ok_or("yosys stat -json has no num_cells_by_type")?;
     let mut c = CellCounts::default();
     for (name, n) in cells {
+        if name.starts_with('$') && name.contains("scopeinfo") {
+            // Newer yosys keeps `$scopeinfo` records of flattened hierarchy: not hardware.
+            continue;
+        }
         let n = n.as_u64().unwrap_or(0) as u32;
         c.by_type.insert(name.clone(), n);
         match name.as_str() {

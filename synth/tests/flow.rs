@@ -184,6 +184,7 @@ fn a_design_too_large_is_refused_before_any_tool_runs() {
         macs: 256,
         memory_bits: 2_000_000,
         rom_bits: Some(1_500_000),
+        multipliers: None,
         luts: None,
         mac_bits: Some(4),
     });
