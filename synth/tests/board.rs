@@ -244,3 +244,60 @@ endmodule
         assert!(run.stdout.contains(&format!("image {k}: class {}", standin_class(img))));
     }
 }
+
+/// The same core in rust-hdl's own simulator, with the Rust behaviour of the accelerator leaf (the stand-in's:
+/// 16 pixels, sum mod 10), at 4 clocks per bit: one image in over the UART, its class byte out.
+#[test]
+fn core_in_rust_hdl_simulation_with_the_stand_in_behaviour() {
+    use pact_synth::board::BoardCore;
+    use pact_synth::uart::frame_bits;
+    use rust_hdl::prelude::*;
+
+    const BIT: usize = 4;
+    let image = images(0x5eed_0002, 1, 16).remove(0);
+    let want = standin_class(&image);
+    println!("class {want} for image {image:?}");
+    let mut sim = simple_sim!(BoardCore, clock, 100_000_000, ep, {
+        let mut x = ep.init()?;
+        x.reset_request.next = false;
+        x.uart_rx.next = true;
+        let mut line_out = Vec::new();
+        for _ in 0..300 {
+            wait_clock_cycle!(ep, clock, x);
+            line_out.push(x.uart_tx.val());
+        }
+        for &p in &image {
+            for b in frame_bits(p) {
+                x.uart_rx.next = b;
+                for _ in 0..BIT {
+                    wait_clock_cycle!(ep, clock, x);
+                    line_out.push(x.uart_tx.val());
+                }
+            }
+        }
+        x.uart_rx.next = true;
+        for _ in 0..60 {
+            wait_clock_cycle!(ep, clock, x);
+            line_out.push(x.uart_tx.val());
+        }
+        // Decode the reply: first falling edge, then the middle of each bit.
+        let start = line_out
+            .windows(2)
+            .position(|w| w[0] && !w[1])
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let mut bits10 = [false; 10];
+        for (k, b) in bits10.iter_mut().enumerate() {
+            *b = line_out.get(start + BIT / 2 + k * BIT).copied().unwrap_or(true);
+        }
+        let got = pact_synth::uart::decode_frame(&bits10).map(|b| b as u64).unwrap_or(999);
+        sim_assert_eq!(ep, got, want as u64, x);
+        sim_assert_eq!(ep, x.last_class.val().index() as u64, want as u64, x);
+        sim_assert!(ep, !x.led_error.val(), x);
+        ep.done(x)
+    });
+    let mut core = BoardCore::new(BIT as u32, &AccelPorts::standin());
+    core.connect_all();
+    sim.run(Box::new(core), 1_000_000_000_000)
+        .expect("rust-hdl simulation: the class byte came back");
+}

@@ -91,6 +91,8 @@ fn icebreaker_board_bitstream_with_a_sane_report() {
     let dir = tempfile::tempdir().unwrap();
     let src = standin_sources(dir.path());
     let out = dir.path().join("out");
+    // A work directory left by a killed run (no such process) is cleaned up.
+    std::fs::create_dir_all(out.join(".pact-synth-999999999-1/src")).unwrap();
     let mut o = SynthOptions::new(&src, Target::Ice40Up5k, &out);
     o.board = Some(Board::Icebreaker);
     o.freq_mhz = 48.0;
@@ -247,6 +249,34 @@ fn a_verilog_syntax_error_is_quoted_and_nothing_looks_finished() {
     assert!(!out.join(REPORT_FILE).exists());
     assert!(!out.join(&good.bitstream.file).exists());
     assert!(work_dirs_left(&out).is_empty());
+}
+
+#[test]
+fn timing_failures_are_reported_or_fatal_when_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = standin_sources(dir.path());
+    let out = dir.path().join("out");
+    let mut o = SynthOptions::new(&src, Target::Ice40Up5k, &out);
+    o.freq_mhz = 400.0;
+    // By default: a bitstream, and the shortfall in the report.
+    let r = run(&o).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !r.timing_met && r.fmax_mhz > 0.0 && r.fmax_mhz < 400.0,
+        "{}",
+        r.summary()
+    );
+    assert!(r.summary().contains("NOT met, short by"), "{}", r.summary());
+    // Strict: nextpnr fails, quoted with a hint, and nothing looks finished.
+    o.strict_timing = true;
+    let e = run(&o).unwrap_err();
+    let msg = e.to_string();
+    println!("{msg}");
+    let SynthError::ToolFailed(f) = &e else {
+        panic!("expected ToolFailed, got {msg}")
+    };
+    assert!(f.stage.starts_with("nextpnr"), "{msg}");
+    assert!(msg.contains("hint: timing failed at the requested clock"), "{msg}");
+    assert!(!out.join(REPORT_FILE).exists() && out.join(FAILED_DIR).join("nextpnr.log").is_file());
 }
 
 /// Whether the ECP5 tools (YoWASP) are installed: the default venv or `yowasp-*` on `PATH`.
