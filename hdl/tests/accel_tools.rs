@@ -207,7 +207,7 @@ fn yosys_synthesizes_the_accelerator() {
 #[ignore]
 fn yosys_default_model_figures() {
     let q = default_model();
-    for (pe, simd) in [(4, 4), (1, 1)] {
+    for (pe, simd) in [(4, 4)] {
         let rep = gen(
             &format!("yosys_default_{pe}x{simd}"),
             &q,
