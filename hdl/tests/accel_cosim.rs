@@ -184,3 +184,44 @@ fn presets_equal_golden_at_2_and_8_bits() {
         );
     }
 }
+
+/// The gate can fail: one flipped bit in one weight of the first layer's ROM file (a middle word, so the ROM's load
+/// check does not see it) is reported with the image, the layer and the values.
+#[test]
+fn a_corrupted_weight_is_caught() {
+    let mut r = rng("a_corrupted_weight_is_caught");
+    let fm = tiny_conv(&mut r);
+    let q = build_q(&mut r, &fm, 4, 4, "tiny conv");
+    let images = random_images(&mut r, 4, 297);
+    let name = "corrupted_tiny_conv_2x4";
+    let rep = gen(name, &q, &AccelConfig::new(2, 4).unwrap());
+    let model = verilate(name, &rep);
+    let file = rep.dir.join("w0_0.mem");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Lane 0 of a middle word is its last two hex digits (8-bit first-layer indices): flip the index's top bit.
+    let mid = lines.len() / 2;
+    let pos = lines[mid].len() - 2;
+    let d = lines[mid].as_bytes()[pos] as char;
+    let flipped = char::from_digit(d.to_digit(16).unwrap() ^ 8, 16).unwrap();
+    println!(
+        "{name}: word {mid} of w0_0.mem: {} -> lane 0 digit {d} -> {flipped}",
+        lines[mid]
+    );
+    lines[mid].replace_range(pos..pos + 1, &flipped.to_string());
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let mut dut = Dut::new(&model, &rep.plan);
+    let res = cosim(&mut dut, &q, &images, None, 1);
+    std::fs::write(&file, text).unwrap();
+    println!(
+        "{name}: {} mismatches, first: {:?}",
+        res.mismatches.len(),
+        res.mismatches.first()
+    );
+    assert!(!res.mismatches.is_empty(), "a corrupted weight went unnoticed");
+    assert!(
+        res.mismatches[0].starts_with("image 0, layer 'conv0'"),
+        "{}",
+        res.mismatches[0]
+    );
+}
