@@ -187,6 +187,10 @@ fn generate_writes_a_complete_directory_and_replaces_only_its_own() {
     want.sort();
     assert_eq!(names, want);
     assert!(names.contains(&"accel.v".to_string()) && names.contains(&"w2_3.mem".to_string()));
+    println!("{}", rep.summary());
+    assert!(rep
+        .summary()
+        .contains("cycles per inference: 67066 after the last pixel (67850 with one pixel per cycle)"));
     // No leftovers beside the directory.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();

@@ -48,6 +48,39 @@ pub struct GenReport {
     pub manifest: Value,
 }
 
+impl GenReport {
+    /// A few lines for the command line: files, array and widths, cycles against the formula, memory.
+    pub fn summary(&self) -> String {
+        let p = &self.plan;
+        let m = p.memory();
+        let roms = self.files.iter().filter(|f| f.ends_with(".mem")).count();
+        let (c, f) = (p.compute_cycles(), p.formula_cycles());
+        format!(
+            "wrote {}: {VERILOG_FILE} ({} lines, top module `top`), {roms} weight ROM files, {MANIFEST_FILE}, \
+             {ESTIMATE_FILE} (generated in {:.2} s)\narray {} × {} (PE × SIMD); engine widths: activations {} bits, \
+             weights {} bits, accumulators {} bits\ncycles per inference: {c} after the last pixel ({} with one \
+             pixel per cycle); formula Σ⌈M/PE⌉·⌈N/SIMD⌉ = {f} ({:+.2} %)\nmemory: {} bits (weights {} = {:.3} × \
+             the {} bits of Σ k_w × parameters; activations {}; constants {})",
+            self.dir.display(),
+            self.verilog_lines,
+            self.gen_seconds,
+            p.pe,
+            p.simd,
+            p.ka,
+            p.kw,
+            p.acc,
+            p.total_cycles(),
+            100.0 * (c as f64 / f as f64 - 1.0),
+            m.total(),
+            m.weights,
+            m.weights as f64 / m.weights_exact as f64,
+            m.weights_exact,
+            m.input + m.banks,
+            m.requant + m.logits
+        )
+    }
+}
+
 /// Generate the accelerator for `q` with `cfg` into `out_dir` (see [`generate_with`]).
 pub fn generate(q: &QModel, cfg: &AccelConfig, out_dir: &Path) -> Result<GenReport, HdlError> {
     generate_with(q, cfg, out_dir, &GenOptions::default())
