@@ -117,6 +117,9 @@ pub struct ManifestInfo {
     pub cycles_per_inference: Option<u64>,
     /// Multiply-accumulate operations per inference.
     pub macs_per_inference: Option<u64>,
+    /// Number of classes (`model.classes` or `classes`): the board top-level sends the class as one byte.
+    #[serde(default)]
+    pub classes: Option<u64>,
 }
 
 fn get_u64(v: &Value, keys: &[&str]) -> Option<u64> {
@@ -369,6 +372,7 @@ pub fn manifest_info(v: &Value) -> Result<ManifestInfo, String> {
         estimate,
         cycles_per_inference: get_u64(v, &cycle_keys).or_else(|| get_u64(timing, &cycle_keys)),
         macs_per_inference: get_u64(v, &mac_keys).or_else(|| get_u64(est_src, &mac_keys)),
+        classes: get_u64(v, &["classes"]).or_else(|| get_u64(v.get("model").unwrap_or(&Value::Null), &["classes"])),
     })
 }
 
@@ -497,6 +501,7 @@ mod tests {
                 {"name": "dbg_addr", "direction": "in", "width": 16},
                 {"name": "dbg_data", "direction": "out", "width": 32}
             ],
+            "model": {"classes": 10},
             "timing": {"pixels_per_image": 784, "compute_cycles": 9000, "total_cycles": 9784},
             "memory_bits": {"weights": 40000, "requant": 1000, "total": 60000},
             "resources": {"mac_lanes": 16, "mac_operand_bits": [4, 4], "memory_bits": 60000,
@@ -521,6 +526,7 @@ mod tests {
         assert_eq!(e.multipliers, Some(16));
         assert_eq!(m.cycles_per_inference, Some(9784));
         assert_eq!(m.macs_per_inference, Some(100000));
+        assert_eq!(m.classes, Some(10));
         let err = manifest_info(&json!({"ports": [{"name": "mystery", "width": 3}]})).unwrap_err();
         assert!(err.contains("`mystery`"), "{err}");
     }

@@ -234,6 +234,14 @@ pub fn run(opts: &SynthOptions) -> Result<SynthReport> {
         (None, None) => AccelPorts::with_module(&design_top),
     };
 
+    if let (Some(b), Some(c)) = (opts.board, manifest.classes) {
+        if c > 256 {
+            return Err(SynthError::Invalid(format!(
+                "the model has {c} classes; the {b} top-level sends the class index as one byte (at most 256)"
+            )));
+        }
+    }
+
     // ---- Tools. ----
     let tools = find_tools(
         opts.target,
