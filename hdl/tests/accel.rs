@@ -231,3 +231,19 @@ fn generate_writes_a_complete_directory_and_replaces_only_its_own() {
     assert!(generate(&q, &AccelConfig::new(64, 1).unwrap(), &bad).is_err());
     assert!(!bad.exists());
 }
+
+#[test]
+fn a_last_conv_needs_a_single_position() {
+    let mut r = rng("a_last_conv_needs_a_single_position");
+    let fm = float_model(
+        &mut r,
+        [2, 6, 6],
+        &[L::Conv(4, [3, 3], [1, 1], [1; 4]), L::ConvLogits(3, [3, 3])],
+    );
+    let q = build_q(&mut r, &fm, 4, 4, "conv logits 4x4");
+    assert_eq!(
+        plan_err(&q, AccelConfig::new(1, 1).unwrap()),
+        "layer 'conv1': the last layer is a conv with a 4×4 output; the accelerator's argmax takes one logit per \
+         channel (a 1 × 1 output)"
+    );
+}

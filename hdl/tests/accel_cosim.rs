@@ -225,3 +225,43 @@ fn a_corrupted_weight_is_caught() {
         res.mismatches[0]
     );
 }
+
+#[test]
+fn edge_models_equal_golden() {
+    let mut r = rng("edge_models_equal_golden");
+    // A single dense layer (no requantization at all), and a conv as the last layer (1 × 1 output).
+    let fm = float_model(&mut r, [2, 3, 5], &[L::Flatten, L::Logits(7)]);
+    let q = build_q(&mut r, &fm, 4, 4, "single dense");
+    let images = random_images(&mut r, 5, 30);
+    check(
+        "edge_single_dense_2x2",
+        &q,
+        AccelConfig::new(2, 2).unwrap(),
+        &images,
+        None,
+        0,
+    );
+    let fm = float_model(
+        &mut r,
+        [3, 7, 7],
+        &[L::Conv(6, [3, 3], [2, 2], [0; 4]), L::ConvLogits(5, [3, 3])],
+    );
+    let q = build_q(&mut r, &fm, 2, 2, "conv logits");
+    let images = random_images(&mut r, 5, 147);
+    check(
+        "edge_conv_logits_2x2",
+        &q,
+        AccelConfig::new(2, 2).unwrap(),
+        &images,
+        None,
+        2,
+    );
+    check(
+        "edge_conv_logits_4x1",
+        &q,
+        AccelConfig::new(4, 1).unwrap(),
+        &images,
+        None,
+        2,
+    );
+}

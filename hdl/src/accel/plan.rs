@@ -284,6 +284,16 @@ impl Plan {
                 q.layers[ni].name
             )));
         }
+        let last_item = items.last().expect("items");
+        let last_layer = &q.layers[last_item.qi];
+        let positions: usize = last_layer.out_shape.iter().skip(1).product();
+        if last_item.cp.conv.is_some() && positions != 1 {
+            return Err(err(format!(
+                "layer '{}': the last layer is a conv with a {}×{} output; the accelerator's argmax takes one logit \
+                 per channel (a 1 × 1 output)",
+                last_layer.name, last_layer.out_shape[1], last_layer.out_shape[2]
+            )));
+        }
         let input_replicated = items[0].cp.conv.is_some();
         let input_depth = if input_replicated {
             c0 * h0 * w0

@@ -51,6 +51,8 @@ pub enum L {
     Dense(usize),
     /// The last dense layer (logits).
     Logits(usize),
+    /// The last layer as a conv without padding (logits; its output must be 1 × 1).
+    ConvLogits(usize, [usize; 2]),
 }
 
 fn tensor(r: &mut ChaCha8Rng, shape: Vec<usize>, scale: f32) -> Tensor {
@@ -116,6 +118,22 @@ pub fn float_model(r: &mut ChaCha8Rng, input: [usize; 3], layers: &[L]) -> Float
                 let oh = (shape[1] + pad[0] + pad[2] - kernel[0]) / stride[0] + 1;
                 let ow = (shape[2] + pad[1] + pad[3] - kernel[1]) / stride[1] + 1;
                 shape = vec![oc, oh, ow];
+            }
+            L::ConvLogits(oc, kernel) => {
+                let ic = shape[0];
+                let fan = (ic * kernel[0] * kernel[1]) as f32;
+                let w = tensor(r, vec![oc, ic, kernel[0], kernel[1]], 2.0 / fan.sqrt());
+                push(
+                    &mut nodes,
+                    format!("conv{k}"),
+                    Op::Conv2d {
+                        weight: w,
+                        bias: None,
+                        stride: [1, 1],
+                        pad: [0; 4],
+                    },
+                );
+                shape = vec![oc, shape[1] + 1 - kernel[0], shape[2] + 1 - kernel[1]];
             }
             L::Pool(k2) => {
                 push(
