@@ -364,14 +364,7 @@ fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_target(target);
     let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
-    ui.say(&format!(
-        "wrote {} files to {} ({} lines of Verilog, generated in {:.2} s); {} cycles per inference",
-        r.files.len(),
-        r.dir.display(),
-        r.verilog_lines,
-        r.gen_seconds,
-        r.plan.total_cycles()
-    ));
+    ui.say(&r.summary());
     Ok(())
 }
 
