@@ -204,7 +204,7 @@ fn yosys_synthesizes_the_accelerator() {
 
 /// The figures for docs/accelerator.md (slow: minutes per run): the default model on the default array.
 #[test]
-#[ignore]
+#[ignore = "minutes of yosys per run: reproduces the figures in docs/accelerator.md (cargo test -p pact-hdl --release --test accel_tools -- --ignored)"]
 fn yosys_default_model_figures() {
     let q = default_model();
     for (pe, simd) in [(4, 4)] {
