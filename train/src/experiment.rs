@@ -219,6 +219,9 @@ pub struct RunResult {
     pub samples_per_sec: f64,
     /// Wall time of the configuration (training, quantization, evaluation), seconds.
     pub wall_seconds: f64,
+    /// Taken over from an earlier invocation by `--resume` (not stored).
+    #[serde(skip)]
+    pub reused: bool,
 }
 
 /// What the experiment produced.
@@ -361,7 +364,7 @@ pub fn run(args: &ExperimentArgs, seed: u64, quiet: bool) -> anyhow::Result<Expe
                     args.configs.len(),
                     run_path.display()
                 ));
-                runs.push(r);
+                runs.push(RunResult { reused: true, ..r });
                 continue;
             }
         }
@@ -460,6 +463,7 @@ pub fn run(args: &ExperimentArgs, seed: u64, quiet: bool) -> anyhow::Result<Expe
             epoch_test_acc: out.history.iter().filter_map(|e| e.test_acc).collect(),
             samples_per_sec: samples as f64 / train_seconds.max(1e-9),
             wall_seconds: t0.elapsed().as_secs_f64(),
+            reused: false,
         };
         say(format!(
             "{tag}: float {}%  fake-quant {}%  integer {}%  α {}  {:.0} s",
@@ -661,7 +665,8 @@ fn write_outputs(dir: &Path, runs: &[RunResult], meta: &Meta) -> anyhow::Result<
          column, DoReFa unrounded for quantized models), fake-quant and integer (golden model) of the model \
          quantized with the training's widths (16-bit M0, DoReFa weights), as `pact eval` measures them. \
          Δ is integer minus FP32 float, in points.\n\n\
-         Machine: {}; {}. Total wall time {:.0} s ({:.1} min).\n\n{}\n\
+         Machine: {}; {}. Wall time of this invocation {:.0} s ({:.1} min){}; the configurations' own wall \
+         times (last column) sum to {:.0} s ({:.1} min).\n\n{}\n\
          ![accuracy vs bits](accuracy_vs_bits.svg)\n\n![alpha over training](alpha.svg)\n",
         meta.command,
         meta.seed,
@@ -674,6 +679,20 @@ fn write_outputs(dir: &Path, runs: &[RunResult], meta: &Meta) -> anyhow::Result<
         meta.load,
         meta.wall_seconds,
         meta.wall_seconds / 60.0,
+        match runs
+            .iter()
+            .filter(|r| r.reused)
+            .map(|r| r.config.as_str())
+            .collect::<Vec<_>>()
+        {
+            v if v.is_empty() => String::new(),
+            v => format!(
+                "; reused from earlier invocations with the same settings (`--resume`): {}",
+                v.join(", ")
+            ),
+        },
+        runs.iter().map(|r| r.wall_seconds).sum::<f64>(),
+        runs.iter().map(|r| r.wall_seconds).sum::<f64>() / 60.0,
         markdown_table(runs)
     );
     write("results.md", md.as_bytes(), &mut files)?;

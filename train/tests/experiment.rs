@@ -63,7 +63,10 @@ fn pact_vs_clip_smoke() {
     for (a, b) in report.runs.iter().zip(&again.runs) {
         assert_eq!(a.integer_acc, b.integer_acc);
         assert_eq!(a.wall_seconds, b.wall_seconds, "{} was trained again", a.config);
+        assert!(b.reused && !a.reused);
     }
+    let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+    assert!(md.contains("(`--resume`): fp32, pact2, clip2"), "{md}");
     // Another seed is another setting: trained again.
     args.configs = vec![RunConfig::Pact(2)];
     let other = experiment::run(&args, seed + 1, true).unwrap();
