@@ -6,9 +6,10 @@
 //! * [`net`]: a [`pact_toolchain::float::FloatModel`] graph as a trainable network; the bit widths per layer follow
 //!   `pact_toolchain::quantize` exactly, so `pact quantize` reproduces what was trained.
 //! * [`ops`]: im2col and max pooling as custom ops with their exact adjoints (speed on the CPU).
-//! * [`optim`]: SGD with momentum and Adam with per-parameter L2.
+//! * [`optim`]: SGD with momentum and Adam with per-parameter L2 and a separate learning rate for α.
 //! * [`train()`]: the training loop; [`run`]: the `pact train` command.
 //! * [`experiment`]: `pact experiment pact-vs-clip` (FP32 vs PACT vs fixed clip); [`plot`]: its SVG plots.
+//! * [`onnx`]: ONNX export of a float model (`pact train --onnx`).
 //!
 //! See `docs/training.md` for the semantics and the flags.
 
