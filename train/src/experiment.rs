@@ -128,7 +128,7 @@ pub struct ExperimentArgs {
     /// Peak learning rate [default: as `pact train`].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Initial PACT α, a value or auto[:P] [default: as `pact train`].
+    /// Initial PACT α, a value or `auto[:P]` (default: as `pact train`).
     #[arg(long)]
     pub alpha_init: Option<AlphaStart>,
     /// Peak learning rate of α [default: as `pact train`].
