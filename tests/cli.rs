@@ -26,7 +26,16 @@ fn repo() -> PathBuf {
 fn help_for_every_subcommand() {
     assert_eq!(pact(&["--help"]).status.code(), Some(0));
     for sub in [
-        "quantize", "eval", "inspect", "bench", "train", "gen", "sim", "synth", "run",
+        "quantize",
+        "eval",
+        "inspect",
+        "bench",
+        "train",
+        "experiment",
+        "gen",
+        "sim",
+        "synth",
+        "run",
     ] {
         let o = pact(&[sub, "--help"]);
         assert_eq!(o.status.code(), Some(0), "pact {sub} --help");
