@@ -203,24 +203,11 @@ impl Net {
         model.shapes()?;
         let nodes = &model.nodes;
         let dev = Device::Cpu;
-        let computes: Vec<usize> = (0..nodes.len())
-            .filter(|&i| matches!(nodes[i].op, Op::Dense { .. } | Op::Conv2d { .. }))
-            .collect();
-        let (Some(&first), Some(&last)) = (computes.first(), computes.last()) else {
+        let Some((first, last)) = model.first_last_compute() else {
             bail!("the model has no dense or conv layer");
         };
-        // Same rule as pact_toolchain::quantize: values reaching the last layer only through shape-only ops.
-        let mut feeds_last = vec![false; nodes.len()];
-        let mut stack = vec![nodes[last].inputs[0]];
-        while let Some(i) = stack.pop() {
-            feeds_last[i] = true;
-            if matches!(
-                nodes[i].op,
-                Op::MaxPool { .. } | Op::AvgPool { .. } | Op::GlobalAvgPool | Op::Flatten
-            ) {
-                stack.push(nodes[i].inputs[0]);
-            }
-        }
+        // The quantizer's rule: values reaching the last layer only through shape-only ops use first/last bits.
+        let feeds_last = model.feeds_last();
         if let Some(v) = alpha.fixed {
             if !(v.is_finite() && v > 0.0) {
                 bail!("--fixed-clip {v} must be finite and > 0");
