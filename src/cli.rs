@@ -48,11 +48,18 @@ pub enum Command {
     Gen(GenArgs),
     /// Co-simulate the generated RTL against the golden model (not built yet).
     Sim(NotBuilt),
-    /// Synthesize a bitstream with the open FPGA tools (not built yet).
-    Synth(NotBuilt),
-    /// Run the whole flow on the embedded default (not built yet).
-    Run(NotBuilt),
+    /// Generate the accelerator and build a bitstream with the open FPGA tools (yosys, nextpnr, icepack/ecppack).
+    Synth(crate::synth_cmd::SynthCmdArgs),
+    /// The whole flow on the embedded default: model → W4A4 → accuracy → Verilog → co-simulation → bitstream → report.
+    Run(crate::run_cmd::RunArgs),
+    /// Synthesize MACs over bit widths and the accelerator over array shapes; write a CSV and plots.
+    Sweep(crate::sweep::SweepArgs),
 }
+
+/// Default array shape of the generated accelerator (`--pe`, `--simd`).
+pub const DEFAULT_PE: usize = 4;
+/// See [`DEFAULT_PE`].
+pub const DEFAULT_SIMD: usize = 4;
 
 /// Arguments of a subcommand that is not built yet (accepted and ignored so the message is always shown).
 #[derive(Args, Debug)]
@@ -131,12 +138,8 @@ pub struct GenArgs {
     /// Output directory (Verilog, $readmemh files, manifest.json).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Output channels computed in parallel (1..=64).
-    #[arg(long, default_value_t = 4)]
-    pub pe: usize,
-    /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
-    #[arg(long, default_value_t = 4)]
-    pub simd: usize,
+    #[command(flatten)]
+    pub array: crate::synth_cmd::ArrayArgs,
     /// Target whose memory bounds the design: any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k.
     #[arg(long, default_value = "any")]
     pub target: String,
@@ -174,8 +177,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Gen(a) => cmd_gen(&ui, a),
         Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
-        Command::Synth(_) => not_built("synth", "the bitstream flow"),
-        Command::Run(_) => not_built("run", "the whole flow"),
+        Command::Synth(a) => crate::synth_cmd::run(&a, cli.seed, ui.quiet).map(|_| ()),
+        Command::Run(a) => crate::run_cmd::run(&a, cli.seed, ui.quiet).map(|_| ()),
+        Command::Sweep(a) => crate::sweep::run(&a, cli.seed, ui.quiet).map(|_| ()),
     }
 }
 
@@ -360,7 +364,7 @@ fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
         .target
         .parse()
         .map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
-    let cfg = AccelConfig::new(a.pe, a.simd)
+    let cfg = AccelConfig::new(a.array.pe, a.array.simd)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_target(target);
     let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;

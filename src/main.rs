@@ -3,6 +3,11 @@
 //! Exit codes: 0 success, 1 failure (bad input, mismatch, tool failure), 2 usage error.
 
 mod cli;
+mod defaults;
+mod plot;
+mod run_cmd;
+mod sweep;
+mod synth_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;

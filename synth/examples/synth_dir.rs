@@ -8,11 +8,14 @@ struct Cli {
     sources: std::path::PathBuf,
     #[command(flatten)]
     synth: pact_synth::cli::SynthArgs,
+    /// nextpnr placer seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 fn main() {
     let cli = Cli::parse();
-    match pact_synth::run(&cli.synth.options(&cli.sources)) {
+    match pact_synth::run(&cli.synth.options(&cli.sources, cli.seed)) {
         Ok(_) => println!("report: {}", cli.synth.out.join(pact_synth::REPORT_FILE).display()),
         Err(e) => {
             eprintln!("error: {e}");

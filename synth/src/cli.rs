@@ -23,9 +23,6 @@ pub struct SynthArgs {
     /// Top module of the design (default: the manifest's).
     #[arg(long)]
     pub top: Option<String>,
-    /// nextpnr placer seed.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
     /// UART baud rate of the board top-level.
     #[arg(long, default_value_t = crate::board::DEFAULT_BAUD)]
     pub baud: u32,
@@ -51,13 +48,14 @@ impl SynthArgs {
             .unwrap_or(Target::Ice40Up5k)
     }
 
-    /// Options for sources in `sources`, with progress output on.
-    pub fn options(&self, sources: impl Into<PathBuf>) -> SynthOptions {
+    /// Options for sources in `sources` and nextpnr placer seed `seed` (the `pact` command's global `--seed`), with
+    /// progress output on.
+    pub fn options(&self, sources: impl Into<PathBuf>, seed: u64) -> SynthOptions {
         let mut o = SynthOptions::new(sources, self.target(), self.out.clone());
         o.top = self.top.clone();
         o.board = self.board;
         o.freq_mhz = self.freq;
-        o.seed = self.seed;
+        o.seed = seed;
         o.baud = self.baud;
         o.dsp = match self.dsp.as_str() {
             "on" => DspMode::On,

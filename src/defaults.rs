@@ -1,0 +1,37 @@
+//! The embedded default: the shipped PACT model (architecture JSON + safetensors weights, built into the binary so
+//! that `pact run` works from any directory), its quantization, and the accelerator shape it is built for.
+
+use anyhow::{Context, Result};
+use pact_toolchain::fsutil::write_atomic;
+use std::path::{Path, PathBuf};
+
+macro_rules! default_model {
+    ($stem:literal) => {
+        /// File stem of the shipped default model in `models/`.
+        pub const MODEL_STEM: &str = $stem;
+        const MODEL_JSON: &[u8] = include_bytes!(concat!("../models/", $stem, ".json"));
+        const MODEL_WEIGHTS: &[u8] = include_bytes!(concat!("../models/", $stem, ".safetensors"));
+    };
+}
+default_model!("mnist5k-cnn-w4a4");
+
+/// Inner weight bits of the default quantization (first and last layers: 8).
+pub const WBITS: u32 = 4;
+/// Inner activation bits of the default quantization.
+pub const ABITS: u32 = 4;
+
+/// Write the embedded default model into `dir` (architecture JSON and its weights, atomically each) and return
+/// the JSON's path. Files already there with the same bytes are left as they are.
+pub fn write_default_model(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = dir.join(format!("{MODEL_STEM}.json"));
+    for (path, bytes) in [
+        (json.clone(), MODEL_JSON),
+        (dir.join(format!("{MODEL_STEM}.safetensors")), MODEL_WEIGHTS),
+    ] {
+        if std::fs::read(&path).ok().as_deref() != Some(bytes) {
+            write_atomic(&path, bytes).with_context(|| format!("writing the default model to {}", path.display()))?;
+        }
+    }
+    Ok(json)
+}

@@ -1,0 +1,513 @@
+//! `pact sweep`: synthesis figures over bit widths and array shapes for one target, as a CSV and plots.
+//!
+//! Two kinds of points, each through the whole open flow (yosys → nextpnr → pack, no board, hard multipliers off
+//! so that the LUT counts compare arithmetic, not DSP mapping):
+//!
+//! * **mac**: one MAC (`pact_hdl::mac::OffsetMac<16, 16, 33, 64>`, the same block type at every width, run-time
+//!   widths `k × k` with a `2k + 9`-bit accumulator: 256 worst-case products) for each `--bits` (2, 4, 8, 16):
+//!   LUT4 per MAC and Fmax against bits, the PACT paper's §6 density claim measured on real synthesis;
+//! * **accel**: the whole accelerator of a model (default: the shipped one, quantized at W/A = `--accel-bits`)
+//!   for each `--arrays` shape: LUTs, Fmax, cycles per inference and inferences/s at Fmax.
+//!
+//! Every design is wrapped in an I/O harness (`sweep_top`: one serial input shifted into every design input, the
+//! design's outputs registered and folded by a pipelined XOR tree into one output pin), so that designs with more
+//! ports than the package has pins place, nothing is optimised away, and the harness adds no combinational path
+//! longer than one LUT level. The harness' own cells are counted in the totals; its LUTs (the XOR tree, one LUT4 per
+//! registered ≤ 4-input XOR) are `harness_luts` in the CSV and are taken out of `luts_per_mac`.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use pact_hdl::mac::OffsetMac;
+use pact_hdl::verilog::emit;
+use pact_hdl::widths::MacWidths;
+use pact_synth::{DspMode, SynthOptions, SynthReport, Target};
+use pact_toolchain::fsutil::write_atomic;
+use pact_toolchain::qmodel::QModel;
+use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::plot::{self, Series};
+use crate::synth_cmd::{accel_config, ArrayArgs};
+
+/// `pact sweep`.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// FPGA target: ice40-up5k, ecp5-25k or ecp5-85k.
+    #[arg(long, default_value = "ice40-up5k")]
+    pub target: Target,
+    /// MAC widths (weights = activations, 1..=16 bits).
+    #[arg(long, value_delimiter = ',', default_values_t = [2u32, 4, 8, 16])]
+    pub bits: Vec<u32>,
+    /// Array shapes `PExSIMD` of the whole-accelerator points (none: `--arrays ''`).
+    #[arg(long, value_delimiter = ',', default_value = "1x1,2x2,4x4")]
+    pub arrays: Vec<String>,
+    /// Inner W/A bits of the model for the accelerator points (1..=8; first/last layers 8 bits).
+    #[arg(long, default_value_t = 4)]
+    pub accel_bits: u32,
+    /// Float model for the accelerator points (default: the shipped default model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Clock asked of nextpnr, MHz (Fmax is reported whatever it is).
+    #[arg(long, default_value_t = 48.0)]
+    pub freq: f64,
+    /// Output directory: sweep.csv, the plots, and one flow directory per point under points/.
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+}
+
+/// One synthesized point.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Point {
+    /// `mac` or `accel`.
+    pub kind: &'static str,
+    /// MAC width (mac) or the model's inner W/A bits (accel).
+    pub bits: u32,
+    /// Array shape (1 × 1 for a MAC).
+    pub pe: usize,
+    /// See `pe`.
+    pub simd: usize,
+    /// LUT4s (design + harness).
+    pub luts: u32,
+    /// Flip-flops (design + harness).
+    pub ffs: u32,
+    /// Block RAMs.
+    pub brams: u32,
+    /// Hard multipliers (0: mapping off).
+    pub dsps: u32,
+    /// Fmax after routing, MHz.
+    pub fmax_mhz: f64,
+    /// LUT4s per MAC lane without the harness: `(luts − harness_luts) / (pe·simd)`.
+    pub luts_per_mac: f64,
+    /// Clock cycles per inference (accel points).
+    pub cycles_per_inference: Option<u64>,
+    /// Inferences per second at Fmax (accel points).
+    pub inferences_per_s: Option<f64>,
+    /// The harness' LUT4s inside `luts` (its XOR tree).
+    pub harness_luts: u32,
+    /// Wall time of the flow, s.
+    pub seconds: f64,
+}
+
+/// A port of the top module of rust-hdl's emitted Verilog.
+#[derive(Debug, Clone, PartialEq)]
+struct Port {
+    input: bool,
+    width: usize,
+    name: String,
+}
+
+/// The ports of module `top` in `verilog` (rust-hdl's emission: one `input wire [N:0] name;` per line).
+fn top_ports(verilog: &str, top: &str) -> Result<Vec<Port>> {
+    let head = format!("module {top}(");
+    let start = verilog
+        .find(&head)
+        .ok_or_else(|| anyhow!("no `module {top}` in the emitted Verilog"))?;
+    let body = &verilog[start..];
+    let body = &body[..body.find("endmodule").unwrap_or(body.len())];
+    let mut ports = Vec::new();
+    for line in body.lines().map(str::trim) {
+        let (input, rest) = if let Some(r) = line.strip_prefix("input ") {
+            (true, r)
+        } else if let Some(r) = line.strip_prefix("output ") {
+            (false, r)
+        } else {
+            continue;
+        };
+        let rest = rest.trim_end_matches(';');
+        let mut width = 1;
+        let mut name = "";
+        for tok in rest.split_whitespace() {
+            if let Some(r) = tok.strip_prefix('[') {
+                let hi: usize = r
+                    .split(':')
+                    .next()
+                    .and_then(|h| h.parse().ok())
+                    .ok_or_else(|| anyhow!("unexpected port range `{tok}` in `{line}`"))?;
+                width = hi + 1;
+            } else if !matches!(tok, "wire" | "reg" | "signed") {
+                name = tok;
+            }
+        }
+        if name.is_empty() {
+            bail!("cannot read the port declaration `{line}`");
+        }
+        ports.push(Port {
+            input,
+            width,
+            name: name.to_string(),
+        });
+    }
+    Ok(ports)
+}
+
+/// The I/O harness around module `top` (see the module docs): returns the Verilog and the LUT4s of its XOR tree
+/// (one LUT4 per ≤ 4-input XOR, each registered, so yosys cannot merge them into the design's logic).
+/// `used(name, width)` is how many low bits of an output carry information (the rest, e.g. a sign extension,
+/// are left unconnected so that the harness does not pay for them).
+fn harness(verilog: &str, top: &str, used: &dyn Fn(&str, usize) -> usize) -> Result<(String, u32)> {
+    let mut ports = top_ports(verilog, top)?;
+    for p in ports.iter_mut().filter(|p| !p.input) {
+        p.width = used(&p.name, p.width).clamp(1, p.width);
+    }
+    let is_clock = |p: &Port| p.input && p.width == 1 && (p.name == "clock" || p.name == "clk");
+    if !ports.iter().any(is_clock) {
+        bail!("module {top} has no 1-bit `clock`/`clk` input");
+    }
+    let n_in: usize = ports.iter().filter(|p| p.input && !is_clock(p)).map(|p| p.width).sum();
+    let n_out: usize = ports.iter().filter(|p| !p.input).map(|p| p.width).sum();
+    if n_out == 0 {
+        bail!("module {top} has no outputs");
+    }
+    let n_sr = n_in.max(2);
+    let mut v = String::new();
+    let _ = writeln!(
+        v,
+        "// I/O harness of `pact sweep`: serial input to every input, outputs XOR-folded."
+    );
+    let _ = writeln!(v, "module sweep_top(input wire clk, input wire din, output wire dout);");
+    let _ = writeln!(v, "    reg [{}:0] sr;", n_sr - 1);
+    let _ = writeln!(v, "    always @(posedge clk) sr <= {{sr[{}:0], din}};", n_sr - 2);
+    let _ = writeln!(v, "    wire [{}:0] o;", n_out - 1);
+    let mut conns = Vec::new();
+    let (mut ii, mut oi) = (0usize, 0usize);
+    for p in &ports {
+        let (lo, hi) = if p.input {
+            (ii, ii + p.width - 1)
+        } else {
+            (oi, oi + p.width - 1)
+        };
+        let sig = if is_clock(p) {
+            "clk".to_string()
+        } else if p.input {
+            ii += p.width;
+            format!("sr[{hi}:{lo}]")
+        } else {
+            oi += p.width;
+            format!("o[{hi}:{lo}]")
+        };
+        conns.push(format!("        .{}({sig})", p.name));
+    }
+    let _ = writeln!(v, "    {top} dut(\n{}\n    );", conns.join(",\n"));
+    // Pipelined XOR tree: stage s+1 bit i = XOR of stage s bits 4i..4i+3, every stage registered.
+    let mut width = n_out;
+    let mut luts = 0u32;
+    let _ = writeln!(v, "    reg [{}:0] x0;", width - 1);
+    let _ = writeln!(v, "    always @(posedge clk) x0 <= o;");
+    let mut s = 0;
+    while width > 1 {
+        let next = width.div_ceil(4);
+        luts += next as u32;
+        let _ = writeln!(v, "    reg [{}:0] x{};", next - 1, s + 1);
+        for i in 0..next {
+            let hi = (4 * i + 3).min(width - 1);
+            let _ = writeln!(v, "    always @(posedge clk) x{}[{i}] <= ^x{s}[{hi}:{}];", s + 1, 4 * i);
+        }
+        width = next;
+        s += 1;
+    }
+    let _ = writeln!(v, "    assign dout = x{s}[0];");
+    let _ = writeln!(v, "endmodule");
+    Ok((v, luts))
+}
+
+fn synth_point(dir: &Path, sources: &Path, target: Target, freq: f64, seed: u64) -> Result<SynthReport> {
+    let mut o = SynthOptions::new(sources, target, dir);
+    o.top = Some("sweep_top".into());
+    o.freq_mhz = freq;
+    o.seed = seed;
+    o.dsp = DspMode::Off;
+    o.progress = false;
+    pact_synth::run(&o).with_context(|| format!("synthesizing the sweep point in {}", dir.display()))
+}
+
+fn parse_array(s: &str) -> Result<ArrayArgs> {
+    let (p, q) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| anyhow!("array shape `{s}`: expected PExSIMD, e.g. 4x4"))?;
+    let num = |t: &str| -> Result<usize> {
+        t.trim()
+            .parse()
+            .map_err(|_| anyhow!("array shape `{s}`: `{t}` is not a number"))
+    };
+    Ok(ArrayArgs {
+        pe: num(p)?,
+        simd: num(q)?,
+    })
+}
+
+/// The CSV of the points (header + one row each).
+pub fn csv(points: &[Point]) -> String {
+    let mut s = String::from(
+        "kind,bits,pe,simd,luts,ffs,brams,dsps,fmax_mhz,luts_per_mac,cycles_per_inference,inferences_per_s,harness_luts,seconds\n",
+    );
+    for p in points {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{:.2},{:.2},{},{},{},{:.1}",
+            p.kind,
+            p.bits,
+            p.pe,
+            p.simd,
+            p.luts,
+            p.ffs,
+            p.brams,
+            p.dsps,
+            p.fmax_mhz,
+            p.luts_per_mac,
+            p.cycles_per_inference.map(|c| c.to_string()).unwrap_or_default(),
+            p.inferences_per_s.map(|c| format!("{c:.1}")).unwrap_or_default(),
+            p.harness_luts,
+            p.seconds
+        );
+    }
+    s
+}
+
+/// LUT4-per-MAC ratio between the widest and the narrowest MAC point, if both exist.
+pub fn density_ratio(points: &[Point]) -> Option<(u32, u32, f64)> {
+    let macs: Vec<&Point> = points.iter().filter(|p| p.kind == "mac").collect();
+    let lo = macs.iter().min_by_key(|p| p.bits)?;
+    let hi = macs.iter().max_by_key(|p| p.bits)?;
+    (hi.bits > lo.bits).then(|| (hi.bits, lo.bits, hi.luts_per_mac / lo.luts_per_mac))
+}
+
+/// The default model's float file (the shipped one, written out of the binary if needed).
+fn default_float(out: &Path) -> Result<PathBuf> {
+    crate::defaults::write_default_model(&out.join("model"))
+}
+
+/// Run `pact sweep`.
+pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
+    for &b in &a.bits {
+        if !(1..=16).contains(&b) {
+            bail!("--bits {b}: MAC widths are 1..=16");
+        }
+    }
+    let arrays: Vec<ArrayArgs> = a
+        .arrays
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_array(s))
+        .collect::<Result<_>>()?;
+    let configs = arrays
+        .iter()
+        .map(|&x| accel_config(x, Some(a.target)))
+        .collect::<Result<Vec<_>>>()?;
+    // Quantize the model once, before any tool runs, so that bad input fails fast.
+    let model = if configs.is_empty() {
+        None
+    } else {
+        let path = match &a.model {
+            Some(p) => p.clone(),
+            None => default_float(&a.out)?,
+        };
+        let fm = pact_toolchain::model_io::load_float(&path, None)?;
+        let cfg = QuantConfig::new(a.accel_bits, a.accel_bits, 8, 16, WeightQuantizer::Dorefa)?;
+        Some(quantize(&fm, &cfg, None, &path.display().to_string())?)
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let points_dir = a.out.join("points");
+    let mut points = Vec::new();
+    let say = |s: String| {
+        if !quiet {
+            println!("{s}");
+        }
+    };
+    for &k in &a.bits {
+        let t = Instant::now();
+        let mut mac = OffsetMac::<16, 16, 33, 64>::new(MacWidths::new(k, k, 2 * k + 9)).map_err(|e| anyhow!("{e}"))?;
+        let v = emit(&mut mac);
+        // Only the accumulator's 2k + 9 significant bits (the rest is its sign extension to 64).
+        let (h, bound) = harness(&v, "top", &|name, w| {
+            if name == "acc" {
+                (2 * k + 9) as usize
+            } else {
+                w
+            }
+        })?;
+        let name = format!("mac-k{k}");
+        let src = points_dir.join(&name).join("src");
+        std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
+        write_atomic(&src.join("mac.v"), v.as_bytes())?;
+        write_atomic(&src.join("sweep_top.v"), h.as_bytes())?;
+        let r = synth_point(&points_dir.join(&name).join("flow"), &src, a.target, a.freq, seed)?;
+        let p = Point {
+            kind: "mac",
+            bits: k,
+            pe: 1,
+            simd: 1,
+            luts: r.luts,
+            ffs: r.ffs,
+            brams: r.brams,
+            dsps: r.dsps,
+            fmax_mhz: r.fmax_mhz,
+            luts_per_mac: r.luts.saturating_sub(bound) as f64,
+            cycles_per_inference: None,
+            inferences_per_s: None,
+            harness_luts: bound,
+            seconds: t.elapsed().as_secs_f64(),
+        };
+        say(format!(
+            "mac   {k:>2} bits: {:>5} LUT4 {:>5} FF  Fmax {:>7.2} MHz  ({:.0} s)",
+            p.luts, p.ffs, p.fmax_mhz, p.seconds
+        ));
+        points.push(p);
+    }
+    if let Some(q) = &model {
+        for (x, cfg) in arrays.iter().zip(&configs) {
+            points.push(accel_point(q, *x, cfg, a, &points_dir, seed)?);
+            let p = points.last().expect("just pushed");
+            say(format!(
+                "accel {}x{}: {:>5} LUT4 {:>5} FF {:>3} BRAM  Fmax {:>7.2} MHz  {} cycles  {:.0} inferences/s  ({:.0} s)",
+                p.pe,
+                p.simd,
+                p.luts,
+                p.ffs,
+                p.brams,
+                p.fmax_mhz,
+                p.cycles_per_inference.unwrap_or(0),
+                p.inferences_per_s.unwrap_or(0.0),
+                p.seconds
+            ));
+        }
+    }
+    write_outputs(a, &points)?;
+    if let Some((hi, lo, r)) = density_ratio(&points) {
+        println!("LUT4 per MAC, {hi} bits / {lo} bits: {r:.1}× (the PACT paper's §6 estimate: ≈14× from 16 to 2 bits)");
+    }
+    println!("wrote {}", a.out.join("sweep.csv").display());
+    Ok(points)
+}
+
+fn accel_point(
+    q: &QModel,
+    x: ArrayArgs,
+    cfg: &pact_hdl::accel::AccelConfig,
+    a: &SweepArgs,
+    dir: &Path,
+    seed: u64,
+) -> Result<Point> {
+    let t = Instant::now();
+    let name = format!("accel-{}x{}", x.pe, x.simd);
+    let gen = dir.join(&name).join("gen");
+    let r = pact_hdl::accel::generate(q, cfg, &gen).map_err(|e| anyhow!("{name}: {e}"))?;
+    let (h, bound) = harness(&r.verilog, "top", &|_, w| w)?;
+    write_atomic(&gen.join("sweep_top.v"), h.as_bytes())?;
+    let s = synth_point(&dir.join(&name).join("flow"), &gen, a.target, a.freq, seed)?;
+    let cycles = r.plan.total_cycles() as u64;
+    Ok(Point {
+        kind: "accel",
+        bits: a.accel_bits,
+        pe: x.pe,
+        simd: x.simd,
+        luts: s.luts,
+        ffs: s.ffs,
+        brams: s.brams,
+        dsps: s.dsps,
+        fmax_mhz: s.fmax_mhz,
+        luts_per_mac: s.luts.saturating_sub(bound) as f64 / (x.pe * x.simd) as f64,
+        cycles_per_inference: Some(cycles),
+        inferences_per_s: Some(s.fmax_mhz * 1e6 / cycles as f64),
+        harness_luts: bound,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+fn write_outputs(a: &SweepArgs, points: &[Point]) -> Result<()> {
+    let macs: Vec<(f64, f64, f64)> = points
+        .iter()
+        .filter(|p| p.kind == "mac")
+        .map(|p| (p.bits as f64, p.luts_per_mac, p.fmax_mhz))
+        .collect();
+    let accel: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| Some((p.luts as f64, p.inferences_per_s?)))
+        .collect();
+    let t = a.target.name();
+    let plots = [
+        (
+            "luts_per_mac.svg",
+            plot::xy(
+                &format!("LUT4 per MAC vs bits ({t})"),
+                "bits (weights = activations)",
+                "LUT4 per MAC",
+                &[Series {
+                    name: "one MAC (OffsetMac), DSP off".into(),
+                    points: macs.iter().map(|m| (m.0, m.1)).collect(),
+                }],
+                true,
+                true,
+            )?,
+        ),
+        (
+            "fmax_vs_bits.svg",
+            plot::xy(
+                &format!("Fmax vs bits ({t})"),
+                "bits (weights = activations)",
+                "Fmax MHz",
+                &[Series {
+                    name: "one MAC".into(),
+                    points: macs.iter().map(|m| (m.0, m.2)).collect(),
+                }],
+                true,
+                false,
+            )?,
+        ),
+        (
+            "inferences_vs_luts.svg",
+            plot::xy(
+                &format!("Inferences/s at Fmax vs LUT4 ({t}, W{0}A{0})", a.accel_bits),
+                "LUT4",
+                "inferences/s",
+                &[Series {
+                    name: "whole accelerator, one point per array shape".into(),
+                    points: accel,
+                }],
+                false,
+                true,
+            )?,
+        ),
+    ];
+    for (name, svg) in plots {
+        write_atomic(&a.out.join(name), svg.as_bytes())?;
+    }
+    write_atomic(
+        &a.out.join("sweep.json"),
+        serde_json::to_string_pretty(points)?.as_bytes(),
+    )?;
+    write_atomic(&a.out.join("sweep.csv"), csv(points).as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harness_connects_every_port() {
+        let v = "module top(clock,a$0,b,y);\n    input wire  clock;\n    input wire  [7:0] a$0;\n    input wire  b;\n    output reg signed [12:0] y;\nendmodule\n";
+        let ports = top_ports(v, "top").unwrap();
+        assert_eq!(ports.len(), 4);
+        assert_eq!((ports[1].name.as_str(), ports[1].width), ("a$0", 8));
+        assert_eq!((ports[3].input, ports[3].width), (false, 13));
+        let (h, luts) = harness(v, "top", &|_, w| w).unwrap();
+        assert!(h.contains(".clock(clk)") && h.contains(".a$0(sr[7:0])") && h.contains(".b(sr[8:8])"));
+        assert!(h.contains(".y(o[12:0])"));
+        // 13 → 4 → 1 bits: 4 + 1 LUTs.
+        assert_eq!(luts, 5);
+        assert!(harness("module top(a);\n input wire a;\nendmodule", "top", &|_, w| w).is_err());
+        let (h, luts) = harness(v, "top", &|n, w| if n == "y" { 5 } else { w }).unwrap();
+        assert!(h.contains(".y(o[4:0])"));
+        assert_eq!(luts, 3, "5 → 2 → 1 bits");
+    }
+
+    #[test]
+    fn array_shapes_parse() {
+        let x = parse_array("8x2").unwrap();
+        assert_eq!((x.pe, x.simd), (8, 2));
+        assert!(parse_array("8").unwrap_err().to_string().contains("PExSIMD"));
+        assert!(parse_array("ax2").unwrap_err().to_string().contains("not a number"));
+    }
+}

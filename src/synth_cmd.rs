@@ -1,0 +1,87 @@
+//! `pact synth`: a quantized model (or an already generated design) to a bitstream with the open tools.
+//!
+//! The model is generated into `OUT/gen/` (`pact gen`'s output, checked against the target's memory first), then
+//! `pact_synth::run` synthesizes, places, routes and packs it into `OUT/` (`report.json`, `summary.txt`, the
+//! bitstream and every tool's log).
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use pact_hdl::accel::{generate, AccelConfig, GenReport};
+use pact_synth::{SynthReport, Target};
+use pact_toolchain::qmodel::QModel;
+use std::path::{Path, PathBuf};
+
+/// The accelerator's array shape (shared by `gen`-like commands).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ArrayArgs {
+    /// Output channels computed in parallel (1..=64).
+    #[arg(long, default_value_t = crate::cli::DEFAULT_PE)]
+    pub pe: usize,
+    /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
+    #[arg(long, default_value_t = crate::cli::DEFAULT_SIMD)]
+    pub simd: usize,
+}
+
+/// `pact synth`.
+#[derive(Args, Debug)]
+pub struct SynthCmdArgs {
+    /// A quantized model (.pqm), or a directory `pact gen` wrote (with manifest.json).
+    pub design: PathBuf,
+    #[command(flatten)]
+    pub array: ArrayArgs,
+    #[command(flatten)]
+    pub synth: pact_synth::cli::SynthArgs,
+}
+
+/// The accelerator configuration for `target` (its memory bounds the design before any tool runs).
+pub fn accel_config(array: ArrayArgs, target: Option<Target>) -> Result<AccelConfig> {
+    let cfg = AccelConfig::new(array.pe, array.simd).map_err(|e| anyhow!("{e}"))?;
+    Ok(match target {
+        Some(t) => cfg.with_target(t.name().parse().map_err(|e: pact_hdl::HdlError| anyhow!("{e}"))?),
+        None => cfg,
+    })
+}
+
+/// Generate `q` into `dir` (replacing an earlier generator output there), naming the model file on errors.
+pub fn generate_into(q: &QModel, cfg: &AccelConfig, model: &Path, dir: &Path) -> Result<GenReport> {
+    generate(q, cfg, dir).map_err(|e| anyhow!("{}: {e}", model.display()))
+}
+
+/// Run `pact synth`: returns the report (also written to `OUT/report.json`).
+pub fn run(a: &SynthCmdArgs, seed: u64, quiet: bool) -> Result<SynthReport> {
+    let target = a.synth.target();
+    if let Some(b) = a.synth.board {
+        if !b.supports(target) {
+            bail!(
+                "board {b} does not carry a {target} (its FPGA is {})",
+                b.default_target()
+            );
+        }
+    }
+    let sources = if a.design.is_dir() {
+        if !a.design.join("manifest.json").is_file() {
+            bail!(
+                "{}: not a `pact gen` output directory (no manifest.json); give a .pqm model or a generated directory",
+                a.design.display()
+            );
+        }
+        a.design.clone()
+    } else {
+        let q = QModel::load(&a.design)?;
+        let cfg = accel_config(a.array, Some(target))?;
+        let dir = a.synth.out.join("gen");
+        let r = generate_into(&q, &cfg, &a.design, &dir)?;
+        if !quiet {
+            println!("{}", r.summary());
+        }
+        dir
+    };
+    let mut opts = a.synth.options(&sources, seed);
+    opts.progress = !quiet;
+    let report = pact_synth::run(&opts).with_context(|| format!("synthesizing {}", a.design.display()))?;
+    if !quiet {
+        print!("{}", report.summary());
+    }
+    println!("wrote {}", a.synth.out.join(pact_synth::REPORT_FILE).display());
+    Ok(report)
+}
