@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what pact needs, build it, and run the flow on the embedded default
-# (the shipped PACT model on the mnist5k test split): quantize to W4A4, inspect, and evaluate the float,
-# fake-quant and integer golden models. Outputs go to out/.
+# The main job on a fresh machine: install what pact needs (Debian packages, YoWASP), build it, and run the whole
+# flow on the embedded default — the shipped PACT model → W4A4 → accuracy of the float, fake-quant and integer
+# models on the mnist5k test split → Verilog → Verilator co-simulation of every test image (must be exact) →
+# iCE40 UP5K bitstream for the iCEBreaker → report. Outputs go to out/ (out/report.html, out/report.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release
-mkdir -p out
-./target/release/pact quantize models/mnist5k-cnn-w4a4.json --wbits 4 --abits 4 -o out/default-w4a4.pqm
-./target/release/pact eval out/default-w4a4.pqm --data mnist5k --predictions out/default-w4a4-predictions.csv
+./target/release/pact run -o out "$@"

