@@ -227,6 +227,12 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
     pub fn channels(&self) -> usize {
         self.m0_rom.depth()
     }
+
+    /// For testing the checkers only: the last stage adds 0 instead of 1 before halving, so the unit rounds down
+    /// instead of half up (a one-bit change of the rounding constant). Co-simulation must catch it.
+    pub fn inject_rounding_fault(&mut self) {
+        self.one_v = Constant::new(bits(0));
+    }
 }
 
 /// Check per-channel constants against the hardware limits (see [`PactUnit::new`]).

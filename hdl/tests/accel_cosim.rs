@@ -1,58 +1,47 @@
-//! The correctness gate: the emitted accelerator, verilated and driven from Rust, equals the golden model on every
-//! image — class and every logit compared with `==`, and on the first images every stored intermediate tensor
-//! (halting after each layer and reading the activation banks through the debug port), plus the exact cycle count
-//! of every inference against the plan. Any difference fails with the image, the layer and the values.
-//!
-//! `PACT_ACCEL_IMAGES` sets the number of mnist5k test images for the default model (default 1000: the whole test
-//! split, about 20 s of simulation).
+//! The correctness gate on many designs: the emitted accelerator, verilated and driven by `pact-cosim`, equals the
+//! golden model on every image — class and every logit compared with `==`, the exact cycle count of every
+//! inference against the manifest, and on the first images every stored intermediate tensor (halting after each
+//! layer and reading the activation banks through the debug port). Any difference fails with the image, the layer
+//! and the values. (The default model on the whole mnist5k test split: `cosim/tests/default_model.rs`.)
 
 mod accel_support;
 
 use accel_support::*;
-use pact_hdl::accel::AccelConfig;
+use pact_cosim::{CheckOptions, RunOptions};
+use pact_hdl::accel::{AccelConfig, InjectedFault};
 use pact_toolchain::qmodel::QModel;
 
-fn check(name: &str, q: &QModel, cfg: AccelConfig, images: &[u8], labels: Option<&[u8]>, layered: usize) {
-    let rep = gen(name, q, &cfg);
-    let model = verilate(name, &rep);
-    let mut dut = Dut::new(&model, &rep.plan);
-    let res = cosim(&mut dut, q, images, labels, layered);
-    let per_image = rep.plan.compute_cycles();
-    println!(
-        "{name}: {} images, {} mismatches{}; {per_image} compute cycles per inference (formula {}, {:+.2} %); {:.2} M \
-         simulated cycles/s",
-        res.images,
-        res.mismatches.len(),
-        labels.map(|_| format!(", {} correct", res.correct)).unwrap_or_default(),
-        rep.plan.formula_cycles(),
-        100.0 * (per_image as f64 / rep.plan.formula_cycles() as f64 - 1.0),
-        res.cycles_per_second() / 1e6
-    );
-    assert!(
-        res.mismatches.is_empty(),
-        "{name}: RTL differs from the golden model:\n{}",
-        res.mismatches.join("\n")
-    );
-    assert_eq!(
-        res.images * rep.plan.pixels(),
-        images.len(),
-        "{name}: every image compared"
-    );
+fn opts(cfg: AccelConfig, layered: usize) -> RunOptions {
+    RunOptions {
+        config: cfg,
+        cache_dir: Some(design_cache()),
+        check: CheckOptions {
+            layered,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
-#[test]
-fn default_model_equals_golden() {
-    let q = default_model();
-    let ds = mnist_test();
-    let n = env_usize("PACT_ACCEL_IMAGES", 1000).min(ds.len());
-    check(
-        "default_4x4",
-        &q,
-        AccelConfig::default(),
-        &ds.images[..n * 784],
-        Some(&ds.labels[..n]),
-        2,
+fn check(name: &str, q: &QModel, cfg: AccelConfig, images: &[u8], labels: Option<&[u8]>, layered: usize) {
+    let res = pact_cosim::run(q, images, labels, &opts(cfg, layered)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let plan = &res.design.as_ref().unwrap().report.plan;
+    println!(
+        "{name}: {} images, {} mismatches{}; {} compute cycles per inference (formula {}, {:+.2} %); {:.2} M \
+         simulated cycles/s (Verilator cache hit: {})",
+        res.images,
+        res.mismatches(),
+        labels.map(|_| format!(", {} correct", res.correct)).unwrap_or_default(),
+        res.compute_cycles,
+        plan.formula_cycles(),
+        100.0 * (res.compute_cycles as f64 / plan.formula_cycles() as f64 - 1.0),
+        res.cycles_per_second() / 1e6,
+        res.build.as_ref().unwrap().cache_hit
     );
+    if let Some(m) = &res.mismatch {
+        panic!("{name}: RTL differs from the golden model: {m}");
+    }
+    assert_eq!(res.images * plan.pixels(), images.len(), "{name}: every image compared");
 }
 
 #[test]
@@ -186,8 +175,8 @@ fn presets_equal_golden_at_2_and_8_bits() {
     }
 }
 
-/// The gate can fail: one flipped bit in one weight of the first layer's ROM file (a middle word, so the ROM's load
-/// check does not see it) is reported with the image, the layer and the values.
+/// The gate can fail: the generator's test-only fault flips one bit of one weight of the first layer's ROM file
+/// (a middle word, so the ROM's load check does not see it); the run reports the image, the layer and the values.
 #[test]
 fn a_corrupted_weight_is_caught() {
     let mut r = rng("a_corrupted_weight_is_caught");
@@ -195,36 +184,19 @@ fn a_corrupted_weight_is_caught() {
     let q = build_q(&mut r, &fm, 4, 4, "tiny conv");
     let images = random_images(&mut r, 4, 297);
     let name = "corrupted_tiny_conv_2x4";
-    let rep = gen(name, &q, &AccelConfig::new(2, 4).unwrap());
-    let model = verilate(name, &rep);
-    let file = rep.dir.join("w0_0.mem");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    // Lane 0 of a middle word is its last two hex digits (8-bit first-layer indices): flip the index's top bit.
-    let mid = lines.len() / 2;
-    let pos = lines[mid].len() - 2;
-    let d = lines[mid].as_bytes()[pos] as char;
-    let flipped = char::from_digit(d.to_digit(16).unwrap() ^ 8, 16).unwrap();
-    println!(
-        "{name}: word {mid} of w0_0.mem: {} -> lane 0 digit {d} -> {flipped}",
-        lines[mid]
-    );
-    lines[mid].replace_range(pos..pos + 1, &flipped.to_string());
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let mut dut = Dut::new(&model, &rep.plan);
-    let res = cosim(&mut dut, &q, &images, None, 1);
-    std::fs::write(&file, text).unwrap();
-    println!(
-        "{name}: {} mismatches, first: {:?}",
-        res.mismatches.len(),
-        res.mismatches.first()
-    );
-    assert!(!res.mismatches.is_empty(), "a corrupted weight went unnoticed");
-    assert!(
-        res.mismatches[0].starts_with("image 0, layer 'conv0'"),
-        "{}",
-        res.mismatches[0]
-    );
+    let o = RunOptions {
+        fault: Some(InjectedFault::WeightRomBit),
+        ..opts(AccelConfig::new(2, 4).unwrap(), 1)
+    };
+    let res = pact_cosim::run(&q, &images, None, &o).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let m = res.mismatch.expect("a corrupted weight went unnoticed");
+    println!("{name}: {m}");
+    assert_eq!(m.image, 0, "{m}");
+    let l = m.layer.as_ref().expect("the layer is located");
+    assert_eq!((l.layer, l.name.as_str()), (0, "conv0"), "{m}");
+    assert!(l.count > 0 && l.rtl != l.golden, "{m}");
+    // The clean design on the same images.
+    check(name, &q, AccelConfig::new(2, 4).unwrap(), &images, None, 1);
 }
 
 #[test]

@@ -27,6 +27,20 @@ pub struct GenOptions {
     /// simulator or synthesis tool relative to its working directory (run it in the output directory). Simulating
     /// from elsewhere needs an absolute directory here.
     pub mem_dir: Option<PathBuf>,
+    /// For testing the checkers only: a deliberate defect in the design (`None`, the default: none).
+    pub fault: Option<InjectedFault>,
+}
+
+/// A deliberate defect in the generated design, **for testing the checkers only**: co-simulation against the
+/// golden model must report it. The Verilog's header names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InjectedFault {
+    /// Every PACT unit adds 0 instead of 1 before its final halving: round half up becomes round down (a one-bit
+    /// change of the rounding constant; [`crate::pact::PactUnit::inject_rounding_fault`]).
+    PactRoundingBit,
+    /// Bit 0 (lane 0) of the middle word of the weight ROM file of layer 0, PE 0 is flipped (not the first or last
+    /// word, which the ROM's load check reads).
+    WeightRomBit,
 }
 
 /// What [`generate`] wrote and the figures of the design.
@@ -125,8 +139,12 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
         .map(|(l, _)| (0..plan.pe).map(|p| format!("{prefix}{}", weight_file(l, p))).collect())
         .collect();
     let mut top = build(&plan, files)?;
+    if opts.fault == Some(InjectedFault::PactRoundingBit) {
+        top.inject_rounding_fault();
+    }
     let body = emit_verilog(&mut top);
-    let verilog = format!("{}{body}", header(q, &plan));
+    let fault = opts.fault.map(|f| format!("// INJECTED FAULT (testing the checkers only): {f:?}\n"));
+    let verilog = format!("{}{}{body}", header(q, &plan), fault.unwrap_or_default());
     let gen_seconds = t0.elapsed().as_secs_f64();
     let verilog_lines = verilog.lines().count();
     let manifest = manifest(q, &plan, verilog_lines);
@@ -142,6 +160,16 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
                     super::mem::WeightMem::mem_file(block, plan.simd).into_bytes(),
                 ));
             }
+        }
+    }
+    if opts.fault == Some(InjectedFault::WeightRomBit) {
+        if let Some((_, text)) = outputs.iter_mut().find(|(n, _)| *n == weight_file(0, 0)) {
+            let mut lines: Vec<String> = String::from_utf8_lossy(text).lines().map(String::from).collect();
+            let mid = lines.len() / 2;
+            let mid = &mut lines[mid];
+            let d = mid.pop().and_then(|c| c.to_digit(16)).unwrap_or(0) ^ 1;
+            mid.push(char::from_digit(d, 16).unwrap_or('0'));
+            *text = (lines.join("\n") + "\n").into_bytes();
         }
     }
     let pretty = |v: &Value| serde_json::to_vec_pretty(v).expect("JSON");

@@ -17,7 +17,7 @@ pub mod mem;
 pub mod plan;
 pub mod top;
 
-pub use emit::{generate, generate_with, GenOptions, GenReport};
+pub use emit::{generate, generate_with, GenOptions, GenReport, InjectedFault};
 pub use plan::Plan;
 
 use crate::array::Array;

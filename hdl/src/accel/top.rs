@@ -455,3 +455,12 @@ impl Logic for Accel {
         }
     }
 }
+
+impl Accel {
+    /// For testing the checkers only ([`super::InjectedFault::PactRoundingBit`]): every PACT unit rounds down.
+    pub(crate) fn inject_rounding_fault(&mut self) {
+        for p in &mut self.pact {
+            p.inject_rounding_fault();
+        }
+    }
+}

@@ -1,13 +1,9 @@
-//! Support for the accelerator tests: models built in code (seeded, printed), generation into a stable folder
-//! (so the Verilator cache hits on reruns), and a driver for the Verilated top that compares every result with the
-//! golden model.
+//! Support for the accelerator tests: models built in code (seeded, printed) and generation into a stable folder
+//! (so the Verilator cache hits on reruns). The co-simulation driver is the `pact-cosim` crate.
 #![allow(dead_code)]
 
-use pact_hdl::accel::plan::{Bank, LayerPlan, Plan};
-use pact_hdl::accel::{generate_with, AccelConfig, GenOptions, GenReport};
-use pact_sim::{Model, PortId, Sim, SimBuilder};
+use pact_hdl::accel::{AccelConfig, GenReport};
 use pact_toolchain::float::{BatchNorm, FloatModel, InputSpec, Node, Op, Tensor};
-use pact_toolchain::golden::{argmax, Golden};
 use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
 use rand::{Rng, SeedableRng};
@@ -32,12 +28,9 @@ pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// The shipped default model, quantized as `pact quantize` does.
+/// The shipped default model, quantized as `pact sim` does ([`pact_cosim::fixtures::default_model`]).
 pub fn default_model() -> QModel {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/mnist5k-cnn-w4a4.json");
-    let fm = pact_toolchain::model_io::load_float(&path, None).expect("load the default model");
-    let cfg = QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap();
-    quantize(&fm, &cfg, None, "models/mnist5k-cnn-w4a4.json").expect("quantize the default model")
+    pact_cosim::fixtures::default_model().expect("load the default model")
 }
 
 /// Layers of a float model built in code.
@@ -193,302 +186,31 @@ pub fn quantize_at(fm: &FloatModel, wbits: u32, abits: u32, calib: &[u8], source
     quantize(fm, &cfg, Some(calib), source).expect("quantize")
 }
 
-/// A stable output folder for a named design (the Verilog embeds it, so the Verilator cache hits on reruns).
+/// The folder of the generated designs (stable, so the Verilator cache hits on reruns).
+pub fn design_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("accel")
+}
+
+/// A stable output folder for a named file set.
 pub fn out_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("accel").join(name)
+    design_cache().join(name)
 }
 
-/// Generate the accelerator into [`out_dir`] with absolute `$readmemh` paths.
+/// Generate (or reuse) the accelerator in [`design_cache`] with absolute `$readmemh` paths
+/// ([`pact_cosim::prepare`]).
 pub fn gen(name: &str, q: &QModel, cfg: &AccelConfig) -> GenReport {
-    let dir = out_dir(name);
-    let opts = GenOptions {
-        mem_dir: Some(dir.clone()),
-    };
     let t = Instant::now();
-    let rep = generate_with(q, cfg, &dir, &opts).unwrap_or_else(|e| panic!("{name}: generate failed: {e}"));
+    let d =
+        pact_cosim::prepare(q, cfg, None, &design_cache()).unwrap_or_else(|e| panic!("{name}: generate failed: {e:#}"));
     println!(
-        "{name}: generated {} lines of Verilog in {:.2} s ({:.2} s without writing files), {} files",
-        rep.verilog_lines,
+        "{name}: {} lines of Verilog in {} ({:.2} s, {}), {} files",
+        d.report.verilog_lines,
+        d.dir().display(),
         t.elapsed().as_secs_f64(),
-        rep.gen_seconds,
-        rep.files.len()
+        if d.reused { "reused" } else { "generated" },
+        d.report.files.len()
     );
-    rep
-}
-
-/// Verilate the generated design (cached).
-pub fn verilate(name: &str, rep: &GenReport) -> Model {
-    let t = Instant::now();
-    let model = SimBuilder::new("top")
-        .file(rep.dir.join("accel.v"))
-        .build()
-        .unwrap_or_else(|e| panic!("{name}: verilator build failed: {e}"));
-    println!(
-        "{name}: Verilator model in {:.1} s (cache hit: {})",
-        t.elapsed().as_secs_f64(),
-        model.build_info().cache_hit
-    );
-    model
-}
-
-/// The Verilated accelerator with its port handles.
-pub struct Dut {
-    pub sim: Sim,
-    pub plan: Plan,
-    rst: PortId,
-    in_valid: PortId,
-    in_data: PortId,
-    in_ready: PortId,
-    out_valid: PortId,
-    out_class: PortId,
-    busy: PortId,
-    done: PortId,
-    stop_en: PortId,
-    stop_layer: PortId,
-    sel: PortId,
-    lane: PortId,
-    addr: PortId,
-    data: PortId,
-}
-
-impl Dut {
-    /// A fresh instance, reset.
-    pub fn new(model: &Model, plan: &Plan) -> Self {
-        let sim = model.sim().expect("instance");
-        let p = |n: &str| sim.port(n).unwrap_or_else(|e| panic!("{e}"));
-        let mut d = Dut {
-            rst: p("rst"),
-            in_valid: p("in_valid"),
-            in_data: p("in_data"),
-            in_ready: p("in_ready"),
-            out_valid: p("out_valid"),
-            out_class: p("out_class"),
-            busy: p("busy"),
-            done: p("done"),
-            stop_en: p("dbg_stop_en"),
-            stop_layer: p("dbg_stop_layer"),
-            sel: p("dbg_sel"),
-            lane: p("dbg_lane"),
-            addr: p("dbg_addr"),
-            data: p("dbg_data"),
-            sim,
-            plan: plan.clone(),
-        };
-        d.sim.set(d.rst, 1);
-        d.sim.run(2).unwrap();
-        d.sim.set(d.rst, 0);
-        d
-    }
-
-    /// Stream one image in (one pixel per cycle). Returns with the last pixel just accepted.
-    fn feed(&mut self, pixels: &[u8]) -> Result<(), String> {
-        if self.sim.get(self.busy) != 0 || self.sim.get(self.in_ready) != 1 {
-            return Err("not idle before the first pixel".into());
-        }
-        self.sim.set(self.in_valid, 1);
-        for (i, &px) in pixels.iter().enumerate() {
-            if self.sim.get(self.in_ready) != 1 {
-                return Err(format!("in_ready low at pixel {i}"));
-            }
-            self.sim.set(self.in_data, px as u64);
-            self.sim.tick().map_err(|e| e.to_string())?;
-            if i + 1 < pixels.len() && self.sim.get(self.busy) != 1 {
-                return Err(format!("busy low after pixel {i}"));
-            }
-        }
-        self.sim.set(self.in_valid, 0);
-        Ok(())
-    }
-
-    /// Run one image to its result; checks that `out_valid` rises exactly after the plan's compute cycles and
-    /// returns the class.
-    pub fn infer(&mut self, pixels: &[u8]) -> Result<usize, String> {
-        self.sim.set(self.stop_en, 0);
-        self.feed(pixels)?;
-        let want = self.plan.compute_cycles() as u64;
-        let mut got = 0u64;
-        while got < want + 100_000 {
-            self.sim.tick().map_err(|e| e.to_string())?;
-            got += 1;
-            if self.sim.get(self.out_valid) == 1 {
-                break;
-            }
-        }
-        if got != want {
-            return Err(format!("out_valid after {got} compute cycles, the plan says {want}"));
-        }
-        let class = self.sim.get(self.out_class) as usize;
-        self.sim.tick().map_err(|e| e.to_string())?;
-        if self.sim.get(self.out_valid) != 0 || self.sim.get(self.done) != 1 || self.sim.get(self.busy) != 0 {
-            return Err("after the result: out_valid should fall, done rise, busy fall".into());
-        }
-        if self.sim.get(self.out_class) as usize != class {
-            return Err("out_class did not hold".into());
-        }
-        Ok(class)
-    }
-
-    /// Run one image and halt after compute layer `layer` (debug stop).
-    pub fn run_to(&mut self, pixels: &[u8], layer: usize) -> Result<(), String> {
-        self.sim.set(self.stop_en, 1);
-        self.sim.set(self.stop_layer, layer as u64);
-        self.feed(pixels)?;
-        let want: usize = (0..=layer).map(|i| self.plan.layer_cycles(i)).sum();
-        self.sim.run(want as u64).map_err(|e| e.to_string())?;
-        self.sim.set(self.stop_en, 0);
-        if self.sim.get(self.done) != 1 || self.sim.get(self.in_ready) != 1 {
-            return Err(format!("not halted after layer {layer} within {want} cycles"));
-        }
-        Ok(())
-    }
-
-    /// Cycles from the last pixel to the halt after layer `layer` (measured tick by tick).
-    pub fn measure_to(&mut self, pixels: &[u8], layer: usize) -> u64 {
-        self.sim.set(self.stop_en, 1);
-        self.sim.set(self.stop_layer, layer as u64);
-        self.feed(pixels).unwrap();
-        let mut n = 0;
-        while self.sim.get(self.done) == 0 && n < 10_000_000 {
-            self.sim.tick().unwrap();
-            n += 1;
-        }
-        self.sim.set(self.stop_en, 0);
-        n
-    }
-
-    /// Read a word through the debug port.
-    pub fn read(&mut self, sel: Bank, lane: usize, addr: usize) -> u64 {
-        self.sim.set(self.sel, sel.code() as u64);
-        self.sim.set(self.lane, lane as u64);
-        self.sim.set(self.addr, addr as u64);
-        self.sim.tick().unwrap();
-        self.sim.get(self.data)
-    }
-
-    /// The logits of the last inference (signed), channel order.
-    pub fn logits(&mut self) -> Vec<i32> {
-        let pe = self.plan.pe;
-        (0..self.plan.classes)
-            .map(|c| self.read(Bank::Logits, c % pe, c / pe) as u32 as i32)
-            .collect()
-    }
-
-    /// The output tensor of compute layer `l` as stored (after a halt), in C×H×W order, plus the number of nonzero
-    /// padding lanes (must be 0).
-    pub fn stored(&mut self, l: &LayerPlan) -> (Vec<i32>, usize) {
-        let simd = self.plan.simd;
-        let o = l.out_layout;
-        let mut out = vec![0i32; o.c * o.h * o.w];
-        let mut bad_pad = 0;
-        for pos in 0..o.h * o.w {
-            for wi in 0..o.cw {
-                for s in 0..simd {
-                    let v = self.read(l.dst, s, pos * o.cw + wi) as i32;
-                    let c = wi * simd + s;
-                    if c < o.c {
-                        out[c * o.h * o.w + pos] = v;
-                    } else if v != 0 {
-                        bad_pad += 1;
-                    }
-                }
-            }
-        }
-        (out, bad_pad)
-    }
-}
-
-/// Compare `rtl` with `gold` element-wise; the first difference as a message.
-pub fn first_diff(what: &str, rtl: &[i32], gold: &[i32]) -> Option<String> {
-    if rtl.len() != gold.len() {
-        return Some(format!("{what}: {} values, golden has {}", rtl.len(), gold.len()));
-    }
-    let n = rtl.iter().zip(gold).filter(|(a, b)| a != b).count();
-    rtl.iter().zip(gold).position(|(a, b)| a != b).map(|i| {
-        format!(
-            "{what}: {n} of {} values differ, first at {i}: RTL {} golden {}",
-            rtl.len(),
-            rtl[i],
-            gold[i]
-        )
-    })
-}
-
-/// Outcome of a co-simulation run.
-#[derive(Debug, Default)]
-pub struct CoSim {
-    pub images: usize,
-    pub mismatches: Vec<String>,
-    pub correct: usize,
-    /// Cycles and wall time of the inferences alone (pixels in to result, not the layer-by-layer runs).
-    pub cycles: u64,
-    pub seconds: f64,
-}
-
-impl CoSim {
-    pub fn cycles_per_second(&self) -> f64 {
-        self.cycles as f64 / self.seconds.max(1e-9)
-    }
-}
-
-/// Stream `images` through the DUT and compare class and logits of every image with the golden model; the first
-/// `layered` images are also run layer by layer (debug halts) and every stored intermediate tensor compared.
-pub fn cosim(dut: &mut Dut, q: &QModel, images: &[u8], labels: Option<&[u8]>, layered: usize) -> CoSim {
-    let golden = Golden::new(q);
-    let px = dut.plan.pixels();
-    let n = images.len() / px;
-    let mut res = CoSim::default();
-    for i in 0..n {
-        let img = &images[i * px..(i + 1) * px];
-        let trace = golden.trace(img);
-        if i < layered {
-            for (k, l) in dut.plan.layers.clone().iter().enumerate() {
-                if l.dst == Bank::Logits {
-                    continue;
-                }
-                if let Err(e) = dut.run_to(img, k) {
-                    res.mismatches.push(format!("image {i}, layer {k} '{}': {e}", l.name));
-                    continue;
-                }
-                let (stored, bad_pad) = dut.stored(l);
-                if let Some(d) = first_diff(&format!("image {i}, layer '{}'", l.name), &stored, &trace[l.out_qindex]) {
-                    res.mismatches.push(d);
-                }
-                if bad_pad != 0 {
-                    res.mismatches.push(format!(
-                        "image {i}, layer '{}': {bad_pad} padding lanes are not 0",
-                        l.name
-                    ));
-                }
-            }
-        }
-        let gold_logits = trace.last().unwrap();
-        let gold_class = argmax(gold_logits);
-        let (t, c0) = (Instant::now(), dut.sim.cycles());
-        let out = dut.infer(img);
-        res.seconds += t.elapsed().as_secs_f64();
-        res.cycles += dut.sim.cycles() - c0;
-        match out {
-            Err(e) => res.mismatches.push(format!("image {i}: {e}")),
-            Ok(class) => {
-                let logits = dut.logits();
-                if class != gold_class {
-                    res.mismatches.push(format!(
-                        "image {i}: class {class}, golden {gold_class} (logits RTL {logits:?} golden {gold_logits:?})"
-                    ));
-                } else if let Some(d) = first_diff(&format!("image {i}, logits"), &logits, gold_logits) {
-                    res.mismatches.push(d);
-                }
-                if labels.is_some_and(|l| l[i] as usize == class) {
-                    res.correct += 1;
-                }
-            }
-        }
-        res.images += 1;
-        if res.mismatches.len() > 20 {
-            break;
-        }
-    }
-    res
+    d.report
 }
 
 /// The `mlp` preset's architecture (Flatten → 256 → 128 → classes) on a `[c, h, w]` input, random weights.

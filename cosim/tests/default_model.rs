@@ -1,0 +1,84 @@
+//! The shipped default model (`pact_cosim::fixtures`) on the whole mnist5k test split: class, every logit and the
+//! compute cycles of every image equal the golden model and the manifest; the first two images also layer by
+//! layer. `PACT_COSIM_IMAGES` sets the number of images (default 1000, the whole split).
+
+mod common;
+
+use common::*;
+use pact_cosim::{fixtures, CheckOptions, CoSimReport, RunOptions};
+use std::time::Instant;
+
+fn summary(name: &str, r: &CoSimReport, wall: f64) {
+    let b = r.build.as_ref().unwrap();
+    println!(
+        "{name}: {} images, {} mismatches, {} correct ({:.2} %); {} compute cycles per inference; {:.2} M simulated \
+         cycles/s ({} cycles in {:.1} s); design {} ({:.2} s); Verilator {} ({:.1} s); wall {wall:.1} s",
+        r.images,
+        r.mismatches(),
+        r.correct,
+        r.accuracy().unwrap_or(0.0),
+        r.compute_cycles,
+        r.cycles_per_second() / 1e6,
+        r.cycles,
+        r.seconds,
+        if r.design.as_ref().unwrap().reused {
+            "reused"
+        } else {
+            "generated"
+        },
+        r.design.as_ref().unwrap().gen_time.as_secs_f64(),
+        if b.cache_hit { "cache hit" } else { "built" },
+        b.total.as_secs_f64()
+    );
+    if let Some(m) = &r.mismatch {
+        panic!("{name}: the RTL differs from the golden model: {m}");
+    }
+}
+
+#[test]
+fn default_model_equals_golden_on_the_test_split() {
+    let q = fixtures::default_model().unwrap();
+    let ds = mnist_test();
+    let n = (env_u64("PACT_COSIM_IMAGES", 1000) as usize).min(ds.len());
+    let opts = RunOptions {
+        cache_dir: Some(cache()),
+        check: CheckOptions {
+            layered: 2,
+            gap_seed: None,
+        },
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let r = pact_cosim::run(&q, &ds.images[..n * 784], Some(&ds.labels[..n]), &opts).unwrap();
+    summary("default_4x4", &r, t.elapsed().as_secs_f64());
+    assert_eq!(r.images, n);
+    assert_eq!(
+        r.compute_cycles,
+        r.design.as_ref().unwrap().report.plan.compute_cycles() as u64
+    );
+}
+
+/// Pixels offered with random gaps (in_valid low for 1–3 cycles before a quarter of the pixels): same results,
+/// same compute cycles.
+#[test]
+fn input_gaps_change_nothing() {
+    let seed = env_u64("PACT_COSIM_SEED", 5);
+    println!("input_gaps_change_nothing: seed {seed} (replay with PACT_COSIM_SEED={seed})");
+    let q = fixtures::default_model().unwrap();
+    let ds = mnist_test();
+    let n = 20;
+    let opts = RunOptions {
+        cache_dir: Some(cache()),
+        check: CheckOptions {
+            layered: 1,
+            gap_seed: Some(seed),
+        },
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let r = pact_cosim::run(&q, &ds.images[..n * 784], Some(&ds.labels[..n]), &opts).unwrap();
+    summary("default_4x4_gaps", &r, t.elapsed().as_secs_f64());
+    assert_eq!(r.images, n);
+    // The gaps cost cycles beyond one pixel per cycle: the stream really had gaps.
+    assert!(r.cycles > n as u64 * (r.total_cycles + 10), "{} cycles", r.cycles);
+}
