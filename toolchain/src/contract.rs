@@ -191,15 +191,20 @@ pub fn signed_width(min: i64, max: i64) -> u32 {
 /// Exact accumulator range of one output channel: `acc = Σ a_j·w_j + bias` with `a_j ∈ [0, max_code]`.
 /// The maximum takes `max_code` at every positive weight, the minimum at every negative weight.
 pub fn acc_range(max_code: u32, weights: &[i32], bias: i64) -> (i64, i64) {
+    // Saturating: a range past i64 (only a corrupt model file can ask for one) gives the 64-bit width, which
+    // every caller rejects, instead of wrapping to a small width.
     let (mut pos, mut neg) = (0i64, 0i64);
     for &w in weights {
         if w > 0 {
-            pos += w as i64;
+            pos = pos.saturating_add(w as i64);
         } else {
-            neg += w as i64;
+            neg = neg.saturating_add(w as i64);
         }
     }
-    (neg * max_code as i64 + bias, pos * max_code as i64 + bias)
+    (
+        neg.saturating_mul(max_code as i64).saturating_add(bias),
+        pos.saturating_mul(max_code as i64).saturating_add(bias),
+    )
 }
 
 /// Accumulator width of a layer: the smallest signed width holding [`acc_range`] of every channel.

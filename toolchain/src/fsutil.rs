@@ -39,6 +39,37 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
+/// Read a whole file of at most `cap` bytes, naming it on failure. A regular file larger than `cap` is refused
+/// before anything is read; anything else (a pipe, a device such as `/dev/zero`) is read up to `cap + 1` bytes
+/// and refused if it has more, so no input can make pact read or allocate without bound.
+pub fn read_capped(path: impl AsRef<Path>, cap: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::file(path, format!("is a directory, expected {what}")));
+    }
+    let too_big = |len: String| {
+        Error::file(
+            path,
+            format!("is {len} bytes, more than the {cap}-byte limit for {what}"),
+        )
+    };
+    if meta.is_file() && meta.len() > cap {
+        return Err(too_big(meta.len().to_string()));
+    }
+    let mut buf = Vec::with_capacity(if meta.is_file() { meta.len() as usize } else { 0 });
+    (&mut file)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, e))?;
+    if buf.len() as u64 > cap {
+        return Err(too_big(format!("over {cap}")));
+    }
+    Ok(buf)
+}
+
 /// Reject Git LFS pointer files (a clone without `git lfs pull`) with a clear message.
 pub fn reject_lfs_pointer(path: &Path, bytes: &[u8]) -> Result<()> {
     if bytes.starts_with(b"version https://git-lfs.github.com/spec/") {

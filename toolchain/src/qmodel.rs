@@ -20,6 +20,10 @@ pub const FORMAT: &str = "pact-qmodel";
 pub const VERSION: u32 = 1;
 /// The safetensors metadata key holding the manifest.
 pub const METADATA_KEY: &str = "pact.qmodel";
+/// Largest model input (C·H·W values) a `.pqm` may declare.
+pub const MAX_INPUT_VALUES: usize = 1 << 31;
+/// Largest `.pqm` file read (2 GiB).
+pub const MAX_PQM_BYTES: u64 = 1 << 31;
 
 /// Requantization constants of one output channel: `code = clamp((acc·m0 + 2^(shift−1)) >> shift, 0, max)`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -239,9 +243,10 @@ impl QModel {
             || w == 0
             || self.input.bits != 8
             || !(self.input.scale > 0.0 && self.input.scale.is_finite())
+            || crate::float::checked_numel(&self.input.shape).is_none_or(|n| n > MAX_INPUT_VALUES)
         {
             return Err(Error::config(format!(
-                "input {:?} is invalid (8-bit codes, nonzero shape, scale > 0)",
+                "input {:?} is invalid (8-bit codes, nonzero shape of at most {MAX_INPUT_VALUES} values, scale > 0)",
                 self.input
             )));
         }
@@ -310,7 +315,8 @@ impl QModel {
                         }
                         (QOp::Conv2d(_), Some(g)) => {
                             let s = ins[0];
-                            if s.len() != 3 || s[0] * g.kernel[0] * g.kernel[1] != wt.fan_in {
+                            let fan_in = |s: &[usize]| s[0].checked_mul(g.kernel[0])?.checked_mul(g.kernel[1]);
+                            if s.len() != 3 || fan_in(s) != Some(wt.fan_in) {
                                 return Err(err(format!(
                                     "input {s:?} does not match kernel {:?} and fan-in {}",
                                     g.kernel, wt.fan_in
@@ -342,8 +348,11 @@ impl QModel {
                         )));
                     }
                     match &cp.output {
-                        Output::Codes { bits, requant, .. } => {
+                        Output::Codes {
+                            bits, requant, alpha, ..
+                        } => {
                             contract::check_act_bits("output bits", *bits).map_err(|e| err(e.to_string()))?;
+                            check_alpha(*alpha).map_err(err)?;
                             if requant.m0.len() != wt.out || requant.shift.len() != wt.out {
                                 return Err(err("requantization constants do not match the channel count".into()));
                             }
@@ -368,22 +377,25 @@ impl QModel {
                 QOp::AvgPool {
                     kernel, stride, shift, ..
                 } => {
-                    check_shifts(&[*shift as u8]).map_err(err)?;
+                    check_shift(*shift).map_err(err)?;
                     (
                         pool(ins[0], *kernel, *stride, [0; 4]).ok_or_else(|| err("pool window does not fit".into()))?,
                         in_bits,
                     )
                 }
                 QOp::GlobalAvgPool { shift, .. } => {
-                    check_shifts(&[*shift as u8]).map_err(err)?;
+                    check_shift(*shift).map_err(err)?;
                     if ins[0].len() != 3 {
                         return Err(err("global average pool needs a C×H×W input".into()));
                     }
                     (vec![ins[0][0]], in_bits)
                 }
                 QOp::Flatten => (vec![ins[0].iter().product()], in_bits),
-                QOp::Add { shift, bits: b, .. } => {
-                    check_shifts(&[*shift as u8]).map_err(err)?;
+                QOp::Add {
+                    shift, bits: b, alpha, ..
+                } => {
+                    check_shift(*shift).map_err(err)?;
+                    check_alpha(*alpha).map_err(err)?;
                     contract::check_act_bits("output bits", *b).map_err(|e| err(e.to_string()))?;
                     if ins[0] != ins[1] {
                         return Err(err(format!("adds shapes {:?} and {:?}", ins[0], ins[1])));
@@ -463,10 +475,10 @@ impl QModel {
     /// Parse `.pqm` bytes; `path` is only used in error messages. The result is validated.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
         crate::fsutil::reject_lfs_pointer(path, bytes)?;
+        // Header length and cap, duplicate names, offsets, overflow: checked with messages naming the tensor.
+        let (_, meta) = crate::import::statedict::check_safetensors(path, bytes)?;
         let st = safetensors::SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
-            .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+            .map_err(|e| Error::file(path, format!("is not a valid safetensors file: {e}")))?;
         let manifest = meta
             .metadata()
             .as_ref()
@@ -538,9 +550,24 @@ impl QModel {
 
     /// Read and validate a `.pqm` file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = crate::fsutil::read(path)?;
+        let bytes = crate::fsutil::read_capped(path, MAX_PQM_BYTES, "a quantized model")?;
         Self::from_bytes(path, &bytes)
     }
+}
+
+fn check_alpha(alpha: f64) -> std::result::Result<(), String> {
+    if alpha.is_finite() && alpha > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("PACT α = {alpha} must be finite and > 0"))
+    }
+}
+
+fn check_shift(shift: u32) -> std::result::Result<(), String> {
+    if shift == 0 || shift > MAX_SHIFT {
+        return Err(format!("requantization shift {shift} is out of range 1..={MAX_SHIFT}"));
+    }
+    Ok(())
 }
 
 fn check_shifts(shifts: &[u8]) -> std::result::Result<(), String> {

@@ -97,9 +97,23 @@ pub fn load_onnx(path: &Path, input_scale: f32) -> Result<FloatModel> {
             "input scale {input_scale} must be finite and > 0"
         )));
     }
-    let bytes = fsutil::read(path)?;
-    fsutil::reject_lfs_pointer(path, &bytes)?;
-    let onnx = ModelProto::decode(bytes.as_slice()).map_err(|e| {
+    let bytes = fsutil::read_capped(path, MAX_ONNX_BYTES, "an ONNX model (the protobuf limit)")?;
+    from_bytes(path, &bytes, input_scale)
+}
+
+/// Largest ONNX file read: 2 GiB, the protobuf limit (larger models keep their weights in external files,
+/// which are not supported).
+pub const MAX_ONNX_BYTES: u64 = 1 << 31;
+
+/// [`load_onnx`] on the bytes of a file; `path` is only used in error messages.
+pub fn from_bytes(path: &Path, bytes: &[u8], input_scale: f32) -> Result<FloatModel> {
+    if !(input_scale.is_finite() && input_scale > 0.0) {
+        return Err(Error::config(format!(
+            "input scale {input_scale} must be finite and > 0"
+        )));
+    }
+    fsutil::reject_lfs_pointer(path, bytes)?;
+    let onnx = ModelProto::decode(bytes).map_err(|e| {
         Error::file(
             path,
             one_line(&format!("not a valid ONNX model (truncated or corrupt protobuf: {e})")),
@@ -228,9 +242,17 @@ use proto::data_type::{DOUBLE, FLOAT, INT32, INT64};
 fn decode(t: &TensorProto, name: &str) -> Res<Const> {
     let n = q(name);
     if t.data_location == proto::DATA_LOCATION_EXTERNAL || !t.external_data.is_empty() {
+        // Never opened, whatever it names (an absolute path, `..`, a symlink): say which file it wanted.
+        let location = t
+            .external_data
+            .iter()
+            .find(|e| e.key == "location")
+            .map(|e| format!(" ({})", q(&e.value)))
+            .unwrap_or_default();
         return Err(format!(
-            "tensor {n} keeps its data in an external file, which is not supported: export with the weights \
-             inside the .onnx file (torch.onnx.export(..., external_data=False), onnx save_as_external_data=False)"
+            "tensor {n} keeps its data in an external file{location}, which is not supported (external files \
+             are never opened): export with the weights inside the .onnx file \
+             (torch.onnx.export(..., external_data=False), onnx save_as_external_data=False)"
         ));
     }
     if t.data_location != proto::DATA_LOCATION_DEFAULT {

@@ -127,8 +127,21 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "add",
 ];
 
-/// Largest weights file (or decompressed `.npz` member) read: 2 GiB.
-const MAX_WEIGHTS_BYTES: u64 = 1 << 31;
+/// Largest weights file (or decompressed `.npz` member, or all members read from one `.npz` together) read:
+/// 2 GiB.
+pub const MAX_WEIGHTS_BYTES: u64 = 1 << 31;
+
+/// Largest architecture file read: 16 MiB (a real one is a few kilobytes).
+pub const MAX_ARCH_BYTES: u64 = 1 << 24;
+
+/// Largest compression ratio (uncompressed / compressed size) of an `.npz` member larger than
+/// [`NPZ_RATIO_MIN_BYTES`]: deflate cannot exceed ~1032:1, real float weights compress to ~1.1:1, and a
+/// zip bomb relies on a huge ratio (or on members overlapping, which the total cap stops).
+pub const MAX_NPZ_RATIO: u64 = 100;
+
+/// Members up to this size (uncompressed) may have any ratio: an all-zero bias or running mean compresses
+/// extremely well and is harmless at that size.
+pub const NPZ_RATIO_MIN_BYTES: u64 = 1 << 24;
 
 /// The architecture file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -295,7 +308,7 @@ impl<'de> Deserialize<'de> for Alpha {
 /// Read an architecture file and the weights file it names into a validated [`FloatModel`] (node 0 is the
 /// input, named `"input"`; node `i` is layer `i − 1` of the file).
 pub fn load_arch(path: &Path) -> Result<FloatModel> {
-    let bytes = fsutil::read(path)?;
+    let bytes = fsutil::read_capped(path, MAX_ARCH_BYTES, "an architecture file")?;
     fsutil::reject_lfs_pointer(path, &bytes)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| Error::file(path, format!("is not UTF-8 text (byte {})", e.valid_up_to())))?;
@@ -682,19 +695,14 @@ enum Store {
     Npz {
         zip: zip::ZipArchive<Cursor<Vec<u8>>>,
         entries: BTreeMap<String, usize>,
+        /// Uncompressed bytes read from members so far (capped at [`MAX_WEIGHTS_BYTES`] in all).
+        inflated: u64,
     },
 }
 
 impl Weights {
     fn open(path: &Path) -> Result<Weights> {
-        let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-        if len > MAX_WEIGHTS_BYTES {
-            return Err(Error::file(
-                path,
-                format!("is {len} bytes, more than the {MAX_WEIGHTS_BYTES}-byte limit"),
-            ));
-        }
-        let buf = fsutil::read(path)?;
+        let buf = fsutil::read_capped(path, MAX_WEIGHTS_BYTES, "a weights file")?;
         fsutil::reject_lfs_pointer(path, &buf)?;
         if buf.is_empty() {
             return Err(Error::file(path, "is empty"));
@@ -769,9 +777,9 @@ impl Weights {
                 })?;
                 (info.shape.clone(), data, format!("{:?}", info.dtype))
             }
-            Store::Npz { zip, entries } => {
+            Store::Npz { zip, entries, inflated } => {
                 let idx = entries[name];
-                read_npz_member(&self.path, zip, idx, name)?
+                read_npz_member(&self.path, zip, idx, name, inflated)?
             }
         };
         if let Some(p) = data.iter().position(|x| !x.is_finite()) {
@@ -878,6 +886,18 @@ fn first_duplicate<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a s
 }
 
 fn open_safetensors(path: &Path, buf: Vec<u8>) -> Result<Store> {
+    let (header_len, meta) = check_safetensors(path, &buf)?;
+    Ok(Store::Safetensors {
+        buf,
+        data_start: 8 + header_len,
+        meta,
+    })
+}
+
+/// Parse and check the header of a safetensors file (also used for `.pqm` files): its length against the file
+/// and the 100 MB cap, duplicate tensor names, tensor offsets that overlap, leave gaps or leave the file, shape ×
+/// dtype overflow, and PyTorch pickles given instead. Returns the header length and the metadata.
+pub(crate) fn check_safetensors(path: &Path, buf: &[u8]) -> Result<(usize, Metadata)> {
     let bad = |msg: String| Error::file(path, format!("is not a valid safetensors file: {msg}"));
     if buf.len() < 8 {
         return Err(bad(format!(
@@ -886,10 +906,16 @@ fn open_safetensors(path: &Path, buf: Vec<u8>) -> Result<Store> {
         )));
     }
     let n = u64::from_le_bytes([buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7]]);
+    if buf[0] == 0x80 && (2..=5).contains(&buf[1]) && n > buf.len() as u64 - 8 {
+        return Err(Error::file(path, torch_message()));
+    }
+    if n > MAX_SAFETENSORS_HEADER {
+        return Err(bad(format!(
+            "header length {n} is over the {MAX_SAFETENSORS_HEADER}-byte cap (the file has {} bytes)",
+            buf.len()
+        )));
+    }
     if n > buf.len() as u64 - 8 {
-        if buf[0] == 0x80 && (2..=5).contains(&buf[1]) {
-            return Err(Error::file(path, torch_message()));
-        }
         return Err(bad(format!(
             "header length {n} is larger than the file ({} bytes): truncated or not safetensors",
             buf.len()
@@ -904,6 +930,9 @@ fn open_safetensors(path: &Path, buf: Vec<u8>) -> Result<Store> {
                 ));
             }
         }
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(header) {
+            check_tensor_ranges(&map, buf.len() as u64 - 8 - n).map_err(bad)?;
+        }
     }
     let looks_pickled = buf[0] == 0x80 && (2..=5).contains(&buf[1]);
     let (header_len, meta) = SafeTensors::read_metadata(&buf).map_err(|e| {
@@ -917,16 +946,79 @@ fn open_safetensors(path: &Path, buf: Vec<u8>) -> Result<Store> {
             SafeTensorError::MetadataIncompleteBuffer => {
                 "the tensor data does not fill the file exactly (truncated or trailing bytes)".into()
             }
-            SafeTensorError::InvalidOffset(t) => format!("tensor '{t}' has invalid data offsets"),
+            SafeTensorError::InvalidOffset(t) => format!(
+                "tensor '{}' has invalid data offsets (overlapping, leaving a gap, or out of order)",
+                printable(&t)
+            ),
             SafeTensorError::TensorInvalidInfo => "a tensor's byte range does not match its shape and dtype".into(),
+            SafeTensorError::ValidationOverflow => "a tensor's shape × dtype size overflows".into(),
             other => one_line(&other.to_string()),
         })
     })?;
-    Ok(Store::Safetensors {
-        buf,
-        data_start: 8 + header_len,
-        meta,
-    })
+    Ok((header_len, meta))
+}
+
+/// Largest safetensors header accepted (the `safetensors` crate's own limit, 100 MB).
+pub const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
+
+/// Check the tensors of a parsed safetensors header by name before the `safetensors` crate sees them (its
+/// errors name no tensor, or a wrong one): shape × dtype overflow, data offsets past the `avail` data bytes,
+/// and overlapping byte ranges. Entries it cannot read are left to the crate.
+fn check_tensor_ranges(
+    map: &serde_json::Map<String, serde_json::Value>,
+    avail: u64,
+) -> std::result::Result<(), String> {
+    let mut ranges: Vec<(u64, u64, &str)> = Vec::new();
+    for (name, info) in map.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
+        let shown = printable(name);
+        let dtype = info.get("dtype").and_then(|d| d.as_str()).unwrap_or("");
+        let width: Option<u64> = match dtype {
+            "F64" | "I64" | "U64" | "C64" => Some(8),
+            "F32" | "I32" | "U32" => Some(4),
+            "F16" | "BF16" | "I16" | "U16" => Some(2),
+            "I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2" | "F8_E8M0" => Some(1),
+            _ => None,
+        };
+        let shape: Option<Vec<u64>> = info
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .and_then(|a| a.iter().map(|d| d.as_u64()).collect());
+        if let (Some(width), Some(shape)) = (width, &shape) {
+            if shape
+                .iter()
+                .try_fold(width, |acc, &d| acc.checked_mul(d))
+                .is_none_or(|b| b > usize::MAX as u64)
+            {
+                return Err(format!(
+                    "tensor '{shown}' has shape {shape:?} of {dtype}, whose byte size overflows"
+                ));
+            }
+        }
+        let offsets: Option<Vec<u64>> = info
+            .get("data_offsets")
+            .and_then(|s| s.as_array())
+            .and_then(|a| a.iter().map(|d| d.as_u64()).collect());
+        if let Some([start, end]) = offsets.as_deref() {
+            if *end > avail || *start > avail {
+                return Err(format!(
+                    "tensor '{shown}' has data offsets [{start}, {end}], outside the file's {avail} data bytes"
+                ));
+            }
+            ranges.push((*start, *end, name));
+        }
+    }
+    ranges.sort();
+    for w in ranges.windows(2) {
+        let ((s1, e1, a), (s2, e2, b)) = (w[0], w[1]);
+        if s2 < e1 {
+            return Err(format!(
+                "tensors '{}' (bytes {s1}..{e1}) and '{}' (bytes {s2}..{e2}) overlap",
+                printable(a),
+                printable(b)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Number of entries the zip's end-of-central-directory record declares, if found.
@@ -970,7 +1062,11 @@ fn open_npz(path: &Path, buf: Vec<u8>) -> Result<Store> {
             ),
         ));
     }
-    Ok(Store::Npz { zip, entries })
+    Ok(Store::Npz {
+        zip,
+        entries,
+        inflated: 0,
+    })
 }
 
 /// Read and decode member `idx` (array `name`) of an `.npz`: shape, f32 data, source dtype.
@@ -979,23 +1075,40 @@ fn read_npz_member(
     zip: &mut zip::ZipArchive<Cursor<Vec<u8>>>,
     idx: usize,
     name: &str,
+    inflated: &mut u64,
 ) -> Result<(Vec<usize>, Vec<f32>, String)> {
+    let name = &printable(name);
     let bad = |msg: String| Error::file(path, format!("array '{name}': {msg}"));
     let mut member = zip
         .by_index(idx)
         .map_err(|e| bad(format!("unreadable zip member: {}", one_line(&e.to_string()))))?;
-    if member.size() > MAX_WEIGHTS_BYTES {
+    let (size, packed) = (member.size(), member.compressed_size());
+    // Zip bombs: a member, or all members together, inflating past the cap, or an extreme ratio.
+    let left = MAX_WEIGHTS_BYTES - *inflated;
+    if size > left {
         return Err(bad(format!(
-            "{} bytes uncompressed, more than the limit",
-            member.size()
+            "{size} bytes uncompressed, more than the {MAX_WEIGHTS_BYTES}-byte limit for all arrays of a .npz \
+             ({} already read): a zip bomb?",
+            *inflated
         )));
     }
-    let mut bytes = Vec::with_capacity((member.size() as usize).min(1 << 26));
+    if size > NPZ_RATIO_MIN_BYTES && size / packed.max(1) > MAX_NPZ_RATIO {
+        return Err(bad(format!(
+            "{size} bytes uncompressed from {packed} compressed, a ratio over {MAX_NPZ_RATIO}:1: a zip bomb?"
+        )));
+    }
+    let mut bytes = Vec::with_capacity((size as usize).min(1 << 26));
     (&mut member)
-        .take(MAX_WEIGHTS_BYTES + 1)
+        .take(size + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| bad(format!("corrupt or truncated zip member: {}", one_line(&e.to_string()))))?;
     drop(member);
+    if bytes.len() as u64 > size {
+        return Err(bad(format!(
+            "the zip member inflates past its declared {size} bytes (corrupt, or a zip bomb)"
+        )));
+    }
+    *inflated += bytes.len() as u64;
     // Check the .npy header against the member size before anything is allocated from it.
     if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
         return Err(bad("is not a .npy array (bad magic)".into()));
