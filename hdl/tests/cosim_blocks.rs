@@ -496,7 +496,9 @@ impl MacUnit {
             beats,
             counts,
             wrapping,
-            salt: prefix.bytes().fold(0, |h, b| h * 31 + b as u64),
+            salt: prefix
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
             ports,
             bits,
             reference: AccRef::new(MAC_LATENCY, w.acc, true),
@@ -1259,7 +1261,9 @@ impl ArrayUnit {
             beats,
             counts,
             wrapping,
-            salt: prefix.bytes().fold(0, |h, b| h * 31 + b as u64),
+            salt: prefix
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
             act,
             widx,
             ctl: ["en", "clear", "last"].map(|n| port(sim, prefix, n)),
