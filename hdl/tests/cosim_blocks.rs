@@ -34,13 +34,16 @@
 //!   tie-rich `M0` = 1, 3·2^14, 5·2^13, 2^15 (odd parts small enough for in-range ties), `M0` = 0, `M0` = 65535
 //!   with shifts 1 and 62, both bias extremes. Edges per channel: both ends of the range, −1/0/1, the first
 //!   accumulator giving code 1 and the first giving the maximum code and their neighbours, and every in-range
-//!   rounding tie (`s·M0 + 2^(n−1) ≡ 0 mod 2^n`) of every code; channels past the last (code 0); junk above
+//!   rounding tie (`s·M0 + 2^(n−1) ≡ 0 mod 2^n`) of every channel; channels past the last (code 0); junk above
 //!   `acc_bits`. ≥ 100 000 random inputs. `code` is compared on every cycle, also when `valid` is low (the unit
 //!   is a pure pipeline: the code of whatever was presented).
 //! * MAC array: shapes 1 × 1, 2 × 8, 8 × 2, 4 × 4 (default) × widths (1, 1), (2, 2), (3, 3), (4, 4), (8, 8),
-//!   (2, 4), (4, 2): every lane sees every activation × weight pair; worst-case sums (max codes × most negative
-//!   weights in even PEs and most positive in odd PEs, and swapped) that reach both ends of the accumulator,
-//!   sized at its exact bound for sums of up to 6 beats; wrapping sums; ≥ 100 000 random beats.
+//!   (2, 4), (4, 2) — the diagonal plus mixed pairs, not the full 5 × 5: one shape's bank of 7 widths is already
+//!   ~33 000 lines of Verilog (5–19 s to build cold), 25 widths would be ~3.5× that with superlinear verilation, and
+//!   the lanes are the MAC's `LaneProduct`, which the MAC bank sweeps over all 25 pairs. Every lane sees every
+//!   activation × weight pair; worst-case sums (max codes × most negative weights in even PEs and most positive in
+//!   odd PEs, and swapped) that reach both ends of the accumulator, sized at its exact bound for sums of up to
+//!   6 beats; wrapping sums; ≥ 100 000 random beats.
 //!
 //! **Negative checks** (a check that cannot fail proves nothing): references with round-half-down and with
 //! round-half-to-even (PyTorch's `torch.round`) must disagree with the RTL, and exactly on the in-range tie vectors
