@@ -9,6 +9,21 @@ use std::path::Path;
 /// On any failure the temp file is removed and `path` is untouched.
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let path = path.as_ref();
+    // The rename would replace whatever is there: never a directory, a device (`/dev/full`, `/dev/null`), a
+    // pipe or a socket, only a regular file (or a new name).
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            let what = if meta.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file (a device, pipe or socket)"
+            };
+            return Err(Error::file(
+                path,
+                format!("is {what}; pact writes its outputs as regular files"),
+            ));
+        }
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
