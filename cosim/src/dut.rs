@@ -125,16 +125,10 @@ impl Dut {
             bail!("not idle (busy low, in_ready high) before the first pixel");
         }
         for (i, &px) in pixels.iter().enumerate() {
-            let gap = match &mut self.gaps {
-                Some(r) => {
-                    if r.gen_ratio(1, 4) {
-                        r.gen_range(1..=3)
-                    } else {
-                        0
-                    }
-                }
-                None => 0,
-            };
+            let gap = self
+                .gaps
+                .as_mut()
+                .map_or(0, |r| if r.gen_ratio(1, 4) { r.gen_range(1..=3) } else { 0 });
             if gap > 0 {
                 self.sim.set(self.in_valid, 0);
                 self.sim.set(self.in_data, 0);

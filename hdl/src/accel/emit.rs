@@ -38,8 +38,8 @@ pub enum InjectedFault {
     /// Every PACT unit adds 0 instead of 1 before its final halving: round half up becomes round down (a one-bit
     /// change of the rounding constant; [`crate::pact::PactUnit::inject_rounding_fault`]).
     PactRoundingBit,
-    /// Bit 0 (lane 0) of the middle word of the weight ROM file of layer 0, PE 0 is flipped (not the first or last
-    /// word, which the ROM's load check reads).
+    /// The top bit of lane 0's weight index in the middle word of the weight ROM file of layer 0, PE 0 is flipped
+    /// (not the first or last word, which the ROM's load check reads).
     WeightRomBit,
 }
 
@@ -165,10 +165,13 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
     if opts.fault == Some(InjectedFault::WeightRomBit) {
         if let Some((_, text)) = outputs.iter_mut().find(|(n, _)| *n == weight_file(0, 0)) {
             let mut lines: Vec<String> = String::from_utf8_lossy(text).lines().map(String::from).collect();
-            let mid = lines.len() / 2;
+            // The top bit of lane 0's index (the low `k_w` bits): a large change of one weight.
+            let (mid, bit) = (lines.len() / 2, plan.layers[0].wbits as usize - 1);
             let mid = &mut lines[mid];
-            let d = mid.pop().and_then(|c| c.to_digit(16)).unwrap_or(0) ^ 1;
-            mid.push(char::from_digit(d, 16).unwrap_or('0'));
+            if let Some(pos) = mid.len().checked_sub(1 + bit / 4) {
+                let d = mid[pos..pos + 1].chars().next().and_then(|c| c.to_digit(16)).unwrap_or(0) ^ (1 << (bit % 4));
+                mid.replace_range(pos..pos + 1, &char::from_digit(d, 16).unwrap_or('0').to_string());
+            }
             *text = (lines.join("\n") + "\n").into_bytes();
         }
     }
