@@ -13,7 +13,7 @@ macro_rules! default_model {
         const MODEL_WEIGHTS: &[u8] = include_bytes!(concat!("../models/", $stem, ".safetensors"));
     };
 }
-default_model!("mnist5k-cnn-w4a4");
+default_model!("mnist5k-small-w4a4");
 
 /// Inner weight bits of the default quantization (first and last layers: 8).
 pub const WBITS: u32 = 4;

@@ -116,7 +116,7 @@ fn bad_inputs_fail_cleanly_and_leave_no_output() {
 
 /// The float model shipped in the repository (trained with `pact train`, see models/README.md).
 fn default_model() -> PathBuf {
-    repo().join("models/mnist5k-cnn-w4a4.json")
+    repo().join("models/mnist5k-small-w4a4.json")
 }
 
 fn parse_pct(out: &str, prefix: &str) -> f64 {

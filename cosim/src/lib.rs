@@ -34,7 +34,13 @@ pub mod fixtures {
     use std::path::PathBuf;
 
     /// Path of the default model inside the repository.
-    pub const DEFAULT_MODEL: &str = "models/mnist5k-cnn-w4a4.json";
+    pub const DEFAULT_MODEL: &str = "models/mnist5k-small-w4a4.json";
+
+    /// The array shape the default model is built for (`--pe`): 1 × 4 fits the iCE40 UP5K (6 of 8 DSPs, 21 of 30
+    /// block RAMs with yosys; see models/README.md) at 3 672 cycles per image.
+    pub const DEFAULT_PE: usize = 1;
+    /// See [`DEFAULT_PE`] (`--simd`).
+    pub const DEFAULT_SIMD: usize = 4;
 
     /// The default model's absolute path (from this crate's source location).
     pub fn default_model_path() -> PathBuf {

@@ -410,11 +410,11 @@ fn result<T>(r: pact_toolchain::Result<T>, must_name: &str) -> Result<Outcome, S
     }
 }
 
-/// The float models the seeds are made from: the repository's mnist5k CNN and the three ONNX fixtures.
+/// The float models the seeds are made from: the repository's default mnist5k CNN and the three ONNX fixtures.
 fn float_models() -> Vec<(&'static str, FloatModel)> {
     let mut v = vec![(
-        "mnist5k-cnn",
-        statedict::load_arch(&root().join("models/mnist5k-cnn-w4a4.json")).unwrap(),
+        "mnist5k-small",
+        statedict::load_arch(&root().join("models/mnist5k-small-w4a4.json")).unwrap(),
     )];
     for name in ["pact_mlp_digits", "pact_cnn_digits", "pact_resnet_digits"] {
         let p = root().join(format!("tests/fixtures/{name}.onnx"));

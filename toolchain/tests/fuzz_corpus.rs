@@ -131,7 +131,7 @@ fn small_model() -> (String, Vec<u8>) {
 }
 
 fn pqm_seed() -> Vec<u8> {
-    let m = statedict::load_arch(&root().join("models/mnist5k-cnn-w4a4.json")).unwrap();
+    let m = statedict::load_arch(&root().join("models/mnist5k-small-w4a4.json")).unwrap();
     let cfg = QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap();
     quantize(&m, &cfg, None, "corpus").unwrap().to_bytes().unwrap()
 }
