@@ -353,7 +353,7 @@ fn digit_runs(b: &[u8]) -> Vec<(usize, usize)> {
 struct Seed {
     what: String,
     inner: Vec<u8>,
-    encode: Rc<dyn Fn(&[u8]) -> Vec<u8>>,
+    encode: Encode,
 }
 
 impl Seed {
@@ -373,6 +373,11 @@ impl Seed {
     }
 }
 
+/// How a seed's inner bytes become a file.
+type Encode = Rc<dyn Fn(&[u8]) -> Vec<u8>>;
+/// One execution of a target on seed `i` mutated to `bytes`.
+type Run = Box<dyn Fn(usize, &[u8]) -> Result<Outcome, String>>;
+
 /// What one execution did.
 enum Outcome {
     Accepted,
@@ -384,7 +389,7 @@ enum Outcome {
 struct Target {
     name: &'static str,
     seeds: Vec<Seed>,
-    run: Box<dyn Fn(usize, &[u8]) -> Result<Outcome, String>>,
+    run: Run,
 }
 
 fn gzip(b: &[u8]) -> Vec<u8> {

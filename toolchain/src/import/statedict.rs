@@ -935,7 +935,7 @@ pub(crate) fn check_safetensors(path: &Path, buf: &[u8]) -> Result<(usize, Metad
         }
     }
     let looks_pickled = buf[0] == 0x80 && (2..=5).contains(&buf[1]);
-    let (header_len, meta) = SafeTensors::read_metadata(&buf).map_err(|e| {
+    let (header_len, meta) = SafeTensors::read_metadata(buf).map_err(|e| {
         if looks_pickled {
             return Error::file(path, torch_message());
         }
