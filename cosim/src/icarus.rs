@@ -52,7 +52,7 @@ module tb;
       end
       @(negedge clk);
       in_valid = 1'b0;
-      cyc = 1;
+      cyc = 0;
       while (!out_valid && cyc < {limit}) begin
         @(negedge clk);
         cyc = cyc + 1;

@@ -42,6 +42,7 @@ fn default_model_equals_golden_on_the_test_split() {
     let n = (env_u64("PACT_COSIM_IMAGES", 1000) as usize).min(ds.len());
     let opts = RunOptions {
         cache_dir: Some(cache()),
+        config: default_array(),
         check: CheckOptions {
             layered: 2,
             gap_seed: None,
@@ -49,8 +50,14 @@ fn default_model_equals_golden_on_the_test_split() {
         ..Default::default()
     };
     let t = Instant::now();
-    let r = pact_cosim::run(&q, &ds.images[..n * 784], Some(&ds.labels[..n]), &opts).unwrap();
-    summary("default_4x4", &r, t.elapsed().as_secs_f64());
+    let r = pact_cosim::run(
+        &q,
+        &ds.images[..n * ds.pixels_per_image()],
+        Some(&ds.labels[..n]),
+        &opts,
+    )
+    .unwrap();
+    summary("default", &r, t.elapsed().as_secs_f64());
     assert_eq!(r.images, n);
     assert_eq!(
         r.compute_cycles,
@@ -69,6 +76,7 @@ fn input_gaps_change_nothing() {
     let n = 20;
     let opts = RunOptions {
         cache_dir: Some(cache()),
+        config: default_array(),
         check: CheckOptions {
             layered: 1,
             gap_seed: Some(seed),
@@ -76,8 +84,14 @@ fn input_gaps_change_nothing() {
         ..Default::default()
     };
     let t = Instant::now();
-    let r = pact_cosim::run(&q, &ds.images[..n * 784], Some(&ds.labels[..n]), &opts).unwrap();
-    summary("default_4x4_gaps", &r, t.elapsed().as_secs_f64());
+    let r = pact_cosim::run(
+        &q,
+        &ds.images[..n * ds.pixels_per_image()],
+        Some(&ds.labels[..n]),
+        &opts,
+    )
+    .unwrap();
+    summary("default_gaps", &r, t.elapsed().as_secs_f64());
     assert_eq!(r.images, n);
     // The gaps cost cycles beyond one pixel per cycle: the stream really had gaps.
     assert!(r.cycles > n as u64 * (r.total_cycles + 10), "{} cycles", r.cycles);

@@ -14,9 +14,10 @@ fn a_rounding_fault_is_caught_and_located() {
     let q = fixtures::default_model().unwrap();
     let ds = mnist_test();
     let n = 20;
-    let (images, labels) = (&ds.images[..n * 784], &ds.labels[..n]);
+    let (images, labels) = (&ds.images[..n * ds.pixels_per_image()], &ds.labels[..n]);
     let faulty = RunOptions {
         cache_dir: Some(cache()),
+        config: default_array(),
         fault: Some(InjectedFault::PactRoundingBit),
         ..Default::default()
     };
@@ -49,6 +50,7 @@ fn a_rounding_fault_is_caught_and_located() {
 
     let clean = RunOptions {
         cache_dir: Some(cache()),
+        config: default_array(),
         ..Default::default()
     };
     let r = pact_cosim::run(&q, images, Some(labels), &clean).unwrap();

@@ -16,12 +16,19 @@ fn icarus_agrees_with_golden_on_the_default_model() {
     let n = env_u64("PACT_COSIM_ICARUS_IMAGES", 3) as usize;
     let opts = RunOptions {
         cache_dir: Some(cache()),
+        config: default_array(),
         ..Default::default()
     };
     let t = Instant::now();
-    let r = run_icarus(&q, &ds.images[..n * 784], Some(&ds.labels[..n]), &opts).unwrap();
+    let r = run_icarus(
+        &q,
+        &ds.images[..n * ds.pixels_per_image()],
+        Some(&ds.labels[..n]),
+        &opts,
+    )
+    .unwrap();
     println!(
-        "icarus_default_4x4: {} images, {} mismatches, {} correct; {} compute cycles per inference; {:.0} simulated \
+        "icarus_default: {} images, {} mismatches, {} correct; {} compute cycles per inference; {:.0} simulated \
          cycles/s ({} cycles in {:.1} s of vvp); wall {:.1} s",
         r.images,
         r.mismatches(),

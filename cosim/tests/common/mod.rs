@@ -1,6 +1,8 @@
 //! Shared by the co-simulation tests.
 #![allow(dead_code)]
 
+use pact_cosim::fixtures::{DEFAULT_PE, DEFAULT_SIMD};
+use pact_hdl::accel::AccelConfig;
 use pact_toolchain::data::{self, DataSpec, Dataset, Split};
 use std::path::PathBuf;
 
@@ -17,4 +19,9 @@ pub fn mnist_test() -> Dataset {
 /// A number from the environment, or the default.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The array the default model is built for (`pact_cosim::fixtures::DEFAULT_PE` × `DEFAULT_SIMD`).
+pub fn default_array() -> AccelConfig {
+    AccelConfig::new(DEFAULT_PE, DEFAULT_SIMD).unwrap()
 }
