@@ -46,8 +46,8 @@ pub enum Command {
     Experiment(pact_train::experiment::ExperimentArgs),
     /// Generate the accelerator's Verilog, memory files, manifest and resource estimate for a quantized model.
     Gen(GenArgs),
-    /// Co-simulate the generated RTL against the golden model (not built yet).
-    Sim(NotBuilt),
+    /// Co-simulate the generated accelerator (Verilator, or Icarus) against the golden model, image by image.
+    Sim(pact_cosim::cli::SimArgs),
     /// Generate the accelerator and build a bitstream with the open FPGA tools (yosys, nextpnr, icepack/ecppack).
     Synth(crate::synth_cmd::SynthCmdArgs),
     /// The whole flow on the embedded default: model → W4A4 → accuracy → Verilog → co-simulation → bitstream → report.
@@ -56,17 +56,11 @@ pub enum Command {
     Sweep(crate::sweep::SweepArgs),
 }
 
-/// Default array shape of the generated accelerator (`--pe`, `--simd`).
-pub const DEFAULT_PE: usize = 4;
+/// Default array shape of the generated accelerator (`--pe`, `--simd`): the shape the shipped default model is
+/// built for (it fits the iCE40 UP5K).
+pub const DEFAULT_PE: usize = pact_cosim::fixtures::DEFAULT_PE;
 /// See [`DEFAULT_PE`].
-pub const DEFAULT_SIMD: usize = 4;
-
-/// Arguments of a subcommand that is not built yet (accepted and ignored so the message is always shown).
-#[derive(Args, Debug)]
-pub struct NotBuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
+pub const DEFAULT_SIMD: usize = pact_cosim::fixtures::DEFAULT_SIMD;
 
 /// Quantization settings shared by `quantize` and `eval` of a float model.
 #[derive(Args, Debug, Clone)]
@@ -176,15 +170,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Gen(a) => cmd_gen(&ui, a),
-        Command::Sim(_) => not_built("sim", "Verilator co-simulation"),
+        Command::Sim(a) => pact_cosim::cli::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Synth(a) => crate::synth_cmd::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Run(a) => crate::run_cmd::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Sweep(a) => crate::sweep::run(&a, cli.seed, ui.quiet).map(|_| ()),
     }
-}
-
-fn not_built(cmd: &str, what: &str) -> Result<()> {
-    bail!("`pact {cmd}` is not built yet: {what} is still an open issue; this build can train, quantize, eval, inspect, bench and gen")
 }
 
 /// Output settings.

@@ -202,11 +202,8 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
             o.freq_mhz = a.freq;
             o.seed = seed;
             o.progress = !quiet;
-            let r = pact_synth::run(&o)?;
-            if !quiet {
-                print!("{}", r.summary());
-            }
-            Ok(r)
+            // With progress on, the flow prints its summary itself.
+            Ok(pact_synth::run(&o)?)
         })?)
     };
     let mem = gen.plan.memory();

@@ -78,10 +78,8 @@ pub fn run(a: &SynthCmdArgs, seed: u64, quiet: bool) -> Result<SynthReport> {
     };
     let mut opts = a.synth.options(&sources, seed);
     opts.progress = !quiet;
+    // With progress on, the flow prints its summary itself.
     let report = pact_synth::run(&opts).with_context(|| format!("synthesizing {}", a.design.display()))?;
-    if !quiet {
-        print!("{}", report.summary());
-    }
     println!("wrote {}", a.synth.out.join(pact_synth::REPORT_FILE).display());
     Ok(report)
 }

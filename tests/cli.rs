@@ -52,15 +52,6 @@ fn usage_errors_exit_2() {
     assert_eq!(pact(&["quantize", "m.onnx"]).status.code(), Some(2), "missing -o");
 }
 
-#[test]
-fn unbuilt_subcommands_say_so_and_fail() {
-    for sub in ["sim"] {
-        let o = pact(&[sub]);
-        assert_eq!(o.status.code(), Some(1), "pact {sub}");
-        assert!(text(&o).1.contains("is not built yet"), "pact {sub}: {}", text(&o).1);
-    }
-}
-
 fn assert_one_line_error(o: &Output, needle: &str) {
     let (_, err) = text(o);
     assert_eq!(o.status.code(), Some(1), "stderr: {err}");
