@@ -5,13 +5,13 @@ use crate::widths::MacWidths;
 use crate::HdlError;
 use rust_hdl::prelude::*;
 
-/// Pipeline latency of [`MacArray`]: 3 register stages (lane product, adder tree, accumulator). A beat sampled
-/// at rising edge `t` is in `acc` after edge `t + 2`.
-pub const ARRAY_LATENCY: usize = 3;
+/// Pipeline latency of [`MacArray`]: 4 register stages (inputs, lane product, adder tree, accumulator). A beat
+/// sampled at rising edge `t` is in `acc` after edge `t + 3`.
+pub const ARRAY_LATENCY: usize = 4;
 
 /// Rising edges a dense layer of `n_in` inputs and `n_out` outputs takes on a `pe × simd` array, from the edge
 /// that samples its first beat to the edge after which its last sums are in `acc` (`valid` high): one beat per
-/// cycle, `⌈n_out/pe⌉·⌈n_in/simd⌉` beats back to back, plus `ARRAY_LATENCY − 1` = 2 to drain the pipeline.
+/// cycle, `⌈n_out/pe⌉·⌈n_in/simd⌉` beats back to back, plus `ARRAY_LATENCY − 1` = 3 to drain the pipeline.
 pub fn dense_cycles(n_in: usize, n_out: usize, pe: usize, simd: usize) -> usize {
     n_out.div_ceil(pe) * n_in.div_ceil(simd) + ARRAY_LATENCY - 1
 }
@@ -32,12 +32,14 @@ pub type Array = MacArray<8, 8, 9, 17, 32>;
 /// * `acc[p]`: the signed sums (`acc` significant bits, sign-extended to `R`); `valid` is high for the one cycle in
 ///   which they are complete.
 ///
-/// Pipeline ([`ARRAY_LATENCY`] = 3): products registered per lane; the `simd` products of a PE, sign-extended to
+/// Pipeline ([`ARRAY_LATENCY`] = 4): the beat (activations, weight indices, controls) registered at the input, so
+/// that a memory read or a multiplexer before the array and the multipliers are in different cycles; products
+/// registered per lane; the `simd` products of a PE, sign-extended to
 /// `R` bits, summed by a balanced adder tree into a register; that sum accumulated, wrapping at `acc` bits (only
 /// the low `acc` bits of the tree reach the accumulator, so yosys trims the tree and its register to `acc` bits). A dense layer with `N`
 /// inputs and `M` outputs: for each of the `⌈M/pe⌉` output groups, `⌈N/simd⌉` beats (activations padded with code
 /// 0, weights of absent outputs arbitrary), `clear` on the first beat and `last` on the last of each group;
-/// group `g`'s sums are valid two cycles after the edge that samples its last beat ([`dense_cycles`]).
+/// group `g`'s sums are valid three cycles after the edge that samples its last beat ([`dense_cycles`]).
 #[derive(LogicBlock)]
 pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R: usize> {
     /// Clock (rising edge).
@@ -56,6 +58,11 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     pub acc: Vec<Signal<Out, Signed<R>>>,
     /// High for one cycle when `acc` holds completed sums.
     pub valid: Signal<Out, Bit>,
+    act_r: Vec<DFF<Bits<KA>>>,
+    widx_r: Vec<DFF<Bits<KW>>>,
+    en_r: DFF<Bit>,
+    clear_r: DFF<Bit>,
+    last_r: DFF<Bit>,
     lanes: Vec<LaneProduct<KA, KW, W1, P>>,
     ext: Vec<SignResize<P, R>>,
     tree: Vec<Signal<Local, Signed<R>>>,
@@ -96,6 +103,11 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             last: Default::default(),
             acc: (0..pe).map(|_| Default::default()).collect(),
             valid: Default::default(),
+            act_r: (0..simd).map(|_| Default::default()).collect(),
+            widx_r: (0..lanes).map(|_| Default::default()).collect(),
+            en_r: Default::default(),
+            clear_r: Default::default(),
+            last_r: Default::default(),
             lanes: (0..lanes).map(|_| LaneProduct::new(w)).collect::<Result<_, _>>()?,
             ext: (0..lanes).map(|_| Default::default()).collect(),
             tree: (0..pe * (2 * simd - 1)).map(|_| Default::default()).collect(),
@@ -137,18 +149,30 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
     // can evaluate the index expressions when it unrolls the loops.
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, clear_1, last_1, clear_2, last_2);
-        self.clear_1.d.next = self.clear.val();
-        self.last_1.d.next = self.en.val() & self.last.val();
+        dff_setup!(self, clock, en_r, clear_r, last_r, clear_1, last_1, clear_2, last_2);
+        // Input register: the beat as presented.
+        self.en_r.d.next = self.en.val();
+        self.clear_r.d.next = self.clear.val();
+        self.last_r.d.next = self.last.val();
+        for s in 0..self._simd {
+            self.act_r[s].clock.next = self.clock.val();
+            self.act_r[s].d.next = self.act[s].val();
+        }
+        for k in 0..(self._pe * self._simd) {
+            self.widx_r[k].clock.next = self.clock.val();
+            self.widx_r[k].d.next = self.widx[k].val();
+        }
+        self.clear_1.d.next = self.clear_r.q.val();
+        self.last_1.d.next = self.en_r.q.val() & self.last_r.q.val();
         self.clear_2.d.next = self.clear_1.q.val();
         self.last_2.d.next = self.last_1.q.val();
         for n in self._simd..(self._simd + 1) {
             for p in 0..self._pe {
                 for s in 0..self._simd {
                     self.lanes[p * n + s].clock.next = self.clock.val();
-                    self.lanes[p * n + s].act.next = self.act[s].val();
-                    self.lanes[p * n + s].widx.next = self.widx[p * n + s].val();
-                    self.lanes[p * n + s].en.next = self.en.val();
+                    self.lanes[p * n + s].act.next = self.act_r[s].q.val();
+                    self.lanes[p * n + s].widx.next = self.widx_r[p * n + s].q.val();
+                    self.lanes[p * n + s].en.next = self.en_r.q.val();
                     self.ext[p * n + s].x.next = self.lanes[p * n + s].prod.val();
                     self.tree[p * (2 * n - 1) + s].next = self.ext[p * n + s].y.val();
                 }

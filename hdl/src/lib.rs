@@ -5,8 +5,8 @@
 //! * [`mac::LowBitMac`]: unsigned `ka`-bit code × decoded `kw`-bit weight into an exactly `acc`-bit signed
 //!   accumulator (latency 2), and [`mac::OffsetMac`], the multiplier-free form used at 16 × 16;
 //! * [`pact::PactUnit`]: `clamp(((acc + bias)·M0 + 2^(n−1)) >> n, 0, 2^ka − 1)` with per-channel constants from
-//!   [`rom::ChannelRom`]s (latency 6);
-//! * [`array::MacArray`]: `PE × SIMD` MACs (latency 3), a dense layer in `⌈M/PE⌉·⌈N/SIMD⌉ + 2` cycles;
+//!   [`rom::ChannelRom`]s (latency 8);
+//! * [`array::MacArray`]: `PE × SIMD` MACs (latency 4), a dense layer in `⌈M/PE⌉·⌈N/SIMD⌉ + 3` cycles;
 //! * leaves with their own Verilog and a Rust behaviour beside it: [`resize::ZeroResize`],
 //!   [`resize::SignResize`], [`rom::ChannelRom`].
 //!

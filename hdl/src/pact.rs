@@ -9,9 +9,9 @@ use rust_hdl::prelude::*;
 /// Width of `M0` in the hardware (unsigned): one 16-bit multiplier operand (an iCE40 SB_MAC16 input).
 pub const M0_BITS: u32 = 16;
 
-/// Pipeline latency of [`PactUnit`]: 6 register stages. An input sampled at rising edge `t` gives its code after
-/// edge `t + 5`.
-pub const PACT_LATENCY: usize = 6;
+/// Pipeline latency of [`PactUnit`]: 8 register stages. An input sampled at rising edge `t` gives its code after
+/// edge `t + 7`.
+pub const PACT_LATENCY: usize = 8;
 
 /// The PACT unit with the capacity of the whole contract: 32-bit accumulators, codes up to 8 bits.
 pub type Pact = PactUnit<32, 48, 8>;
@@ -39,14 +39,17 @@ pub struct ChannelConsts {
 /// covers the contract. Run-time widths are masks that yosys reduces to exact-width hardware
 /// ([`crate::widths`]).
 ///
-/// Pipeline ([`PACT_LATENCY`] = 6 stages, one input per cycle):
+/// Pipeline ([`PACT_LATENCY`] = 8 stages, one input per cycle; at most one adder, one multiplier or three levels
+/// of a shifter between two registers, for the clock rate):
 /// 1. ROM reads of `M0`, `n − 1`, `bias`; `acc` registered.
 /// 2. `s = acc + bias`, wrapped at `acc_bits`.
 /// 3. Partial products with rust-hdl's only unsigned multiply (`Bits<16> × Bits<16>`): `lo = s[15:0]·M0` and,
 ///    only when `acc_bits > 16`, `hi = s[acc_bits−1:16]·M0`; and the sign of `s`. (One iCE40 SB_MAC16 each.)
-/// 4. `x = (hi << 16) + lo − (sign ? M0 << acc_bits : 0)` = `s·M0` exactly, wrapped at `acc_bits + 16` bits.
-/// 5. `y = x >> (n − 1)` (logical shift, meaningful for `x ≥ 0`) and the sign of `x`.
-/// 6. `code = x < 0 ? 0 : y ≥ 2^(ka+1) − 1 ? 2^ka − 1 : (y + 1) >> 1`.
+/// 4. `p = (hi << 16) + lo` and the correction `c = sign ? M0 << acc_bits : 0`.
+/// 5. `x = p − c` = `s·M0` exactly, wrapped at `acc_bits + 16` bits.
+/// 6. `x >> (8·⌊(n − 1)/8⌋)` (the coarse shift) and the sign of `x`.
+/// 7. the fine shift by `(n − 1) mod 8`, giving `y = x >> (n − 1)` (logical, meaningful for `x ≥ 0`).
+/// 8. `code = x < 0 ? 0 : y ≥ 2^(ka+1) − 1 ? 2^ka − 1 : (y + 1) >> 1`.
 ///
 /// Why it is exact: for any `x`, `floor((x + 2^(n−1)) / 2^n) = floor((floor(x / 2^(n−1)) + 1) / 2)`, so rounding
 /// half up needs no wide add; a negative `x` always gives a code ≤ 0, clamped to 0 (the ReLU part), so the shift
@@ -101,22 +104,34 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     m0_s: Signal<Local, Bits<V>>,
     corr: Signal<Local, Bits<V>>,
     sum_4: Signal<Local, Bits<V>>,
-    x_t: Signal<Local, Bits<V>>,
-    x_sign: Signal<Local, Bit>,
-    x_4: DFF<Bits<V>>,
+    p_4: DFF<Bits<V>>,
+    c_4: DFF<Bits<V>>,
     sh_4: DFF<Bits<6>>,
     v_4: DFF<Bit>,
     // Stage 5.
-    y_s: Signal<Local, Bits<V>>,
-    y_5: DFF<Bits<V>>,
-    neg_5: DFF<Bit>,
+    x_t: Signal<Local, Bits<V>>,
+    x_sign: Signal<Local, Bit>,
+    x_5: DFF<Bits<V>>,
+    sh_5: DFF<Bits<6>>,
     v_5: DFF<Bit>,
     // Stage 6.
+    sh_hi: Signal<Local, Bits<6>>,
+    yc_6: DFF<Bits<V>>,
+    neg_6: DFF<Bit>,
+    sh_6: DFF<Bits<6>>,
+    v_6: DFF<Bit>,
+    // Stage 7.
+    sh_lo: Signal<Local, Bits<6>>,
+    y_s: Signal<Local, Bits<V>>,
+    y_7: DFF<Bits<V>>,
+    neg_7: DFF<Bit>,
+    v_7: DFF<Bit>,
+    // Stage 8.
     y_inc: Signal<Local, Bits<V>>,
     y_half: Signal<Local, Bits<V>>,
     y_code: ZeroResize<V, KA>,
-    code_6: DFF<Bits<KA>>,
-    v_6: DFF<Bit>,
+    code_8: DFF<Bits<KA>>,
+    v_8: DFF<Bit>,
     acc_lo: Constant<Bits<R>>,
     acc_hi: Constant<Bits<R>>,
     lo16_mask: Constant<Bits<R>>,
@@ -127,6 +142,8 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     one_v: Constant<Bits<V>>,
     zero_v: Constant<Bits<V>>,
     threshold: Constant<Bits<V>>,
+    sh_hi_mask: Constant<Bits<6>>,
+    sh_lo_mask: Constant<Bits<6>>,
     max_code: Constant<Bits<KA>>,
     zero_code: Constant<Bits<KA>>,
     _acc: usize,
@@ -192,20 +209,30 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             m0_s: Default::default(),
             corr: Default::default(),
             sum_4: Default::default(),
-            x_t: Default::default(),
-            x_sign: Default::default(),
-            x_4: Default::default(),
+            p_4: Default::default(),
+            c_4: Default::default(),
             sh_4: Default::default(),
             v_4: Default::default(),
-            y_s: Default::default(),
-            y_5: Default::default(),
-            neg_5: Default::default(),
+            x_t: Default::default(),
+            x_sign: Default::default(),
+            x_5: Default::default(),
+            sh_5: Default::default(),
             v_5: Default::default(),
+            sh_hi: Default::default(),
+            yc_6: Default::default(),
+            neg_6: Default::default(),
+            sh_6: Default::default(),
+            v_6: Default::default(),
+            sh_lo: Default::default(),
+            y_s: Default::default(),
+            y_7: Default::default(),
+            neg_7: Default::default(),
+            v_7: Default::default(),
             y_inc: Default::default(),
             y_half: Default::default(),
             y_code: Default::default(),
-            code_6: Default::default(),
-            v_6: Default::default(),
+            code_8: Default::default(),
+            v_8: Default::default(),
             acc_lo: Constant::new(bits(low_mask(acc_bits))),
             acc_hi: Constant::new(bits(high_mask(acc_bits, R as u32))),
             lo16_mask: Constant::new(bits(low_mask(acc_bits.min(16)))),
@@ -216,6 +243,8 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             one_v: Constant::new(bits(1)),
             zero_v: Constant::new(bits(0)),
             threshold: Constant::new(bits((1u64 << (ka + 1)) - 1)),
+            sh_hi_mask: Constant::new(bits(0b111000)),
+            sh_lo_mask: Constant::new(bits(0b000111)),
             max_code: Constant::new(bits(low_mask(ka))),
             zero_code: Constant::new(bits(0)),
             _acc: acc_bits as usize,
@@ -271,8 +300,8 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, acc_1, v_1, biased_2, m0_2, sh_2, v_2, lo_3, neg_3, m0_3, sh_3, v_3, x_4, sh_4, v_4, y_5,
-            neg_5, v_5, code_6, v_6
+            self, clock, acc_1, v_1, biased_2, m0_2, sh_2, v_2, lo_3, neg_3, m0_3, sh_3, v_3, p_4, c_4, sh_4, v_4, x_5,
+            sh_5, v_5, yc_6, neg_6, sh_6, v_6, y_7, neg_7, v_7, code_8, v_8
         );
         // Stage 1: ROM reads (registered inside the ROMs) and the accumulator.
         self.m0_rom.clock.next = self.clock.val();
@@ -313,7 +342,8 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
         self.m0_3.d.next = self.m0_2.q.val();
         self.sh_3.d.next = self.sh_2.q.val();
         self.v_3.d.next = self.v_2.q.val();
-        // Stage 4: x = s·M0 = (hi << 16) + lo − sign·(M0 << acc_bits), wrapped at acc_bits + 16.
+        // Stage 4: the partial products aligned and added, and the sign correction: p = (hi << 16) + lo,
+        // c = sign ? M0 << acc_bits : 0.
         self.hi_v.x.next = self.zero_32.val();
         for h in 0..self._hi_mul {
             self.hi_v.x.next = self.hi_3[h].q.val();
@@ -328,37 +358,50 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
             self.corr.next = self.zero_v.val();
         }
         self.sum_4.next = self.hi_s.val() + self.lo_v.y.val();
-        self.x_t.next = self.sum_4.val() - self.corr.val();
+        self.p_4.d.next = self.sum_4.val();
+        self.c_4.d.next = self.corr.val();
+        self.sh_4.d.next = self.sh_3.q.val();
+        self.v_4.d.next = self.v_3.q.val();
+        // Stage 5: x = p − c = s·M0, wrapped at acc_bits + 16.
+        self.x_t.next = self.p_4.q.val() - self.c_4.q.val();
         for m in (self._acc + 15)..(self._acc + 16) {
             self.x_sign.next = self.x_t.val().get_bit(m);
         }
         if self.x_sign.val() {
-            self.x_4.d.next = self.x_t.val() | self.v_hi.val();
+            self.x_5.d.next = self.x_t.val() | self.v_hi.val();
         } else {
-            self.x_4.d.next = self.x_t.val() & self.v_lo.val();
+            self.x_5.d.next = self.x_t.val() & self.v_lo.val();
         }
-        self.sh_4.d.next = self.sh_3.q.val();
-        self.v_4.d.next = self.v_3.q.val();
-        // Stage 5: y = x >> (n − 1) (used only for x ≥ 0, where it is < 2^(acc_bits+15)) and the sign of x.
-        self.y_s.next = self.x_4.q.val() >> self.sh_4.q.val();
-        self.y_5.d.next = self.y_s.val() & self.v_lo.val();
-        for m in (self._acc + 15)..(self._acc + 16) {
-            self.neg_5.d.next = self.x_4.q.val().get_bit(m);
-        }
+        self.sh_5.d.next = self.sh_4.q.val();
         self.v_5.d.next = self.v_4.q.val();
-        // Stage 6: round half up and clamp to [0, 2^ka − 1].
-        self.y_inc.next = self.y_5.q.val() + self.one_v.val();
+        // Stage 6: the coarse part of y = x >> (n − 1): shift by the multiple of 8 in n − 1; the sign of x.
+        self.sh_hi.next = self.sh_5.q.val() & self.sh_hi_mask.val();
+        self.yc_6.d.next = self.x_5.q.val() >> self.sh_hi.val();
+        for m in (self._acc + 15)..(self._acc + 16) {
+            self.neg_6.d.next = self.x_5.q.val().get_bit(m);
+        }
+        self.sh_6.d.next = self.sh_5.q.val();
+        self.v_6.d.next = self.v_5.q.val();
+        // Stage 7: the fine part (the low 3 bits of n − 1). y is used only for x ≥ 0, where it is
+        // < 2^(acc_bits+15).
+        self.sh_lo.next = self.sh_6.q.val() & self.sh_lo_mask.val();
+        self.y_s.next = self.yc_6.q.val() >> self.sh_lo.val();
+        self.y_7.d.next = self.y_s.val() & self.v_lo.val();
+        self.neg_7.d.next = self.neg_6.q.val();
+        self.v_7.d.next = self.v_6.q.val();
+        // Stage 8: round half up and clamp to [0, 2^ka − 1].
+        self.y_inc.next = self.y_7.q.val() + self.one_v.val();
         self.y_half.next = self.y_inc.val() >> 1;
         self.y_code.x.next = self.y_half.val();
-        if self.neg_5.q.val() {
-            self.code_6.d.next = self.zero_code.val();
-        } else if self.y_5.q.val() >= self.threshold.val() {
-            self.code_6.d.next = self.max_code.val();
+        if self.neg_7.q.val() {
+            self.code_8.d.next = self.zero_code.val();
+        } else if self.y_7.q.val() >= self.threshold.val() {
+            self.code_8.d.next = self.max_code.val();
         } else {
-            self.code_6.d.next = self.y_code.y.val() & self.max_code.val();
+            self.code_8.d.next = self.y_code.y.val() & self.max_code.val();
         }
-        self.v_6.d.next = self.v_5.q.val();
-        self.code.next = self.code_6.q.val();
-        self.valid.next = self.v_6.q.val();
+        self.v_8.d.next = self.v_7.q.val();
+        self.code.next = self.code_8.q.val();
+        self.valid.next = self.v_8.q.val();
     }
 }

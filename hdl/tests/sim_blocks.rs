@@ -285,7 +285,7 @@ fn run_dense<const KA: usize, const KW: usize, const W1: usize, const P: usize, 
     assert_eq!(uut.widths(), w_rt);
     assert_eq!((uut.pe(), uut.simd()), (pe, simd));
     start(&mut uut);
-    let mut refs: Vec<MacRef> = (0..pe).map(|_| MacRef::new(2, w_rt.acc)).collect();
+    let mut refs: Vec<MacRef> = (0..pe).map(|_| MacRef::new(ARRAY_LATENCY - 1, w_rt.acc)).collect();
     let (groups, beats) = (m.div_ceil(pe), n.div_ceil(simd));
     let mut schedule: Vec<Option<(usize, usize)>> = Vec::new();
     for g in 0..groups {

@@ -10,7 +10,7 @@ mod common;
 
 use common::tb::{run_icarus, Vector};
 use common::{mac_stimulus, pact_case, product, start, Beat, MacRef, PactInput};
-use pact_hdl::array::{Array, MacArray};
+use pact_hdl::array::{Array, MacArray, ARRAY_LATENCY};
 use pact_hdl::mac::{LowBitMac, Mac, OffsetMac, WeightDecode};
 use pact_hdl::pact::{ChannelConsts, Pact, PactUnit, PACT_LATENCY};
 use pact_hdl::verilog::{emit, lint, synth_ice40};
@@ -273,7 +273,7 @@ fn icarus_mac_array_matches_contract() {
     let x: Vec<u32> = (0..n).map(|_| r.gen_range(0..=15)).collect();
     let w: Vec<Vec<u32>> = (0..m).map(|_| (0..n).map(|_| r.gen_range(0..=15)).collect()).collect();
     let (groups, beats) = (m.div_ceil(pe), n.div_ceil(simd));
-    let mut refs: Vec<MacRef> = (0..pe).map(|_| MacRef::new(2, 14)).collect();
+    let mut refs: Vec<MacRef> = (0..pe).map(|_| MacRef::new(ARRAY_LATENCY - 1, 14)).collect();
     let mut vectors = Vec::new();
     for t in 0..groups * beats + 4 {
         let slot = (t < groups * beats).then(|| (t / beats, t % beats));

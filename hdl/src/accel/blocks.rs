@@ -22,9 +22,12 @@ fn vd<T: Default>(n: usize) -> Vec<T> {
 /// Issue descriptor fields (one row per layer): per-lane im2col flag, cycles per group − 1 (beats plus bubbles),
 /// groups − 1, output columns − 1, output rows − 1, words per position − 1, kernel width − 1, input height, input
 /// width, position step along x (`sx·CW`), row step (`sy·W·CW`), offset jump at a kernel row end
-/// (`(W − kw)·CW + 1`), first input row (`−pad_top`), first input column (`−pad_left`), first position base
-/// (`(−pad_top·W − pad_left)·CW`), `sy`, `sx`, beats − 1.
+/// (`(W − kw)·CW + 1`), first input column (`−pad_left`), `sy`, `sx`, beats − 1; then the two fields read only
+/// when a layer starts: first input row (`−pad_top`), first position base (`(−pad_top·W − pad_left)·CW`).
 pub const ISSUE_FIELDS: usize = 18;
+
+/// The issue descriptor fields used while a layer runs (the first [`RUN_FIELDS`]; the unit registers them).
+pub const RUN_FIELDS: usize = 16;
 
 /// Writer descriptor fields (one row per layer): groups − 1, output columns − 1, output rows − 1 (before pooling),
 /// pool rows − 1, pool columns − 1, pooled columns, pooled rows, output words per position − 1, pooled position
@@ -36,11 +39,13 @@ pub const WRITER_FIELDS: usize = 11;
 /// needs more cycles per group than there are beats: `pe/simd` words per group, or two cycles per position for a
 /// fused max pool).
 ///
-/// Outputs are combinational from its registers (valid in the cycle the beat is issued): `en` (a beat, not a
+/// Outputs are registered (latency 1: valid in the cycle after the one that issues the beat): `en` (a beat, not a
 /// bubble), per lane the activation read address `raddr[s]` and `inb[s]` (a beat whose element is inside the image
 /// and inside the fan-in; otherwise the lane's activation must be 0), `clear` (first beat of a group), `last` (last
-/// beat of a group), `waddr` (weight word address within the layer's ROMs: `group·beats + beat`), `final_beat`
-/// (the layer's last cycle). `start` loads the counters for the layer in `layer`.
+/// beat of a group), `waddr` (weight word address within the layer's ROMs: `group·beats + beat`); `final_beat`
+/// (the layer's last issue cycle) is combinational. `start` loads the counters for the layer in `layer`; the
+/// descriptor row is registered at the same edge, so `layer` must be stable during the `start` cycle, and the
+/// counters step with the registered row (`run` comes after `start`).
 ///
 /// Addressing: packed layers read word `pos_base + off` in every lane, with `off = (ky·W + kx)·CW + cw` stepped by
 /// counters; the per-lane first conv reads each lane's own `pos_base + off[s]` with `off[s]`, `ky[s]`, `kx[s]`
@@ -71,6 +76,13 @@ pub struct Issue {
     pub final_beat: Signal<Out, Bit>,
     desc: Table,
     patch: Table,
+    dq: Vec<DFF<A16>>,
+    en_q: DFF<Bit>,
+    clear_q: DFF<Bit>,
+    last_q: DFF<Bit>,
+    waddr_q: DFF<A24>,
+    raddr_q: Vec<DFF<A16>>,
+    inb_q: Vec<DFF<Bit>>,
     b: DFF<A16>,
     g: DFF<A16>,
     ox: DFF<A16>,
@@ -119,6 +131,13 @@ impl Issue {
             final_beat: Default::default(),
             desc: Table::new(desc),
             patch: Table::new(patch),
+            dq: vd(RUN_FIELDS),
+            en_q: Default::default(),
+            clear_q: Default::default(),
+            last_q: Default::default(),
+            waddr_q: Default::default(),
+            raddr_q: vd(simd),
+            inb_q: vd(simd),
             b: Default::default(),
             g: Default::default(),
             ox: Default::default(),
@@ -152,12 +171,21 @@ impl Issue {
 impl Logic for Issue {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base, row_base);
+        dff_setup!(
+            self, clock, en_q, clear_q, last_q, waddr_q, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base,
+            row_base
+        );
         self.desc.index.next = self.layer.val();
+        // The descriptor row, registered (the `start` branch below reads the table directly).
+        for f in 0..RUN_FIELDS {
+            self.dq[f].clock.next = self.clock.val();
+            self.dq[f].d.next = self.desc.field[f].val();
+        }
         self.patch.index.next = self.b.q.val();
-        self.perlane.next = self.desc.field[0].val() != self.zero.val();
-        self.beat.next = self.b.q.val() <= self.desc.field[17].val();
-        self.en.next = self.run.val() & self.beat.val();
+        self.perlane.next = self.dq[0].q.val() != self.zero.val();
+        self.beat.next = self.b.q.val() <= self.dq[15].q.val();
+        self.en_q.d.next = self.run.val() & self.beat.val();
+        self.en.next = self.en_q.q.val();
         for s in 0..self._simd {
             if self.perlane.val() {
                 self.off_l[s].next = self.patch.field[4 * s].val();
@@ -172,19 +200,26 @@ impl Logic for Issue {
             }
             self.iy_l[s].next = self.iy0.q.val() + self.ky_l[s].val();
             self.ix_l[s].next = self.ix0.q.val() + self.kx_l[s].val();
-            self.inb[s].next = self.beat.val()
+            self.inb_q[s].clock.next = self.clock.val();
+            self.raddr_q[s].clock.next = self.clock.val();
+            self.inb_q[s].d.next = self.beat.val()
                 & self.v_l[s].val()
-                & (self.iy_l[s].val() < self.desc.field[7].val())
-                & (self.ix_l[s].val() < self.desc.field[8].val());
-            self.raddr[s].next = self.pos_base.q.val() + self.off_l[s].val();
+                & (self.iy_l[s].val() < self.dq[7].q.val())
+                & (self.ix_l[s].val() < self.dq[8].q.val());
+            self.raddr_q[s].d.next = self.pos_base.q.val() + self.off_l[s].val();
+            self.inb[s].next = self.inb_q[s].q.val();
+            self.raddr[s].next = self.raddr_q[s].q.val();
         }
-        self.clear.next = self.b.q.val() == self.zero.val();
-        self.last.next = self.b.q.val() == self.desc.field[17].val();
-        self.waddr.next = self.wa.q.val();
-        self.final_beat.next = (self.b.q.val() == self.desc.field[1].val())
-            & (self.g.q.val() == self.desc.field[2].val())
-            & (self.ox.q.val() == self.desc.field[3].val())
-            & (self.oy.q.val() == self.desc.field[4].val());
+        self.clear_q.d.next = self.b.q.val() == self.zero.val();
+        self.last_q.d.next = self.b.q.val() == self.dq[15].q.val();
+        self.waddr_q.d.next = self.wa.q.val();
+        self.clear.next = self.clear_q.q.val();
+        self.last.next = self.last_q.q.val();
+        self.waddr.next = self.waddr_q.q.val();
+        self.final_beat.next = (self.b.q.val() == self.dq[1].q.val())
+            & (self.g.q.val() == self.dq[2].q.val())
+            & (self.ox.q.val() == self.dq[3].q.val())
+            & (self.oy.q.val() == self.dq[4].q.val());
         if self.start.val() {
             self.b.d.next = self.zero.val();
             self.g.d.next = self.zero.val();
@@ -195,31 +230,31 @@ impl Logic for Issue {
             self.ky.d.next = self.zero.val();
             self.off.d.next = self.zero.val();
             self.wa.d.next = self.zero24.val();
-            self.iy0.d.next = self.desc.field[12].val();
-            self.ix0.d.next = self.desc.field[13].val();
-            self.pos_base.d.next = self.desc.field[14].val();
-            self.row_base.d.next = self.desc.field[14].val();
+            self.iy0.d.next = self.desc.field[16].val();
+            self.ix0.d.next = self.desc.field[12].val();
+            self.pos_base.d.next = self.desc.field[17].val();
+            self.row_base.d.next = self.desc.field[17].val();
         } else if self.run.val() {
-            if self.b.q.val() == self.desc.field[1].val() {
+            if self.b.q.val() == self.dq[1].q.val() {
                 self.b.d.next = self.zero.val();
                 self.cw.d.next = self.zero.val();
                 self.kx.d.next = self.zero.val();
                 self.ky.d.next = self.zero.val();
                 self.off.d.next = self.zero.val();
-                if self.g.q.val() == self.desc.field[2].val() {
+                if self.g.q.val() == self.dq[2].q.val() {
                     self.g.d.next = self.zero.val();
                     self.wa.d.next = self.zero24.val();
-                    if self.ox.q.val() == self.desc.field[3].val() {
+                    if self.ox.q.val() == self.dq[3].q.val() {
                         self.ox.d.next = self.zero.val();
-                        self.ix0.d.next = self.desc.field[13].val();
+                        self.ix0.d.next = self.dq[12].q.val();
                         self.oy.d.next = self.oy.q.val() + self.one.val();
-                        self.iy0.d.next = self.iy0.q.val() + self.desc.field[15].val();
-                        self.row_base.d.next = self.row_base.q.val() + self.desc.field[10].val();
-                        self.pos_base.d.next = self.row_base.q.val() + self.desc.field[10].val();
+                        self.iy0.d.next = self.iy0.q.val() + self.dq[13].q.val();
+                        self.row_base.d.next = self.row_base.q.val() + self.dq[10].q.val();
+                        self.pos_base.d.next = self.row_base.q.val() + self.dq[10].q.val();
                     } else {
                         self.ox.d.next = self.ox.q.val() + self.one.val();
-                        self.ix0.d.next = self.ix0.q.val() + self.desc.field[16].val();
-                        self.pos_base.d.next = self.pos_base.q.val() + self.desc.field[9].val();
+                        self.ix0.d.next = self.ix0.q.val() + self.dq[14].q.val();
+                        self.pos_base.d.next = self.pos_base.q.val() + self.dq[9].q.val();
                     }
                 } else {
                     self.g.d.next = self.g.q.val() + self.one.val();
@@ -227,15 +262,15 @@ impl Logic for Issue {
                 }
             } else {
                 self.b.d.next = self.b.q.val() + self.one.val();
-                if self.b.q.val() < self.desc.field[17].val() {
+                if self.b.q.val() < self.dq[15].q.val() {
                     self.wa.d.next = self.wa.q.val() + self.one24.val();
                 }
-                if self.cw.q.val() == self.desc.field[5].val() {
+                if self.cw.q.val() == self.dq[5].q.val() {
                     self.cw.d.next = self.zero.val();
-                    if self.kx.q.val() == self.desc.field[6].val() {
+                    if self.kx.q.val() == self.dq[6].q.val() {
                         self.kx.d.next = self.zero.val();
                         self.ky.d.next = self.ky.q.val() + self.one.val();
-                        self.off.d.next = self.off.q.val() + self.desc.field[11].val();
+                        self.off.d.next = self.off.q.val() + self.dq[11].q.val();
                     } else {
                         self.kx.d.next = self.kx.q.val() + self.one.val();
                         self.off.d.next = self.off.q.val() + self.one.val();
@@ -289,6 +324,7 @@ pub struct Writer {
     /// Every word of the layer has been written.
     pub done: Signal<Out, Bit>,
     desc: Table,
+    dq: Vec<DFF<A16>>,
     mx: ZeroResize<16, 8>,
     wg: DFF<A16>,
     slot: DFF<A16>,
@@ -358,6 +394,7 @@ impl Writer {
             wd: vd(simd),
             done: Default::default(),
             desc: Table::new(desc),
+            dq: vd(WRITER_FIELDS),
             mx: Default::default(),
             wg: Default::default(),
             slot: Default::default(),
@@ -427,7 +464,12 @@ impl Logic for Writer {
             self.p_data[s].clock.next = self.clock.val();
         }
         self.desc.index.next = self.layer.val();
-        self.mx.x.next = self.desc.field[10].val();
+        // The descriptor row, registered (the first codes of a layer come long after its start).
+        for f in 0..self.dq.len() {
+            self.dq[f].clock.next = self.clock.val();
+            self.dq[f].d.next = self.desc.field[f].val();
+        }
+        self.mx.x.next = self.dq[10].q.val();
         self.maxc.next = self.mx.y.val();
         for p in 0..self._pe {
             if self.code[p].val() > self.maxc.val() {
@@ -467,12 +509,11 @@ impl Logic for Writer {
         }
         self.emit.next = self.cur.val()
             & ((self.slot.q.val() == self.rn_m.val())
-                | ((self.wg.q.val() == self.desc.field[0].val()) & self.last_chunk.val()));
+                | ((self.wg.q.val() == self.dq[0].q.val()) & self.last_chunk.val()));
         self.group_done.next = self.cur.val() & self.last_chunk.val();
         self.first.next = (self.rx.q.val() == self.zero.val()) & (self.ry.q.val() == self.zero.val());
-        self.dropped.next =
-            (self.px.q.val() >= self.desc.field[5].val()) | (self.py.q.val() >= self.desc.field[6].val());
-        self.wreq.next = self.emit.val() & !self.dropped.val() & (self.ow.q.val() <= self.desc.field[7].val());
+        self.dropped.next = (self.px.q.val() >= self.dq[5].q.val()) | (self.py.q.val() >= self.dq[6].q.val());
+        self.wreq.next = self.emit.val() & !self.dropped.val() & (self.ow.q.val() <= self.dq[7].q.val());
         self.addr.next = self.wpos.q.val() + self.ow.q.val();
         self.rd_addr.next = self.addr.val();
         // Read-modify-write register: the write happens one cycle after the request, with the read word.
@@ -516,33 +557,33 @@ impl Logic for Writer {
                 }
             }
             if self.group_done.val() {
-                if self.wg.q.val() == self.desc.field[0].val() {
+                if self.wg.q.val() == self.dq[0].q.val() {
                     self.wg.d.next = self.zero.val();
                     self.ow.d.next = self.zero.val();
                     self.slot.d.next = self.zero.val();
-                    if self.wox.q.val() == self.desc.field[1].val() {
+                    if self.wox.q.val() == self.dq[1].q.val() {
                         self.wox.d.next = self.zero.val();
                         self.rx.d.next = self.zero.val();
                         self.px.d.next = self.zero.val();
-                        if self.woy.q.val() == self.desc.field[2].val() {
+                        if self.woy.q.val() == self.dq[2].q.val() {
                             self.got_all.d.next = true;
                         }
                         self.woy.d.next = self.woy.q.val() + self.one.val();
-                        if self.ry.q.val() == self.desc.field[3].val() {
+                        if self.ry.q.val() == self.dq[3].q.val() {
                             self.ry.d.next = self.zero.val();
                             self.py.d.next = self.py.q.val() + self.one.val();
-                            self.wrow.d.next = self.wrow.q.val() + self.desc.field[9].val();
-                            self.wpos.d.next = self.wrow.q.val() + self.desc.field[9].val();
+                            self.wrow.d.next = self.wrow.q.val() + self.dq[9].q.val();
+                            self.wpos.d.next = self.wrow.q.val() + self.dq[9].q.val();
                         } else {
                             self.ry.d.next = self.ry.q.val() + self.one.val();
                             self.wpos.d.next = self.wrow.q.val();
                         }
                     } else {
                         self.wox.d.next = self.wox.q.val() + self.one.val();
-                        if self.rx.q.val() == self.desc.field[4].val() {
+                        if self.rx.q.val() == self.dq[4].q.val() {
                             self.rx.d.next = self.zero.val();
                             self.px.d.next = self.px.q.val() + self.one.val();
-                            self.wpos.d.next = self.wpos.q.val() + self.desc.field[8].val();
+                            self.wpos.d.next = self.wpos.q.val() + self.dq[8].q.val();
                         } else {
                             self.rx.d.next = self.rx.q.val() + self.one.val();
                         }
@@ -576,7 +617,14 @@ impl Logic for Writer {
 /// [`ChannelRom`] per PE, slot = output group), written to the logit RAMs (`lwe`, `lwa` = group, `lwd[p]`,
 /// signed `acc` bits sign-extended to 32) and folded into a running argmax (strictly greater wins, so the lowest
 /// channel wins ties; channels past the last output are skipped). Latency: sums presented with `valid` in cycle
-/// `t` are written in cycle `t + 2`; `class` and `done` are valid from cycle `t + 3` after the last group.
+/// `t` are written in cycle `t + 2`; `class` and `done` are valid from cycle `t + 3 + L` after the last group,
+/// `L = ⌈log2 pe⌉` ([`argmax_levels`]).
+///
+/// The argmax is a pipelined tournament: the group's `pe` logits (padded to a power of two with absent entries)
+/// are compared pairwise, one registered tree level per cycle (the left entry, the lower channel, wins ties), and
+/// the group's winner is folded into the running best (strictly greater wins, so earlier groups win ties). Values
+/// are compared as unsigned keys `(logit mod 2^acc) XOR 2^(acc−1)`, which order like the signed logits and have
+/// no bits above `acc`. One group per cycle.
 #[derive(LogicBlock)]
 pub struct LogitUnit {
     /// Clock (rising edge).
@@ -607,17 +655,27 @@ pub struct LogitUnit {
     v2: DFF<Bit>,
     a1: Vec<DFF<Bits<32>>>,
     l2: Vec<DFF<Signed<32>>>,
-    best_v: DFF<Signed<32>>,
+    best_v: DFF<Bits<32>>,
     best_i: DFF<A16>,
     have: DFF<Bit>,
     got_all: DFF<Bit>,
+    nv: Vec<Signal<Local, Bits<32>>>,
+    ni: Vec<Signal<Local, A16>>,
+    nh: Vec<Signal<Local, Bit>>,
+    tv: Vec<DFF<Bits<32>>>,
+    ti: Vec<DFF<A16>>,
+    th: Vec<DFF<Bit>>,
+    dv: Vec<DFF<Bit>>,
+    dg: Vec<DFF<Bit>>,
+    tap_v: Vec<Signal<Local, Bit>>,
+    tap_g: Vec<Signal<Local, Bit>>,
+    take: Signal<Local, Bit>,
+    flip: Constant<Bits<32>>,
+    zero32: Constant<Bits<32>>,
     sum: Vec<Signal<Local, Bits<32>>>,
     sgn: Vec<Signal<Local, Bit>>,
     pv: Vec<Signal<Local, Bit>>,
     chan: Vec<Signal<Local, A16>>,
-    cvv: Vec<Signal<Local, Signed<32>>>,
-    cvi: Vec<Signal<Local, A16>>,
-    cvh: Vec<Signal<Local, Bit>>,
     gm: Constant<A16>,
     pe16: Constant<A16>,
     pc: Vec<Constant<A16>>,
@@ -628,6 +686,13 @@ pub struct LogitUnit {
     one: Constant<A16>,
     _pe: usize,
     _acc: usize,
+    _p2: usize,
+    _lv: usize,
+}
+
+/// Registered levels of the logit unit's argmax tree for `pe` PEs: `⌈log2 pe⌉` (0 for one PE).
+pub fn argmax_levels(pe: usize) -> usize {
+    pe.next_power_of_two().trailing_zeros() as usize
 }
 
 impl LogitUnit {
@@ -637,6 +702,7 @@ impl LogitUnit {
         assert!((2..=32).contains(&acc) && bias.len() == pe && classes >= 1);
         let groups = classes.div_ceil(pe);
         let last_n = classes - (groups - 1) * pe;
+        let (p2, lv) = (pe.next_power_of_two(), argmax_levels(pe));
         Self {
             clock: Default::default(),
             start: Default::default(),
@@ -666,13 +732,23 @@ impl LogitUnit {
             best_i: Default::default(),
             have: Default::default(),
             got_all: Default::default(),
+            nv: vd(2 * p2 - 1),
+            ni: vd(2 * p2 - 1),
+            nh: vd(2 * p2 - 1),
+            tv: vd(p2 - 1),
+            ti: vd(p2 - 1),
+            th: vd(p2 - 1),
+            dv: vd(lv),
+            dg: vd(lv),
+            tap_v: vd(lv + 1),
+            tap_g: vd(lv + 1),
+            take: Default::default(),
+            flip: Constant::new(bits(1u64 << (acc - 1))),
+            zero32: Constant::new(bits(0)),
             sum: vd(pe),
             sgn: vd(pe),
             pv: vd(pe),
             chan: vd(pe),
-            cvv: vd(pe + 1),
-            cvi: vd(pe + 1),
-            cvh: vd(pe + 1),
             gm: Constant::new(bits(groups as u64 - 1)),
             pe16: Constant::new(bits(pe as u64)),
             pc: (0..pe).map(|p| Constant::new(bits(p as u64))).collect(),
@@ -683,6 +759,8 @@ impl LogitUnit {
             one: Constant::new(bits(1)),
             _pe: pe,
             _acc: acc as usize,
+            _p2: p2,
+            _lv: lv,
         }
     }
 }
@@ -733,31 +811,70 @@ impl Logic for LogitUnit {
         // Stage 3: write the logits and fold them into the argmax (channel order, strictly greater wins).
         self.lwe.next = self.v2.q.val();
         self.lwa.next = self.g2.q.val();
-        self.cvv[0].next = self.best_v.q.val();
-        self.cvi[0].next = self.best_i.q.val();
-        self.cvh[0].next = self.have.q.val();
         for p in 0..self._pe {
             self.lwd[p].next = unsigned_cast(self.l2[p].q.val());
-            self.pv[p].next = (self.g2.q.val() != self.gm.val()) | self.plast[p].val();
-            self.chan[p].next = self.cb2.q.val() + self.pc[p].val();
-            if self.pv[p].val() & (!self.cvh[p].val() | (self.l2[p].q.val() > self.cvv[p].val())) {
-                self.cvv[p + 1].next = self.l2[p].q.val();
-                self.cvi[p + 1].next = self.chan[p].val();
-                self.cvh[p + 1].next = true;
-            } else {
-                self.cvv[p + 1].next = self.cvv[p].val();
-                self.cvi[p + 1].next = self.cvi[p].val();
-                self.cvh[p + 1].next = self.cvh[p].val();
+        }
+        // The tournament: leaves are the group's logits as keys (absent channels and padding entries invalid),
+        // node `n + k` (registered) the winner of nodes `2k` and `2k + 1`; the root is node `2n − 2`.
+        for n in self._p2..(self._p2 + 1) {
+            for p in 0..self._pe {
+                self.pv[p].next = (self.g2.q.val() != self.gm.val()) | self.plast[p].val();
+                self.chan[p].next = self.cb2.q.val() + self.pc[p].val();
+                self.nv[p].next = (unsigned_cast(self.l2[p].q.val()) & self.lo.val()) ^ self.flip.val();
+                self.ni[p].next = self.chan[p].val();
+                self.nh[p].next = self.pv[p].val();
+            }
+            for p in self._pe..self._p2 {
+                self.nv[p].next = self.zero32.val();
+                self.ni[p].next = self.zero.val();
+                self.nh[p].next = false;
+            }
+            for k in 0..(self._p2 - 1) {
+                self.tv[k].clock.next = self.clock.val();
+                self.ti[k].clock.next = self.clock.val();
+                self.th[k].clock.next = self.clock.val();
+                if self.nh[2 * k + 1].val()
+                    & (!self.nh[2 * k].val() | (self.nv[2 * k + 1].val() > self.nv[2 * k].val()))
+                {
+                    self.tv[k].d.next = self.nv[2 * k + 1].val();
+                    self.ti[k].d.next = self.ni[2 * k + 1].val();
+                    self.th[k].d.next = true;
+                } else {
+                    self.tv[k].d.next = self.nv[2 * k].val();
+                    self.ti[k].d.next = self.ni[2 * k].val();
+                    self.th[k].d.next = self.nh[2 * k].val();
+                }
+                self.nv[n + k].next = self.tv[k].q.val();
+                self.ni[n + k].next = self.ti[k].q.val();
+                self.nh[n + k].next = self.th[k].q.val();
             }
         }
-        if self.v2.q.val() {
-            for q in self._pe..(self._pe + 1) {
-                self.best_v.d.next = self.cvv[q].val();
-                self.best_i.d.next = self.cvi[q].val();
-                self.have.d.next = self.cvh[q].val();
-            }
-            if self.g2.q.val() == self.gm.val() {
-                self.got_all.d.next = true;
+        // The group's valid flag and last-group flag, delayed by the tree's levels.
+        self.tap_v[0].next = self.v2.q.val();
+        self.tap_g[0].next = self.g2.q.val() == self.gm.val();
+        for j in 0..self._lv {
+            self.dv[j].clock.next = self.clock.val();
+            self.dg[j].clock.next = self.clock.val();
+            self.dv[j].d.next = self.tap_v[j].val();
+            self.dg[j].d.next = self.tap_g[j].val();
+            self.tap_v[j + 1].next = self.dv[j].q.val();
+            self.tap_g[j + 1].next = self.dg[j].q.val();
+        }
+        // Fold the group's winner into the running best (strictly greater wins).
+        for n in self._p2..(self._p2 + 1) {
+            self.take.next =
+                self.nh[2 * n - 2].val() & (!self.have.q.val() | (self.nv[2 * n - 2].val() > self.best_v.q.val()));
+            for q in self._lv..(self._lv + 1) {
+                if self.tap_v[q].val() {
+                    if self.take.val() {
+                        self.best_v.d.next = self.nv[2 * n - 2].val();
+                        self.best_i.d.next = self.ni[2 * n - 2].val();
+                        self.have.d.next = true;
+                    }
+                    if self.tap_g[q].val() {
+                        self.got_all.d.next = true;
+                    }
+                }
             }
         }
         self.best.next = self.best_i.q.val();
@@ -767,8 +884,12 @@ impl Logic for LogitUnit {
             self.cb.d.next = self.zero.val();
             self.v1.d.next = false;
             self.v2.d.next = false;
+            self.best_v.d.next = self.zero32.val();
             self.have.d.next = false;
             self.got_all.d.next = false;
+            for j in 0..self._lv {
+                self.dv[j].d.next = false;
+            }
         }
     }
 }

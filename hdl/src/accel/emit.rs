@@ -405,7 +405,7 @@ fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Value {
                 "layer_start": timing::LAYER_START,
                 "codes_drain": timing::CODES_DRAIN + plan.chunks() - 1,
                 "codes_drain_note": "from the last beat; bubbles after the last beat overlap it",
-                "logits_drain": timing::LOGITS_DRAIN,
+                "logits_drain": plan.logits_drain(),
                 "finish": timing::FINISH,
             },
             "definition": "compute_cycles: rising edges from the one that accepts the last pixel to the one after \

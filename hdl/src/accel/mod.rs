@@ -182,12 +182,12 @@ fn issue_row(l: &LayerPlan) -> Vec<u16> {
         w16(sx * cw),
         w16(sy * w * cw),
         w16((w - kw) * cw + 1),
-        w16(0usize.wrapping_sub(pt)),
         w16(0usize.wrapping_sub(pl)),
-        w16(pb0),
         w16(sy),
         w16(sx),
         w16(l.beats - 1),
+        w16(0usize.wrapping_sub(pt)),
+        w16(pb0),
     ];
     debug_assert_eq!(row.len(), ISSUE_FIELDS);
     row

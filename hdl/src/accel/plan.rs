@@ -145,15 +145,22 @@ impl LayerPlan {
 
 /// Cycles of the fixed parts of the schedule (see docs/accelerator.md, "Timing").
 pub mod timing {
+    use crate::array::ARRAY_LATENCY;
+    use crate::pact::PACT_LATENCY;
+
     /// The START cycle before each layer (descriptor settles, counters load).
     pub const LAYER_START: usize = 1;
-    /// From the last beat of a layer writing codes to the cycle its writer reports done: stage-1 register (1),
-    /// MAC array (3), PACT unit (6), writer chunk (1), read-modify-write register (1), done flag (1) — plus one per
-    /// extra chunk when PE > SIMD.
-    pub const CODES_DRAIN: usize = 12;
-    /// From the last beat of the last layer to its done flag: stage 1 (1), array (3), bias add (1), argmax (1),
-    /// done flag (1).
-    pub const LOGITS_DRAIN: usize = 6;
+    /// The issue unit's output register.
+    pub const ISSUE_LATENCY: usize = 1;
+    /// From the last beat of a layer writing codes to the cycle its writer reports done: issue register (1),
+    /// stage-1 memory read (1), MAC array ([`ARRAY_LATENCY`] = 4), PACT unit ([`PACT_LATENCY`] = 8), writer chunk
+    /// and read-modify-write register (2; the done flag shares the last cycle) — plus one per extra chunk when
+    /// PE > SIMD.
+    pub const CODES_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + PACT_LATENCY + 2;
+    /// From the last beat of the last layer to its done flag, without the argmax tree: issue register (1), stage 1
+    /// (1), array ([`ARRAY_LATENCY`] = 4), bias add (1), argmax fold (1); plus
+    /// [`super::super::blocks::argmax_levels`]`(pe)` tree levels (see [`super::Plan::logits_drain`]).
+    pub const LOGITS_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + 2;
     /// The FINISH cycle in which `out_valid` is high.
     pub const FINISH: usize = 1;
 }
@@ -628,11 +635,17 @@ impl Plan {
     pub fn drain(&self, i: usize) -> usize {
         let l = &self.layers[i];
         if l.dst == Bank::Logits {
-            timing::LOGITS_DRAIN
+            self.logits_drain()
         } else {
             // The writer finishes a fixed time after the last beat; the bubbles after it overlap that time.
             timing::CODES_DRAIN + self.chunks() - 1 - l.bubbles
         }
+    }
+
+    /// Cycles from the last issue cycle of the last layer to its done flag: [`timing::LOGITS_DRAIN`] plus the
+    /// argmax tree's levels for `pe` PEs.
+    pub fn logits_drain(&self) -> usize {
+        timing::LOGITS_DRAIN + super::blocks::argmax_levels(self.pe)
     }
 
     /// Exact cycles of layer `i`: START, its beats and bubbles, its drain.

@@ -108,6 +108,7 @@ pub struct Accel {
     il: DFF<A16>,
     iw: DFF<A16>,
     rg: DFF<A16>,
+    chan_r: DFF<A16>,
     done_r: DFF<Bit>,
     class_r: DFF<A16>,
     s1_en: DFF<Bit>,
@@ -199,6 +200,7 @@ impl Accel {
             il: Default::default(),
             iw: Default::default(),
             rg: Default::default(),
+            chan_r: Default::default(),
             done_r: Default::default(),
             class_r: Default::default(),
             s1_en: Default::default(),
@@ -239,7 +241,7 @@ impl Accel {
 impl Logic for Accel {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, state, layer, pc, il, iw, rg, done_r, class_r, s1_en, s1_clear, s1_last);
+        dff_setup!(self, clk, state, layer, pc, il, iw, rg, chan_r, done_r, class_r, s1_en, s1_clear, s1_last);
         self.ltab.index.next = self.layer.q.val();
         self.src.next = self.ltab.field[0].val();
         self.dst.next = self.ltab.field[1].val();
@@ -330,8 +332,9 @@ impl Logic for Accel {
             }
         }
 
-        // Requantization (layers that output codes) and the writer.
-        self.chan.x.next = self.ltab.field[3].val() + self.rg.q.val();
+        // Requantization (layers that output codes) and the writer. The PACT slot of the next group, `ch_base + rg`,
+        // is kept in its own register (stepped with `rg`), so the slot ROMs' address comes from a register.
+        self.chan.x.next = self.chan_r.q.val();
         for p in 0..self._pe {
             self.pact[p].clock.next = self.clk.val();
             self.pact[p].acc.next = self.array.acc[p].val();
@@ -352,8 +355,10 @@ impl Logic for Accel {
         if self.array.valid.val() {
             if self.rg.q.val() == self.ltab.field[4].val() {
                 self.rg.d.next = self.zero.val();
+                self.chan_r.d.next = self.ltab.field[3].val();
             } else {
                 self.rg.d.next = self.rg.q.val() + self.one.val();
+                self.chan_r.d.next = self.chan_r.q.val() + self.one.val();
             }
         }
 
@@ -421,6 +426,7 @@ impl Logic for Accel {
             }
         } else if self.state.q.val() == self.st_start.val() {
             self.rg.d.next = self.zero.val();
+            self.chan_r.d.next = self.ltab.field[3].val();
             self.state.d.next = self.st_run.val();
         } else if self.state.q.val() == self.st_run.val() {
             if self.issue.final_beat.val() {
