@@ -1,13 +1,15 @@
 //! `pact sweep`: synthesis figures over bit widths and array shapes for one target, as a CSV and plots.
 //!
-//! Two kinds of points, each through the whole open flow (yosys → nextpnr → pack, no board, hard multipliers off
-//! so that the LUT counts compare arithmetic, not DSP mapping):
+//! Two kinds of points, each through the whole open flow (yosys → nextpnr → pack, no board):
 //!
 //! * **mac**: one MAC (`pact_hdl::mac::OffsetMac<16, 16, 33, 64>`, the same block type at every width, run-time
-//!   widths `k × k` with a `2k + 9`-bit accumulator: 256 worst-case products) for each `--bits` (2, 4, 8, 16):
-//!   LUT4 per MAC and Fmax against bits, the PACT paper's §6 density claim measured on real synthesis;
+//!   widths `k × k` with a `2k + 9`-bit accumulator: 256 worst-case products) for each `--bits` (2, 4, 8, 16),
+//!   hard multipliers off so that the LUT counts compare arithmetic, not DSP mapping: LUT4 per MAC and Fmax
+//!   against bits, the PACT paper's §6 density claim measured on real synthesis;
 //! * **accel**: the whole accelerator of a model (default: the shipped one, quantized at W/A = `--accel-bits`)
-//!   for each `--arrays` shape: LUTs, Fmax, cycles per inference and inferences/s at Fmax.
+//!   for each `--arrays` shape, hard multipliers used as the flow's `auto` mode does (LUTs when they run out):
+//!   LUTs, DSPs, Fmax, cycles per inference and inferences/s at Fmax. A shape that does not fit the target is
+//!   listed under `does_not_fit` in `sweep.json` with the reason, and the sweep goes on.
 //!
 //! Every design is wrapped in an I/O harness (`sweep_top`: one serial input shifted into every design input, the
 //! design's outputs registered and folded by a pipelined XOR tree into one output pin), so that designs with more
@@ -212,12 +214,12 @@ fn harness(verilog: &str, top: &str, used: &dyn Fn(&str, usize) -> usize) -> Res
     Ok((v, luts))
 }
 
-fn synth_point(dir: &Path, sources: &Path, target: Target, freq: f64, seed: u64) -> Result<SynthReport> {
+fn synth_point(dir: &Path, sources: &Path, target: Target, freq: f64, seed: u64, dsp: DspMode) -> Result<SynthReport> {
     let mut o = SynthOptions::new(sources, target, dir);
     o.top = Some("sweep_top".into());
     o.freq_mhz = freq;
     o.seed = seed;
-    o.dsp = DspMode::Off;
+    o.dsp = dsp;
     o.progress = false;
     pact_synth::run(&o).with_context(|| format!("synthesizing the sweep point in {}", dir.display()))
 }
@@ -310,6 +312,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let points_dir = a.out.join("points");
     let mut points = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     let say = |s: String| {
         if !quiet {
             println!("{s}");
@@ -332,7 +335,14 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
         std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
         write_atomic(&src.join("mac.v"), v.as_bytes())?;
         write_atomic(&src.join("sweep_top.v"), h.as_bytes())?;
-        let r = synth_point(&points_dir.join(&name).join("flow"), &src, a.target, a.freq, seed)?;
+        let r = synth_point(
+            &points_dir.join(&name).join("flow"),
+            &src,
+            a.target,
+            a.freq,
+            seed,
+            DspMode::Off,
+        )?;
         let p = Point {
             kind: "mac",
             bits: k,
@@ -357,7 +367,20 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
     }
     if let Some(q) = &model {
         for (x, cfg) in arrays.iter().zip(&configs) {
-            points.push(accel_point(q, *x, cfg, a, &points_dir, seed)?);
+            let p = match accel_point(q, *x, cfg, a, &points_dir, seed) {
+                Ok(p) => p,
+                Err(e) => {
+                    // A shape that does not fit the target is a result of the sweep, not a failure of it.
+                    let msg = format!("{e:#}");
+                    if !msg.contains("does not fit") {
+                        return Err(e);
+                    }
+                    say(format!("accel {}x{}: does not fit: {msg}", x.pe, x.simd));
+                    skipped.push(format!("{}x{}: {msg}", x.pe, x.simd));
+                    continue;
+                }
+            };
+            points.push(p);
             let p = points.last().expect("just pushed");
             say(format!(
                 "accel {}x{}: {:>5} LUT4 {:>5} FF {:>3} BRAM  Fmax {:>7.2} MHz  {} cycles  {:.0} inferences/s  ({:.0} s)",
@@ -373,7 +396,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             ));
         }
     }
-    write_outputs(a, &points)?;
+    write_outputs(a, &points, &skipped)?;
     if let Some((hi, lo, r)) = density_ratio(&points) {
         println!("LUT4 per MAC, {hi} bits / {lo} bits: {r:.1}× (the PACT paper's §6 estimate: ≈14× from 16 to 2 bits)");
     }
@@ -395,7 +418,14 @@ fn accel_point(
     let r = pact_hdl::accel::generate(q, cfg, &gen).map_err(|e| anyhow!("{name}: {e}"))?;
     let (h, bound) = harness(&r.verilog, "top", &|_, w| w)?;
     write_atomic(&gen.join("sweep_top.v"), h.as_bytes())?;
-    let s = synth_point(&dir.join(&name).join("flow"), &gen, a.target, a.freq, seed)?;
+    let s = synth_point(
+        &dir.join(&name).join("flow"),
+        &gen,
+        a.target,
+        a.freq,
+        seed,
+        DspMode::Auto,
+    )?;
     let cycles = r.plan.total_cycles() as u64;
     Ok(Point {
         kind: "accel",
@@ -415,7 +445,7 @@ fn accel_point(
     })
 }
 
-fn write_outputs(a: &SweepArgs, points: &[Point]) -> Result<()> {
+fn write_outputs(a: &SweepArgs, points: &[Point], skipped: &[String]) -> Result<()> {
     let macs: Vec<(f64, f64, f64)> = points
         .iter()
         .filter(|p| p.kind == "mac")
