@@ -138,7 +138,7 @@ pub fn bars(title: &str, y_desc: &str, bars: &[(String, f64)]) -> Result<String>
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
             .map_err(err)?;
         let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
         chart
@@ -188,5 +188,7 @@ mod tests {
         assert!(s.starts_with("<svg") && s.contains("LUT4 per MAC") && s.contains("MAC"));
         let b = bars("u", "%", &[("LUT".into(), 50.0), ("BRAM".into(), 20.0)]).unwrap();
         assert!(b.contains("BRAM") && b.contains("<rect"));
+        let one = bars("u", "%", &[("LUT".into(), 50.0)]).unwrap();
+        assert!(one.contains("LUT"));
     }
 }
