@@ -31,7 +31,7 @@ fn repo() -> PathBuf {
 
 /// The shipped float model (architecture + safetensors).
 fn model() -> String {
-    repo().join("models/mnist5k-cnn-w4a4.json").display().to_string()
+    repo().join("models/mnist5k-small-w4a4.json").display().to_string()
 }
 
 /// A quantized model in `dir`, made by `pact quantize`.
@@ -163,12 +163,11 @@ fn unwritable_output_locations_give_one_clear_error_and_no_output() {
 fn a_full_disk_leaves_no_partial_output() {
     let dir = tempfile::tempdir().unwrap();
     let q = pqm(dir.path());
-    // 64 KiB: too small for the generated accelerator (its Verilog alone is larger), larger than nothing.
+    // 64 KiB, all of it taken by a ballast file: every write fails.
     let Some(full) = Tmpfs::mount(dir.path(), "size=64k") else {
         return;
     };
-    // Fill what a previous tenant might have: a file that takes most of the space.
-    std::fs::write(full.0.join("ballast"), vec![0u8; 56 << 10]).unwrap();
+    std::fs::write(full.0.join("ballast"), vec![0u8; 64 << 10]).unwrap();
     let out = full.0.join("m.pqm").display().to_string();
     failed(
         &pact(&["quantize", &model(), "-o", &out, "-q"]),
@@ -180,7 +179,7 @@ fn a_full_disk_leaves_no_partial_output() {
     assert!(stderr(&o).contains("No space left on device"), "{}", stderr(&o));
     assert_eq!(
         listing(&full.0),
-        vec![format!("{} {}", full.0.join("ballast").display(), 56 << 10)],
+        vec![format!("{} {}", full.0.join("ballast").display(), 64 << 10)],
         "only the ballast is left"
     );
     // Space freed: the same commands succeed.
