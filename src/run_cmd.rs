@@ -251,7 +251,7 @@ fn cosim(
     }
     let px: usize = test.shape.iter().product();
     let opts = pact_cosim::check::RunOptions {
-        config: cfg.clone(),
+        config: *cfg,
         ..Default::default()
     };
     let pb = crate::cli::Ui { quiet, verbose: 0 }.bar(n, "co-sim");

@@ -333,8 +333,8 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
         let name = format!("mac-k{k}");
         let src = points_dir.join(&name).join("src");
         std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
-        write_atomic(&src.join("mac.v"), v.as_bytes())?;
-        write_atomic(&src.join("sweep_top.v"), h.as_bytes())?;
+        write_atomic(src.join("mac.v"), v.as_bytes())?;
+        write_atomic(src.join("sweep_top.v"), h.as_bytes())?;
         let r = synth_point(
             &points_dir.join(&name).join("flow"),
             &src,
@@ -417,7 +417,7 @@ fn accel_point(
     let gen = dir.join(&name).join("gen");
     let r = pact_hdl::accel::generate(q, cfg, &gen).map_err(|e| anyhow!("{name}: {e}"))?;
     let (h, bound) = harness(&r.verilog, "top", &|_, w| w)?;
-    write_atomic(&gen.join("sweep_top.v"), h.as_bytes())?;
+    write_atomic(gen.join("sweep_top.v"), h.as_bytes())?;
     let s = synth_point(
         &dir.join(&name).join("flow"),
         &gen,
@@ -501,13 +501,14 @@ fn write_outputs(a: &SweepArgs, points: &[Point], skipped: &[String]) -> Result<
         ),
     ];
     for (name, svg) in plots {
-        write_atomic(&a.out.join(name), svg.as_bytes())?;
+        write_atomic(a.out.join(name), svg.as_bytes())?;
     }
+    let json = serde_json::json!({ "points": points, "does_not_fit": skipped });
     write_atomic(
-        &a.out.join("sweep.json"),
-        serde_json::to_string_pretty(points)?.as_bytes(),
+        a.out.join("sweep.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
-    write_atomic(&a.out.join("sweep.csv"), csv(points).as_bytes())?;
+    write_atomic(a.out.join("sweep.csv"), csv(points).as_bytes())?;
     Ok(())
 }
 
