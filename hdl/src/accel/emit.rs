@@ -143,7 +143,9 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
         top.inject_rounding_fault();
     }
     let body = emit_verilog(&mut top);
-    let fault = opts.fault.map(|f| format!("// INJECTED FAULT (testing the checkers only): {f:?}\n"));
+    let fault = opts
+        .fault
+        .map(|f| format!("// INJECTED FAULT (testing the checkers only): {f:?}\n"));
     let verilog = format!("{}{}{body}", header(q, &plan), fault.unwrap_or_default());
     let gen_seconds = t0.elapsed().as_secs_f64();
     let verilog_lines = verilog.lines().count();
@@ -169,7 +171,12 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
             let (mid, bit) = (lines.len() / 2, plan.layers[0].wbits as usize - 1);
             let mid = &mut lines[mid];
             if let Some(pos) = mid.len().checked_sub(1 + bit / 4) {
-                let d = mid[pos..pos + 1].chars().next().and_then(|c| c.to_digit(16)).unwrap_or(0) ^ (1 << (bit % 4));
+                let d = mid[pos..pos + 1]
+                    .chars()
+                    .next()
+                    .and_then(|c| c.to_digit(16))
+                    .unwrap_or(0)
+                    ^ (1 << (bit % 4));
                 mid.replace_range(pos..pos + 1, &char::from_digit(d, 16).unwrap_or('0').to_string());
             }
             *text = (lines.join("\n") + "\n").into_bytes();
