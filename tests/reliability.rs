@@ -315,3 +315,78 @@ fn sigint_during_gen_leaves_no_finished_looking_output_and_a_rerun_succeeds() {
     assert_eq!(o.status.code(), Some(0), "rerun over its own output: {}", stderr(&o));
     assert_eq!(first, std::fs::read(out.join("accel.v")).unwrap(), "deterministic");
 }
+
+/// `pact` with `PATH` set to an empty directory (no verilator, yosys, nextpnr) and fresh build caches, so that a
+/// cached Verilator build cannot stand in for the missing tool.
+fn pact_without_tools(args: &[&str], dir: &Path) -> Output {
+    let empty = dir.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_pact"))
+        .args(args)
+        .env("PATH", &empty)
+        .env("PACT_SIM_CACHE", dir.join("sim-cache"))
+        .env("PACT_COSIM_CACHE", dir.join("cosim-cache"))
+        .output()
+        .expect("run pact")
+}
+
+fn fails_naming(o: &Output, frags: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+    for f in frags {
+        assert!(e.contains(f), "{e:?} lacks {f:?}");
+    }
+}
+
+#[test]
+fn hardware_commands_without_their_tools_name_the_install_command_and_leave_nothing_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = pqm(dir.path());
+    let o = pact_without_tools(&["sim", &q, "--data", "mnist5k", "--limit", "2", "-q"], dir.path());
+    fails_naming(&o, &["verilator", "apt-get install verilator"]);
+    let out = dir.path().join("synth");
+    let out_s = out.display().to_string();
+    let o = pact_without_tools(&["synth", &q, "-o", &out_s, "-q"], dir.path());
+    fails_naming(&o, &["yosys", "apt-get install yosys"]);
+    assert!(!out.join("report.json").exists(), "no report after a failed synth");
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let o = pact_without_tools(&["run", "-o", &run_s, "--limit", "5", "-q"], dir.path());
+    fails_naming(&o, &["co-simulate", "verilator"]);
+    for f in ["report.json", "report.md", "report.html"] {
+        assert!(!run.join(f).exists(), "{f} after a failed run");
+    }
+}
+
+/// SIGINT while `pact run` synthesizes: no report, no bitstream that looks finished; a rerun (without synthesis,
+/// to keep the test short) writes the reports.
+#[test]
+fn sigint_during_run_leaves_no_report_and_a_rerun_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_s = out.display().to_string();
+    let manifest = out.join("gen").join("manifest.json");
+    let o = interrupt(
+        &["run", "-o", &out_s, "--limit", "20"],
+        || manifest.is_file(),
+        Duration::from_secs(120),
+    );
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "an interrupted run must not succeed: {}",
+        stderr(&o)
+    );
+    for f in ["report.json", "report.md", "report.html", "synth/report.json"] {
+        assert!(!out.join(f).exists(), "{f} after an interrupted run");
+    }
+    let o = pact(&["run", "-o", &out_s, "--limit", "20", "--no-synth", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        (r["cosim_images"].as_u64(), r["cosim_mismatches"].as_u64()),
+        (Some(20), Some(0))
+    );
+    assert!(r["synth"].is_null());
+}
