@@ -29,6 +29,10 @@ pub const ISSUE_FIELDS: usize = 18;
 /// The issue descriptor fields used while a layer runs (the first [`RUN_FIELDS`]; the unit registers them).
 pub const RUN_FIELDS: usize = 16;
 
+/// Cycles from a beat's issue cycle to the cycle its outputs are valid on the issue unit's ports (table/counter
+/// register, address and row/column adders, bounds compare).
+pub const ISSUE_LATENCY: usize = 3;
+
 /// Writer descriptor fields (one row per layer): groups − 1, output columns − 1, output rows − 1 (before pooling),
 /// pool rows − 1, pool columns − 1, pooled columns, pooled rows, output words per position − 1, pooled position
 /// step (`CWo`), pooled row step (`PW·CWo`), largest output code `2^k_a − 1`.
@@ -39,8 +43,9 @@ pub const WRITER_FIELDS: usize = 11;
 /// needs more cycles per group than there are beats: `pe/simd` words per group, or two cycles per position for a
 /// fused max pool).
 ///
-/// Outputs are registered (latency 1: valid in the cycle after the one that issues the beat): `en` (a beat, not a
-/// bubble), per lane the activation read address `raddr[s]` and `inb[s]` (a beat whose element is inside the image
+/// Outputs are registered, [`ISSUE_LATENCY`] = 3 cycles after the one that issues the beat (a pipeline for the
+/// clock rate: stage 1 reads the im2col table or the counters into registers, stage 2 adds the row, column and
+/// address, stage 3 compares the row and column with the image's bounds): `en` (a beat, not a bubble), per lane the activation read address `raddr[s]` and `inb[s]` (a beat whose element is inside the image
 /// and inside the fan-in; otherwise the lane's activation must be 0), `clear` (first beat of a group), `last` (last
 /// beat of a group), `waddr` (weight word address within the layer's ROMs: `group·beats + beat`); `final_beat`
 /// (the layer's last issue cycle) is combinational. `start` loads the counters for the layer in `layer`; the
@@ -83,6 +88,25 @@ pub struct Issue {
     waddr_q: DFF<A24>,
     raddr_q: Vec<DFF<A16>>,
     inb_q: Vec<DFF<Bit>>,
+    p_en: DFF<Bit>,
+    p_clear: DFF<Bit>,
+    p_last: DFF<Bit>,
+    p_wa: DFF<A24>,
+    p_iy0: DFF<A16>,
+    p_ix0: DFF<A16>,
+    p_pos: DFF<A16>,
+    p_off: Vec<DFF<A16>>,
+    p_ky: Vec<DFF<A16>>,
+    p_kx: Vec<DFF<A16>>,
+    p_v: Vec<DFF<Bit>>,
+    a_en: DFF<Bit>,
+    a_clear: DFF<Bit>,
+    a_last: DFF<Bit>,
+    a_wa: DFF<A24>,
+    a_iy: Vec<DFF<A16>>,
+    a_ix: Vec<DFF<A16>>,
+    a_ra: Vec<DFF<A16>>,
+    a_v: Vec<DFF<Bit>>,
     b: DFF<A16>,
     g: DFF<A16>,
     ox: DFF<A16>,
@@ -98,12 +122,6 @@ pub struct Issue {
     row_base: DFF<A16>,
     perlane: Signal<Local, Bit>,
     beat: Signal<Local, Bit>,
-    off_l: Vec<Signal<Local, A16>>,
-    ky_l: Vec<Signal<Local, A16>>,
-    kx_l: Vec<Signal<Local, A16>>,
-    v_l: Vec<Signal<Local, Bit>>,
-    iy_l: Vec<Signal<Local, A16>>,
-    ix_l: Vec<Signal<Local, A16>>,
     zero: Constant<A16>,
     one: Constant<A16>,
     zero24: Constant<A24>,
@@ -138,6 +156,25 @@ impl Issue {
             waddr_q: Default::default(),
             raddr_q: vd(simd),
             inb_q: vd(simd),
+            p_en: Default::default(),
+            p_clear: Default::default(),
+            p_last: Default::default(),
+            p_wa: Default::default(),
+            p_iy0: Default::default(),
+            p_ix0: Default::default(),
+            p_pos: Default::default(),
+            p_off: vd(simd),
+            p_ky: vd(simd),
+            p_kx: vd(simd),
+            p_v: vd(simd),
+            a_en: Default::default(),
+            a_clear: Default::default(),
+            a_last: Default::default(),
+            a_wa: Default::default(),
+            a_iy: vd(simd),
+            a_ix: vd(simd),
+            a_ra: vd(simd),
+            a_v: vd(simd),
             b: Default::default(),
             g: Default::default(),
             ox: Default::default(),
@@ -153,12 +190,6 @@ impl Issue {
             row_base: Default::default(),
             perlane: Default::default(),
             beat: Default::default(),
-            off_l: vd(simd),
-            ky_l: vd(simd),
-            kx_l: vd(simd),
-            v_l: vd(simd),
-            iy_l: vd(simd),
-            ix_l: vd(simd),
             zero: Constant::new(bits(0)),
             one: Constant::new(bits(1)),
             zero24: Constant::new(bits(0)),
@@ -173,7 +204,7 @@ impl Logic for Issue {
     fn update(&mut self) {
         dff_setup!(
             self, clock, en_q, clear_q, last_q, waddr_q, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base,
-            row_base
+            row_base, p_en, p_clear, p_last, p_wa, p_iy0, p_ix0, p_pos, a_en, a_clear, a_last, a_wa
         );
         self.desc.index.next = self.layer.val();
         // The descriptor row, registered (the `start` branch below reads the table directly).
@@ -184,35 +215,62 @@ impl Logic for Issue {
         self.patch.index.next = self.b.q.val();
         self.perlane.next = self.dq[0].q.val() != self.zero.val();
         self.beat.next = self.b.q.val() <= self.dq[15].q.val();
-        self.en_q.d.next = self.run.val() & self.beat.val();
+        // Stage 1: the beat's im2col entries (table row `b`, or the counters) and controls, registered.
+        self.p_en.d.next = self.run.val() & self.beat.val();
+        self.p_clear.d.next = self.b.q.val() == self.zero.val();
+        self.p_last.d.next = self.b.q.val() == self.dq[15].q.val();
+        self.p_wa.d.next = self.wa.q.val();
+        self.p_iy0.d.next = self.iy0.q.val();
+        self.p_ix0.d.next = self.ix0.q.val();
+        self.p_pos.d.next = self.pos_base.q.val();
+        for s in 0..self._simd {
+            self.p_off[s].clock.next = self.clock.val();
+            self.p_ky[s].clock.next = self.clock.val();
+            self.p_kx[s].clock.next = self.clock.val();
+            self.p_v[s].clock.next = self.clock.val();
+            if self.perlane.val() {
+                self.p_off[s].d.next = self.patch.field[4 * s].val();
+                self.p_ky[s].d.next = self.patch.field[4 * s + 1].val();
+                self.p_kx[s].d.next = self.patch.field[4 * s + 2].val();
+                self.p_v[s].d.next = self.beat.val() & (self.patch.field[4 * s + 3].val() != self.zero.val());
+            } else {
+                self.p_off[s].d.next = self.off.q.val();
+                self.p_ky[s].d.next = self.ky.q.val();
+                self.p_kx[s].d.next = self.kx.q.val();
+                self.p_v[s].d.next = self.beat.val();
+            }
+        }
+        // Stage 2: input row, column and read address.
+        self.a_en.d.next = self.p_en.q.val();
+        self.a_clear.d.next = self.p_clear.q.val();
+        self.a_last.d.next = self.p_last.q.val();
+        self.a_wa.d.next = self.p_wa.q.val();
+        for s in 0..self._simd {
+            self.a_iy[s].clock.next = self.clock.val();
+            self.a_ix[s].clock.next = self.clock.val();
+            self.a_ra[s].clock.next = self.clock.val();
+            self.a_v[s].clock.next = self.clock.val();
+            self.a_iy[s].d.next = self.p_iy0.q.val() + self.p_ky[s].q.val();
+            self.a_ix[s].d.next = self.p_ix0.q.val() + self.p_kx[s].q.val();
+            self.a_ra[s].d.next = self.p_pos.q.val() + self.p_off[s].q.val();
+            self.a_v[s].d.next = self.p_v[s].q.val();
+        }
+        // Stage 3: the bounds check (a negative row or column has wrapped to a large one), and the outputs.
+        self.en_q.d.next = self.a_en.q.val();
         self.en.next = self.en_q.q.val();
         for s in 0..self._simd {
-            if self.perlane.val() {
-                self.off_l[s].next = self.patch.field[4 * s].val();
-                self.ky_l[s].next = self.patch.field[4 * s + 1].val();
-                self.kx_l[s].next = self.patch.field[4 * s + 2].val();
-                self.v_l[s].next = self.patch.field[4 * s + 3].val() != self.zero.val();
-            } else {
-                self.off_l[s].next = self.off.q.val();
-                self.ky_l[s].next = self.ky.q.val();
-                self.kx_l[s].next = self.kx.q.val();
-                self.v_l[s].next = true;
-            }
-            self.iy_l[s].next = self.iy0.q.val() + self.ky_l[s].val();
-            self.ix_l[s].next = self.ix0.q.val() + self.kx_l[s].val();
             self.inb_q[s].clock.next = self.clock.val();
             self.raddr_q[s].clock.next = self.clock.val();
-            self.inb_q[s].d.next = self.beat.val()
-                & self.v_l[s].val()
-                & (self.iy_l[s].val() < self.dq[7].q.val())
-                & (self.ix_l[s].val() < self.dq[8].q.val());
-            self.raddr_q[s].d.next = self.pos_base.q.val() + self.off_l[s].val();
+            self.inb_q[s].d.next = self.a_v[s].q.val()
+                & (self.a_iy[s].q.val() < self.dq[7].q.val())
+                & (self.a_ix[s].q.val() < self.dq[8].q.val());
+            self.raddr_q[s].d.next = self.a_ra[s].q.val();
             self.inb[s].next = self.inb_q[s].q.val();
             self.raddr[s].next = self.raddr_q[s].q.val();
         }
-        self.clear_q.d.next = self.b.q.val() == self.zero.val();
-        self.last_q.d.next = self.b.q.val() == self.dq[15].q.val();
-        self.waddr_q.d.next = self.wa.q.val();
+        self.clear_q.d.next = self.a_clear.q.val();
+        self.last_q.d.next = self.a_last.q.val();
+        self.waddr_q.d.next = self.a_wa.q.val();
         self.clear.next = self.clear_q.q.val();
         self.last.next = self.last_q.q.val();
         self.waddr.next = self.waddr_q.q.val();

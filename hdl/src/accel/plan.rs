@@ -150,14 +150,15 @@ pub mod timing {
 
     /// The START cycle before each layer (descriptor settles, counters load).
     pub const LAYER_START: usize = 1;
-    /// The issue unit's output register.
-    pub const ISSUE_LATENCY: usize = 1;
-    /// From the last beat of a layer writing codes to the cycle its writer reports done: issue register (1),
+    /// The issue unit's pipeline ([`super::super::blocks::ISSUE_LATENCY`] = 3: table/counter register, adders,
+    /// bounds compare).
+    pub const ISSUE_LATENCY: usize = super::super::blocks::ISSUE_LATENCY;
+    /// From the last beat of a layer writing codes to the cycle its writer reports done: issue pipeline (3),
     /// stage-1 memory read (1), MAC array ([`ARRAY_LATENCY`] = 4), PACT unit ([`PACT_LATENCY`] = 8), writer chunk
     /// and read-modify-write register (2; the done flag shares the last cycle) — plus one per extra chunk when
     /// PE > SIMD.
     pub const CODES_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + PACT_LATENCY + 2;
-    /// From the last beat of the last layer to its done flag, without the argmax tree: issue register (1), stage 1
+    /// From the last beat of the last layer to its done flag, without the argmax tree: issue pipeline (3), stage 1
     /// (1), array ([`ARRAY_LATENCY`] = 4), bias add (1), argmax fold (1); plus
     /// [`super::super::blocks::argmax_levels`]`(pe)` tree levels (see [`super::Plan::logits_drain`]).
     pub const LOGITS_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + 2;

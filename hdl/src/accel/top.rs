@@ -115,11 +115,15 @@ pub struct Accel {
     s1_clear: DFF<Bit>,
     s1_last: DFF<Bit>,
     s1_inb: Vec<DFF<Bit>>,
+    src_a: DFF<Bit>,
+    src_b: DFF<Bit>,
+    dst_a: DFF<Bit>,
+    dst_b: DFF<Bit>,
+    last_r: DFF<Bit>,
     src_d: Vec<Signal<Local, Bits<8>>>,
-    src: Signal<Local, A16>,
-    dst: Signal<Local, A16>,
     is_last: Signal<Local, Bit>,
     loading: Signal<Local, Bit>,
+    not_loading: DFF<Bit>,
     pact_v: Vec<Signal<Local, Bit>>,
     dsel8: Signal<Local, Bits<8>>,
     st_load: Constant<Bits<3>>,
@@ -207,11 +211,15 @@ impl Accel {
             s1_clear: Default::default(),
             s1_last: Default::default(),
             s1_inb: (0..simd).map(|_| Default::default()).collect(),
+            src_a: Default::default(),
+            src_b: Default::default(),
+            dst_a: Default::default(),
+            dst_b: Default::default(),
+            last_r: Default::default(),
             src_d: (0..simd).map(|_| Default::default()).collect(),
-            src: Default::default(),
-            dst: Default::default(),
             is_last: Default::default(),
             loading: Default::default(),
+            not_loading: Default::default(),
             pact_v: (0..pe).map(|_| Default::default()).collect(),
             dsel8: Default::default(),
             st_load: Constant::new(bits(ST_LOAD)),
@@ -241,12 +249,41 @@ impl Accel {
 impl Logic for Accel {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, state, layer, pc, il, iw, rg, chan_r, done_r, class_r, s1_en, s1_clear, s1_last);
+        dff_setup!(
+            self,
+            clk,
+            state,
+            layer,
+            pc,
+            il,
+            iw,
+            rg,
+            chan_r,
+            done_r,
+            class_r,
+            s1_en,
+            s1_clear,
+            s1_last,
+            src_a,
+            src_b,
+            dst_a,
+            dst_b,
+            last_r,
+            not_loading
+        );
         self.ltab.index.next = self.layer.q.val();
-        self.src.next = self.ltab.field[0].val();
-        self.dst.next = self.ltab.field[1].val();
+        // The layer's descriptor, decoded. `is_last` (combinational) is read in the START cycle, in which `layer` is
+        // new; the registered copies (valid from the cycle after START, which has no reads or writes yet) drive the
+        // memory multiplexers and the result paths.
         self.is_last.next = self.ltab.field[2].val() != self.zero.val();
-        self.loading.next = self.state.q.val() == self.st_load.val();
+        self.src_a.d.next = self.ltab.field[0].val() == self.bank_a_code.val();
+        self.src_b.d.next = self.ltab.field[0].val() == self.bank_b_code.val();
+        self.dst_a.d.next = self.ltab.field[1].val() == self.bank_a_code.val();
+        self.dst_b.d.next = self.ltab.field[1].val() == self.bank_b_code.val();
+        self.last_r.d.next = self.is_last.val();
+        // `state == LOAD`, from a register of its own (set from the next state below; 0 = LOAD at power-up): it selects
+        // the memories' read addresses.
+        self.loading.next = !self.not_loading.q.val();
 
         // Beat issue and stage 1 (RAM and weight ROM reads).
         self.issue.clock.next = self.clk.val();
@@ -272,10 +309,10 @@ impl Logic for Accel {
             self.s1_inb[s].clock.next = self.clk.val();
             self.s1_inb[s].d.next = self.issue.inb[s].val();
             self.src_d[s].next = self.inbuf[s].rdata.val();
-            if self.src.val() == self.bank_a_code.val() {
+            if self.src_a.q.val() {
                 self.src_d[s].next = self.bank_a[s].rdata.val();
             }
-            if self.src.val() == self.bank_b_code.val() {
+            if self.src_b.q.val() {
                 self.src_d[s].next = self.bank_b[s].rdata.val();
             }
             if self.s1_inb[s].q.val() {
@@ -303,29 +340,29 @@ impl Logic for Accel {
                 self.inbuf[s].raddr.next = self.issue.raddr[s].val();
             }
             self.bank_a[s].clock.next = self.clk.val();
-            self.bank_a[s].we.next = self.writer.we.val() & (self.dst.val() == self.bank_a_code.val());
+            self.bank_a[s].we.next = self.writer.we.val() & self.dst_a.q.val();
             self.bank_a[s].waddr.next = self.writer.wa.val();
             self.bank_a[s].wdata.next = self.writer.wd[s].val();
             self.bank_b[s].clock.next = self.clk.val();
-            self.bank_b[s].we.next = self.writer.we.val() & (self.dst.val() == self.bank_b_code.val());
+            self.bank_b[s].we.next = self.writer.we.val() & self.dst_b.q.val();
             self.bank_b[s].waddr.next = self.writer.wa.val();
             self.bank_b[s].wdata.next = self.writer.wd[s].val();
             if self.loading.val() {
                 self.bank_a[s].raddr.next = self.dbg_addr.val();
                 self.bank_b[s].raddr.next = self.dbg_addr.val();
             } else {
-                if self.src.val() == self.bank_a_code.val() {
+                if self.src_a.q.val() {
                     self.bank_a[s].raddr.next = self.issue.raddr[s].val();
                 } else {
                     self.bank_a[s].raddr.next = self.writer.rd_addr.val();
                 }
-                if self.src.val() == self.bank_b_code.val() {
+                if self.src_b.q.val() {
                     self.bank_b[s].raddr.next = self.issue.raddr[s].val();
                 } else {
                     self.bank_b[s].raddr.next = self.writer.rd_addr.val();
                 }
             }
-            if self.dst.val() == self.bank_a_code.val() {
+            if self.dst_a.q.val() {
                 self.writer.rdata[s].next = self.bank_a[s].rdata.val();
             } else {
                 self.writer.rdata[s].next = self.bank_b[s].rdata.val();
@@ -339,7 +376,7 @@ impl Logic for Accel {
             self.pact[p].clock.next = self.clk.val();
             self.pact[p].acc.next = self.array.acc[p].val();
             self.pact[p].channel.next = self.chan.y.val();
-            self.pact[p].valid_in.next = self.array.valid.val() & !self.is_last.val();
+            self.pact[p].valid_in.next = self.array.valid.val() & !self.last_r.q.val();
             self.writer.code[p].next = self.pact[p].code.val();
         }
         self.pact_v[0].next = self.pact[0].valid.val();
@@ -365,7 +402,7 @@ impl Logic for Accel {
         // The last layer: logits and argmax.
         self.logits.clock.next = self.clk.val();
         self.logits.start.next = (self.state.q.val() == self.st_start.val()) & self.is_last.val();
-        self.logits.valid.next = self.array.valid.val() & self.is_last.val();
+        self.logits.valid.next = self.array.valid.val() & self.last_r.q.val();
         for p in 0..self._pe {
             self.logits.acc[p].next = self.array.acc[p].val();
             self.lram[p].clock.next = self.clk.val();
@@ -433,7 +470,7 @@ impl Logic for Accel {
                 self.state.d.next = self.st_drain.val();
             }
         } else if self.state.q.val() == self.st_drain.val() {
-            if self.is_last.val() {
+            if self.last_r.q.val() {
                 if self.logits.done.val() {
                     self.class_r.d.next = self.logits.best.val();
                     self.state.d.next = self.st_finish.val();
@@ -459,6 +496,7 @@ impl Logic for Accel {
             self.layer.d.next = self.zero.val();
             self.done_r.d.next = false;
         }
+        self.not_loading.d.next = self.state.d.val() != self.st_load.val();
     }
 }
 
