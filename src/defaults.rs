@@ -6,28 +6,35 @@ use pact_toolchain::fsutil::write_atomic;
 use std::path::{Path, PathBuf};
 
 macro_rules! default_model {
-    ($stem:literal) => {
+    ($stem:literal, $arch:literal) => {
         /// File stem of the shipped default model in `models/`.
         pub const MODEL_STEM: &str = $stem;
         const MODEL_JSON: &[u8] = include_bytes!(concat!("../models/", $stem, ".json"));
         const MODEL_WEIGHTS: &[u8] = include_bytes!(concat!("../models/", $stem, ".safetensors"));
+        /// File name of the architecture the default model was trained from (`pact train --arch`).
+        pub const ARCH_FILE: &str = $arch;
+        const ARCH_JSON: &[u8] = include_bytes!(concat!("../models/", $arch));
     };
 }
-default_model!("mnist5k-small-w4a4");
+default_model!("mnist5k-small-w4a4", "small-cnn-arch.json");
+
+/// The training recipe of the shipped model (models/README.md): epochs.
+pub const TRAIN_EPOCHS: usize = 30;
 
 /// Inner weight bits of the default quantization (first and last layers: 8).
 pub const WBITS: u32 = 4;
 /// Inner activation bits of the default quantization.
 pub const ABITS: u32 = 4;
 
-/// Write the embedded default model into `dir` (architecture JSON and its weights, atomically each) and return
-/// the JSON's path. Files already there with the same bytes are left as they are.
+/// Write the embedded default model into `dir` (its JSON and weights, and the architecture it was trained from,
+/// atomically each) and return the model JSON's path. Files already there with the same bytes are left alone.
 pub fn write_default_model(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = dir.join(format!("{MODEL_STEM}.json"));
     for (path, bytes) in [
         (json.clone(), MODEL_JSON),
         (dir.join(format!("{MODEL_STEM}.safetensors")), MODEL_WEIGHTS),
+        (dir.join(ARCH_FILE), ARCH_JSON),
     ] {
         if std::fs::read(&path).ok().as_deref() != Some(bytes) {
             write_atomic(&path, bytes).with_context(|| format!("writing the default model to {}", path.display()))?;

@@ -34,8 +34,8 @@ pub struct RunArgs {
     /// Train the default architecture with PACT from scratch (seeded) instead of using the shipped model.
     #[arg(long)]
     pub train: bool,
-    /// Training epochs with --train.
-    #[arg(long, default_value_t = 15)]
+    /// Training epochs with --train (the shipped model's recipe: 30).
+    #[arg(long, default_value_t = crate::defaults::TRAIN_EPOCHS)]
     pub epochs: usize,
     /// Data set: its training split for --train, its test split for accuracy and co-simulation.
     #[arg(long, default_value = "mnist5k")]
@@ -150,9 +150,11 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
         if !a.train {
             return Ok(shipped);
         }
-        let out = a.out.join("trained").join(format!("{}.json", defaults::MODEL_STEM));
+        let dir = a.out.join("trained");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let out = dir.join(format!("{}.json", defaults::MODEL_STEM));
         let mut t = pact_train::TrainArgs::with_output(&out);
-        t.arch = Some(shipped.display().to_string());
+        t.arch = Some(shipped.with_file_name(defaults::ARCH_FILE).display().to_string());
         t.data = a.data.clone();
         t.epochs = a.epochs;
         t.wbits = defaults::WBITS;

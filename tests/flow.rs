@@ -183,3 +183,38 @@ fn sweep_writes_csv_plots_and_the_density_ratio() {
         assert!(out.join(f).is_file(), "{f}");
     }
 }
+
+/// `pact run --train` retrains the default architecture with the shipped model's recipe and seed: the weights come
+/// out byte for byte equal to the shipped ones (training is deterministic), and the flow goes on with them.
+#[test]
+fn run_train_reproduces_the_shipped_model_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(
+        &pact(&[
+            "-q",
+            "run",
+            "--train",
+            "--no-synth",
+            "--limit",
+            "50",
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        "pact run --train",
+    );
+    let shipped = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/mnist5k-small-w4a4.safetensors");
+    let trained = out.join("trained/mnist5k-small-w4a4.safetensors");
+    assert!(
+        std::fs::read(&trained).unwrap() == std::fs::read(&shipped).unwrap(),
+        "{} differs from {}",
+        trained.display(),
+        shipped.display()
+    );
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["trained"], true);
+    assert_eq!(
+        (r["cosim_images"].as_u64(), r["cosim_mismatches"].as_u64()),
+        (Some(50), Some(0))
+    );
+}
