@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub enum Simulator {
     /// Verilator via pact-sim (millions of cycles/s; the design is verilated once and cached).
     Verilator,
-    /// Icarus Verilog (about 1 000 cycles/s on the default design: a handful of images).
+    /// Icarus Verilog (1 000–3 000 cycles/s: a handful of images).
     Icarus,
 }
 
@@ -53,10 +53,10 @@ pub struct SimArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Output channels computed in parallel (1..=64).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = crate::fixtures::DEFAULT_PE)]
     pub pe: usize,
     /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = crate::fixtures::DEFAULT_SIMD)]
     pub simd: usize,
     /// Write a VCD waveform of the whole run (Verilator only; large: use --limit 1).
     #[arg(long, value_name = "FILE.vcd")]
@@ -188,9 +188,13 @@ pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
         r.map_err(what)?
     } else {
         if !quiet {
+            let cycles = pact_hdl::accel::Plan::new(&q, &config)
+                .map(|p| p.total_cycles())
+                .map_err(|e| anyhow!("{e}"))?;
             println!(
-                "running Icarus Verilog (about 1 000 cycles/s: ~{:.0} s for {n} images)",
-                n as f64 * (q.input.shape.iter().product::<usize>() as f64 + 70_000.0) / 1000.0
+                "running Icarus Verilog ({cycles} cycles per image at roughly 1 000–3 000 cycles/s: about {:.0}–{:.0} s for {n} images)",
+                (n * cycles) as f64 / 3000.0,
+                (n * cycles) as f64 / 1000.0
             );
         }
         icarus::run_icarus(&q, &ds.images, Some(&ds.labels), &opts).map_err(what)?
