@@ -215,13 +215,21 @@ fn gen_refuses_a_directory_of_unrelated_files_and_leaves_it_untouched() {
 }
 
 /// Start `pact args`, wait until `ready` holds (or `max`), send SIGINT, and return the output.
+/// Run pact, send it SIGINT once `ready()` (or after `max`), and wait for it. The child gets SIGINT's default
+/// action back before it starts: a test run from a background job (CI scripts, `nohup … &`) inherits SIGINT
+/// ignored, and the signal would then do nothing.
 fn interrupt(args: &[&str], ready: impl Fn() -> bool, max: Duration) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_pact"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pact"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // SAFETY: signal() is async-signal-safe, the only call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
     let t = Instant::now();
     while !ready() && t.elapsed() < max {
         std::thread::sleep(Duration::from_millis(20));
@@ -243,7 +251,7 @@ fn sigint_during_train_leaves_nothing_finished_and_a_rerun_succeeds() {
     let log_s = log.display().to_string();
     // Interrupted once the first epoch has been logged (or after 3 s).
     let args = [
-        "train", "--data", "digits", "--epochs", "200", "--limit", "400", "-o", &o_s, "--log", &log_s, "-q",
+        "train", "--data", "digits", "--epochs", "2000", "--limit", "400", "-o", &o_s, "--log", &log_s, "-q",
     ];
     let o = interrupt(&args, || log.exists(), Duration::from_secs(3));
     assert_ne!(o.status.code(), Some(0), "interrupted run must not succeed");
