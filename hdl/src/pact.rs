@@ -130,6 +130,7 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     y_inc: Signal<Local, Bits<V>>,
     y_half: Signal<Local, Bits<V>>,
     y_code: ZeroResize<V, KA>,
+    sat_8: Signal<Local, Bit>,
     code_8: DFF<Bits<KA>>,
     v_8: DFF<Bit>,
     acc_lo: Constant<Bits<R>>,
@@ -142,6 +143,7 @@ pub struct PactUnit<const R: usize, const V: usize, const KA: usize> {
     one_v: Constant<Bits<V>>,
     zero_v: Constant<Bits<V>>,
     threshold: Constant<Bits<V>>,
+    above: Constant<Bits<V>>,
     sh_hi_mask: Constant<Bits<6>>,
     sh_lo_mask: Constant<Bits<6>>,
     max_code: Constant<Bits<KA>>,
@@ -231,6 +233,7 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             y_inc: Default::default(),
             y_half: Default::default(),
             y_code: Default::default(),
+            sat_8: Default::default(),
             code_8: Default::default(),
             v_8: Default::default(),
             acc_lo: Constant::new(bits(low_mask(acc_bits))),
@@ -243,6 +246,7 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
             one_v: Constant::new(bits(1)),
             zero_v: Constant::new(bits(0)),
             threshold: Constant::new(bits((1u64 << (ka + 1)) - 1)),
+            above: Constant::new(bits(low_mask(vb) & !((1u64 << (ka + 1)) - 1))),
             sh_hi_mask: Constant::new(bits(0b111000)),
             sh_lo_mask: Constant::new(bits(0b000111)),
             max_code: Constant::new(bits(low_mask(ka))),
@@ -393,9 +397,12 @@ impl<const R: usize, const V: usize, const KA: usize> Logic for PactUnit<R, V, K
         self.y_inc.next = self.y_7.q.val() + self.one_v.val();
         self.y_half.next = self.y_inc.val() >> 1;
         self.y_code.x.next = self.y_half.val();
+        // `y ≥ 2^(ka+1) − 1` without a magnitude comparator: a bit at or above ka + 1, or the low ka + 1 bits all set.
+        self.sat_8.next = ((self.y_7.q.val() & self.above.val()) != self.zero_v.val())
+            | ((self.y_7.q.val() & self.threshold.val()) == self.threshold.val());
         if self.neg_7.q.val() {
             self.code_8.d.next = self.zero_code.val();
-        } else if self.y_7.q.val() >= self.threshold.val() {
+        } else if self.sat_8.val() {
             self.code_8.d.next = self.max_code.val();
         } else {
             self.code_8.d.next = self.y_code.y.val() & self.max_code.val();

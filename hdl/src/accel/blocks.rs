@@ -23,11 +23,14 @@ fn vd<T: Default>(n: usize) -> Vec<T> {
 /// groups − 1, output columns − 1, output rows − 1, words per position − 1, kernel width − 1, input height, input
 /// width, position step along x (`sx·CW`), row step (`sy·W·CW`), offset jump at a kernel row end
 /// (`(W − kw)·CW + 1`), first input column (`−pad_left`), `sy`, `sx`, beats − 1; then the two fields read only
-/// when a layer starts: first input row (`−pad_top`), first position base (`(−pad_top·W − pad_left)·CW`).
-pub const ISSUE_FIELDS: usize = 18;
+/// when a layer starts: first input row (`−pad_top`), first position base (`(−pad_top·W − pad_left)·CW`); then,
+/// wrapping modulo 2^16, the values of fields 1 to 6 and 15 minus one (the counters' last values minus one, for
+/// the end flags, so no subtracter follows the table).
+pub const ISSUE_FIELDS: usize = 25;
 
-/// The issue descriptor fields used while a layer runs (the first [`RUN_FIELDS`]; the unit registers them).
-pub const RUN_FIELDS: usize = 16;
+/// The issue descriptor fields the unit registers and reads while a layer runs: field 0 and fields 7..=14
+/// (register `dq[0]` holds field 0, `dq[j]` field `j + 6`); the counters' ends are flags of their own.
+pub const RUN_FIELDS: usize = 9;
 
 /// Cycles from a beat's issue cycle to the cycle its outputs are valid on the issue unit's ports (table/counter
 /// register, address and row/column adders, bounds compare).
@@ -107,6 +110,28 @@ pub struct Issue {
     a_ix: Vec<DFF<A16>>,
     a_ra: Vec<DFF<A16>>,
     a_v: Vec<DFF<Bit>>,
+    m1: DFF<A16>,
+    m2: DFF<A16>,
+    m3: DFF<A16>,
+    m4: DFF<A16>,
+    m5: DFF<A16>,
+    m6: DFF<A16>,
+    m15: DFF<A16>,
+    z1: DFF<Bit>,
+    z2: DFF<Bit>,
+    z3: DFF<Bit>,
+    z5: DFF<Bit>,
+    z6: DFF<Bit>,
+    z15: DFF<Bit>,
+    b_z: DFF<Bit>,
+    b_in: DFF<Bit>,
+    b_e: DFF<Bit>,
+    b_l: DFF<Bit>,
+    g_e: DFF<Bit>,
+    ox_e: DFF<Bit>,
+    oy_e: DFF<Bit>,
+    cw_e: DFF<Bit>,
+    kx_e: DFF<Bit>,
     b: DFF<A16>,
     g: DFF<A16>,
     ox: DFF<A16>,
@@ -175,6 +200,28 @@ impl Issue {
             a_ix: vd(simd),
             a_ra: vd(simd),
             a_v: vd(simd),
+            m1: Default::default(),
+            m2: Default::default(),
+            m3: Default::default(),
+            m4: Default::default(),
+            m5: Default::default(),
+            m6: Default::default(),
+            m15: Default::default(),
+            z1: Default::default(),
+            z2: Default::default(),
+            z3: Default::default(),
+            z5: Default::default(),
+            z6: Default::default(),
+            z15: Default::default(),
+            b_z: Default::default(),
+            b_in: Default::default(),
+            b_e: Default::default(),
+            b_l: Default::default(),
+            g_e: Default::default(),
+            ox_e: Default::default(),
+            oy_e: Default::default(),
+            cw_e: Default::default(),
+            kx_e: Default::default(),
             b: Default::default(),
             g: Default::default(),
             ox: Default::default(),
@@ -204,21 +251,25 @@ impl Logic for Issue {
     fn update(&mut self) {
         dff_setup!(
             self, clock, en_q, clear_q, last_q, waddr_q, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base,
-            row_base, p_en, p_clear, p_last, p_wa, p_iy0, p_ix0, p_pos, a_en, a_clear, a_last, a_wa
+            row_base, p_en, p_clear, p_last, p_wa, p_iy0, p_ix0, p_pos, a_en, a_clear, a_last, a_wa, m1, m2, m3, m4,
+            m5, m6, m15, z1, z2, z3, z5, z6, z15, b_z, b_in, b_e, b_l, g_e, ox_e, oy_e, cw_e, kx_e
         );
         self.desc.index.next = self.layer.val();
         // The descriptor row, registered (the `start` branch below reads the table directly).
         for f in 0..RUN_FIELDS {
             self.dq[f].clock.next = self.clock.val();
-            self.dq[f].d.next = self.desc.field[f].val();
+        }
+        self.dq[0].d.next = self.desc.field[0].val();
+        for f in 1..RUN_FIELDS {
+            self.dq[f].d.next = self.desc.field[f + 6].val();
         }
         self.patch.index.next = self.b.q.val();
         self.perlane.next = self.dq[0].q.val() != self.zero.val();
-        self.beat.next = self.b.q.val() <= self.dq[15].q.val();
+        self.beat.next = self.b_in.q.val();
         // Stage 1: the beat's im2col entries (table row `b`, or the counters) and controls, registered.
         self.p_en.d.next = self.run.val() & self.beat.val();
-        self.p_clear.d.next = self.b.q.val() == self.zero.val();
-        self.p_last.d.next = self.b.q.val() == self.dq[15].q.val();
+        self.p_clear.d.next = self.b_z.q.val();
+        self.p_last.d.next = self.b_l.q.val();
         self.p_wa.d.next = self.wa.q.val();
         self.p_iy0.d.next = self.iy0.q.val();
         self.p_ix0.d.next = self.ix0.q.val();
@@ -262,8 +313,8 @@ impl Logic for Issue {
             self.inb_q[s].clock.next = self.clock.val();
             self.raddr_q[s].clock.next = self.clock.val();
             self.inb_q[s].d.next = self.a_v[s].q.val()
-                & (self.a_iy[s].q.val() < self.dq[7].q.val())
-                & (self.a_ix[s].q.val() < self.dq[8].q.val());
+                & (self.a_iy[s].q.val() < self.dq[1].q.val())
+                & (self.a_ix[s].q.val() < self.dq[2].q.val());
             self.raddr_q[s].d.next = self.a_ra[s].q.val();
             self.inb[s].next = self.inb_q[s].q.val();
             self.raddr[s].next = self.raddr_q[s].q.val();
@@ -274,10 +325,23 @@ impl Logic for Issue {
         self.clear.next = self.clear_q.q.val();
         self.last.next = self.last_q.q.val();
         self.waddr.next = self.waddr_q.q.val();
-        self.final_beat.next = (self.b.q.val() == self.dq[1].q.val())
-            & (self.g.q.val() == self.dq[2].q.val())
-            & (self.ox.q.val() == self.dq[3].q.val())
-            & (self.oy.q.val() == self.dq[4].q.val());
+        // The counters' end flags are registers, stepped with the counters: `*_e` is "counter == its last value",
+        // from the descriptor's last value minus one (`m*`, fields 18..24) or zero (`z*`), so no magnitude compare
+        // lies between a counter and the next state.
+        self.m1.d.next = self.desc.field[18].val();
+        self.m2.d.next = self.desc.field[19].val();
+        self.m3.d.next = self.desc.field[20].val();
+        self.m4.d.next = self.desc.field[21].val();
+        self.m5.d.next = self.desc.field[22].val();
+        self.m6.d.next = self.desc.field[23].val();
+        self.m15.d.next = self.desc.field[24].val();
+        self.z1.d.next = self.desc.field[1].val() == self.zero.val();
+        self.z2.d.next = self.desc.field[2].val() == self.zero.val();
+        self.z3.d.next = self.desc.field[3].val() == self.zero.val();
+        self.z5.d.next = self.desc.field[5].val() == self.zero.val();
+        self.z6.d.next = self.desc.field[6].val() == self.zero.val();
+        self.z15.d.next = self.desc.field[15].val() == self.zero.val();
+        self.final_beat.next = self.b_e.q.val() & self.g_e.q.val() & self.ox_e.q.val() & self.oy_e.q.val();
         if self.start.val() {
             self.b.d.next = self.zero.val();
             self.g.d.next = self.zero.val();
@@ -292,50 +356,78 @@ impl Logic for Issue {
             self.ix0.d.next = self.desc.field[12].val();
             self.pos_base.d.next = self.desc.field[17].val();
             self.row_base.d.next = self.desc.field[17].val();
+            self.b_z.d.next = true;
+            self.b_in.d.next = true;
+            self.b_e.d.next = self.desc.field[1].val() == self.zero.val();
+            self.b_l.d.next = self.desc.field[15].val() == self.zero.val();
+            self.g_e.d.next = self.desc.field[2].val() == self.zero.val();
+            self.ox_e.d.next = self.desc.field[3].val() == self.zero.val();
+            self.oy_e.d.next = self.desc.field[4].val() == self.zero.val();
+            self.cw_e.d.next = self.desc.field[5].val() == self.zero.val();
+            self.kx_e.d.next = self.desc.field[6].val() == self.zero.val();
         } else if self.run.val() {
-            if self.b.q.val() == self.dq[1].q.val() {
+            if self.b_e.q.val() {
                 self.b.d.next = self.zero.val();
                 self.cw.d.next = self.zero.val();
                 self.kx.d.next = self.zero.val();
                 self.ky.d.next = self.zero.val();
                 self.off.d.next = self.zero.val();
-                if self.g.q.val() == self.dq[2].q.val() {
+                self.b_z.d.next = true;
+                self.b_in.d.next = true;
+                self.b_e.d.next = self.z1.q.val();
+                self.b_l.d.next = self.z15.q.val();
+                self.cw_e.d.next = self.z5.q.val();
+                self.kx_e.d.next = self.z6.q.val();
+                if self.g_e.q.val() {
                     self.g.d.next = self.zero.val();
                     self.wa.d.next = self.zero24.val();
-                    if self.ox.q.val() == self.dq[3].q.val() {
+                    self.g_e.d.next = self.z2.q.val();
+                    if self.ox_e.q.val() {
                         self.ox.d.next = self.zero.val();
-                        self.ix0.d.next = self.dq[12].q.val();
+                        self.ix0.d.next = self.dq[6].q.val();
                         self.oy.d.next = self.oy.q.val() + self.one.val();
-                        self.iy0.d.next = self.iy0.q.val() + self.dq[13].q.val();
-                        self.row_base.d.next = self.row_base.q.val() + self.dq[10].q.val();
-                        self.pos_base.d.next = self.row_base.q.val() + self.dq[10].q.val();
+                        self.iy0.d.next = self.iy0.q.val() + self.dq[7].q.val();
+                        self.row_base.d.next = self.row_base.q.val() + self.dq[4].q.val();
+                        self.pos_base.d.next = self.row_base.q.val() + self.dq[4].q.val();
+                        self.ox_e.d.next = self.z3.q.val();
+                        self.oy_e.d.next = self.oy.q.val() == self.m4.q.val();
                     } else {
                         self.ox.d.next = self.ox.q.val() + self.one.val();
-                        self.ix0.d.next = self.ix0.q.val() + self.dq[14].q.val();
-                        self.pos_base.d.next = self.pos_base.q.val() + self.dq[9].q.val();
+                        self.ix0.d.next = self.ix0.q.val() + self.dq[8].q.val();
+                        self.pos_base.d.next = self.pos_base.q.val() + self.dq[3].q.val();
+                        self.ox_e.d.next = self.ox.q.val() == self.m3.q.val();
                     }
                 } else {
                     self.g.d.next = self.g.q.val() + self.one.val();
                     self.wa.d.next = self.wa.q.val() + self.one24.val();
+                    self.g_e.d.next = self.g.q.val() == self.m2.q.val();
                 }
             } else {
                 self.b.d.next = self.b.q.val() + self.one.val();
-                if self.b.q.val() < self.dq[15].q.val() {
+                self.b_z.d.next = false;
+                self.b_in.d.next = self.b_in.q.val() & !self.b_l.q.val();
+                self.b_e.d.next = self.b.q.val() == self.m1.q.val();
+                self.b_l.d.next = self.b.q.val() == self.m15.q.val();
+                if self.b_in.q.val() & !self.b_l.q.val() {
                     self.wa.d.next = self.wa.q.val() + self.one24.val();
                 }
-                if self.cw.q.val() == self.dq[5].q.val() {
+                if self.cw_e.q.val() {
                     self.cw.d.next = self.zero.val();
-                    if self.kx.q.val() == self.dq[6].q.val() {
+                    self.cw_e.d.next = self.z5.q.val();
+                    if self.kx_e.q.val() {
                         self.kx.d.next = self.zero.val();
                         self.ky.d.next = self.ky.q.val() + self.one.val();
-                        self.off.d.next = self.off.q.val() + self.dq[11].q.val();
+                        self.off.d.next = self.off.q.val() + self.dq[5].q.val();
+                        self.kx_e.d.next = self.z6.q.val();
                     } else {
                         self.kx.d.next = self.kx.q.val() + self.one.val();
                         self.off.d.next = self.off.q.val() + self.one.val();
+                        self.kx_e.d.next = self.kx.q.val() == self.m6.q.val();
                     }
                 } else {
                     self.cw.d.next = self.cw.q.val() + self.one.val();
                     self.off.d.next = self.off.q.val() + self.one.val();
+                    self.cw_e.d.next = self.cw.q.val() == self.m5.q.val();
                 }
             }
         }
@@ -404,6 +496,18 @@ pub struct Writer {
     p_req: DFF<Bit>,
     p_first: DFF<Bit>,
     p_addr: DFF<A16>,
+    addr_r: DFF<A16>,
+    px_out: DFF<Bit>,
+    py_out: DFF<Bit>,
+    ow_in: DFF<Bit>,
+    pm5: DFF<A16>,
+    pm6: DFF<A16>,
+    /// `slot == simd/pe − 1` and `wg == groups − 1`, as registers stepped with the counters.
+    slot_e: DFF<Bit>,
+    wg_e: DFF<Bit>,
+    wm0: DFF<A16>,
+    rn1: Constant<Bit>,
+    rn_m2: Constant<A16>,
     p_data: Vec<DFF<Bits<8>>>,
     maxc: Signal<Local, Bits<8>>,
     cl: Vec<Signal<Local, Bits<8>>>,
@@ -418,7 +522,6 @@ pub struct Writer {
     wreq: Signal<Local, Bit>,
     addr: Signal<Local, A16>,
     kc: Vec<Constant<A16>>,
-    rn_m: Constant<A16>,
     rw_m: Constant<A16>,
     single: Constant<Bit>,
     zero: Constant<A16>,
@@ -474,6 +577,17 @@ impl Writer {
             p_req: Default::default(),
             p_first: Default::default(),
             p_addr: Default::default(),
+            addr_r: Default::default(),
+            px_out: Default::default(),
+            py_out: Default::default(),
+            ow_in: Default::default(),
+            pm5: Default::default(),
+            pm6: Default::default(),
+            slot_e: Default::default(),
+            wg_e: Default::default(),
+            wm0: Default::default(),
+            rn1: Constant::new(rn == 1),
+            rn_m2: Constant::new(bits((rn as u64).wrapping_sub(2) & 0xffff)),
             p_data: vd(simd),
             maxc: Default::default(),
             cl: vd(pe),
@@ -488,7 +602,6 @@ impl Writer {
             wreq: Default::default(),
             addr: Default::default(),
             kc: (0..rn.max(rw)).map(|i| Constant::new(bits(i as u64))).collect(),
-            rn_m: Constant::new(bits(rn as u64 - 1)),
             rw_m: Constant::new(bits(rw as u64 - 1)),
             single: Constant::new(rw == 1),
             zero: Constant::new(bits(0)),
@@ -510,7 +623,7 @@ impl Logic for Writer {
     fn update(&mut self) {
         dff_setup!(
             self, clock, wg, slot, ow, k, wox, woy, rx, ry, px, py, wpos, wrow, active, got_all, fin, p_req, p_first,
-            p_addr
+            p_addr, addr_r, px_out, py_out, ow_in, pm5, pm6, slot_e, wg_e, wm0
         );
         for p in 0..self._pe {
             self.stage[p].clock.next = self.clock.val();
@@ -565,14 +678,20 @@ impl Logic for Writer {
         } else {
             self.last_chunk.next = self.k.q.val() == self.rw_m.val();
         }
-        self.emit.next = self.cur.val()
-            & ((self.slot.q.val() == self.rn_m.val())
-                | ((self.wg.q.val() == self.dq[0].q.val()) & self.last_chunk.val()));
+        self.emit.next = self.cur.val() & (self.slot_e.q.val() | (self.wg_e.q.val() & self.last_chunk.val()));
         self.group_done.next = self.cur.val() & self.last_chunk.val();
         self.first.next = (self.rx.q.val() == self.zero.val()) & (self.ry.q.val() == self.zero.val());
-        self.dropped.next = (self.px.q.val() >= self.dq[5].q.val()) | (self.py.q.val() >= self.dq[6].q.val());
-        self.wreq.next = self.emit.val() & !self.dropped.val() & (self.ow.q.val() <= self.dq[7].q.val());
-        self.addr.next = self.wpos.q.val() + self.ow.q.val();
+        // `px ≥ PW`, `py ≥ PH` and `ow ≤ CWo − 1` as registers stepped with the counters (`pm*`: the descriptor's
+        // pooled columns and rows minus one), so no magnitude compare lies before the write request.
+        // (From the registered row: the first codes of a layer come long after its start.)
+        self.pm5.d.next = self.dq[5].q.val() - self.one.val();
+        self.pm6.d.next = self.dq[6].q.val() - self.one.val();
+        self.wm0.d.next = self.dq[0].q.val() - self.one.val();
+        self.dropped.next = self.px_out.q.val() | self.py_out.q.val();
+        self.wreq.next = self.emit.val() & !self.dropped.val() & self.ow_in.q.val();
+        // `wpos + ow`, kept in a register of its own (stepped with `wpos` and `ow` below): the bank's read address
+        // comes from a register.
+        self.addr.next = self.addr_r.q.val();
         self.rd_addr.next = self.addr.val();
         // Read-modify-write register: the write happens one cycle after the request, with the read word.
         self.p_req.d.next = self.wreq.val();
@@ -607,22 +726,31 @@ impl Logic for Writer {
             }
             if self.emit.val() {
                 self.slot.d.next = self.zero.val();
+                self.slot_e.d.next = self.rn1.val();
                 self.ow.d.next = self.ow.q.val() + self.one.val();
+                self.addr_r.d.next = self.addr_r.q.val() + self.one.val();
+                self.ow_in.d.next = self.ow_in.q.val() & (self.ow.q.val() != self.dq[7].q.val());
             } else {
                 self.slot.d.next = self.slot.q.val() + self.one.val();
+                self.slot_e.d.next = self.slot.q.val() == self.rn_m2.val();
                 for s in 0..self._simd {
                     self.wreg[s].d.next = self.merged[s].val();
                 }
             }
             if self.group_done.val() {
-                if self.wg.q.val() == self.dq[0].q.val() {
+                if self.wg_e.q.val() {
                     self.wg.d.next = self.zero.val();
+                    self.wg_e.d.next = self.dq[0].q.val() == self.zero.val();
                     self.ow.d.next = self.zero.val();
                     self.slot.d.next = self.zero.val();
+                    self.slot_e.d.next = self.rn1.val();
+                    self.addr_r.d.next = self.wpos.q.val();
+                    self.ow_in.d.next = true;
                     if self.wox.q.val() == self.dq[1].q.val() {
                         self.wox.d.next = self.zero.val();
                         self.rx.d.next = self.zero.val();
                         self.px.d.next = self.zero.val();
+                        self.px_out.d.next = self.dq[5].q.val() == self.zero.val();
                         if self.woy.q.val() == self.dq[2].q.val() {
                             self.got_all.d.next = true;
                         }
@@ -630,30 +758,38 @@ impl Logic for Writer {
                         if self.ry.q.val() == self.dq[3].q.val() {
                             self.ry.d.next = self.zero.val();
                             self.py.d.next = self.py.q.val() + self.one.val();
+                            self.py_out.d.next = self.py_out.q.val() | (self.py.q.val() == self.pm6.q.val());
                             self.wrow.d.next = self.wrow.q.val() + self.dq[9].q.val();
                             self.wpos.d.next = self.wrow.q.val() + self.dq[9].q.val();
+                            self.addr_r.d.next = self.wrow.q.val() + self.dq[9].q.val();
                         } else {
                             self.ry.d.next = self.ry.q.val() + self.one.val();
                             self.wpos.d.next = self.wrow.q.val();
+                            self.addr_r.d.next = self.wrow.q.val();
                         }
                     } else {
                         self.wox.d.next = self.wox.q.val() + self.one.val();
                         if self.rx.q.val() == self.dq[4].q.val() {
                             self.rx.d.next = self.zero.val();
                             self.px.d.next = self.px.q.val() + self.one.val();
+                            self.px_out.d.next = self.px_out.q.val() | (self.px.q.val() == self.pm5.q.val());
                             self.wpos.d.next = self.wpos.q.val() + self.dq[8].q.val();
+                            self.addr_r.d.next = self.wpos.q.val() + self.dq[8].q.val();
                         } else {
                             self.rx.d.next = self.rx.q.val() + self.one.val();
                         }
                     }
                 } else {
                     self.wg.d.next = self.wg.q.val() + self.one.val();
+                    self.wg_e.d.next = self.wg.q.val() == self.wm0.q.val();
                 }
             }
         }
         if self.start.val() {
             self.wg.d.next = self.zero.val();
+            self.wg_e.d.next = self.desc.field[0].val() == self.zero.val();
             self.slot.d.next = self.zero.val();
+            self.slot_e.d.next = self.rn1.val();
             self.ow.d.next = self.zero.val();
             self.k.d.next = self.zero.val();
             self.wox.d.next = self.zero.val();
@@ -664,6 +800,10 @@ impl Logic for Writer {
             self.py.d.next = self.zero.val();
             self.wpos.d.next = self.zero.val();
             self.wrow.d.next = self.zero.val();
+            self.addr_r.d.next = self.zero.val();
+            self.px_out.d.next = self.desc.field[5].val() == self.zero.val();
+            self.py_out.d.next = self.desc.field[6].val() == self.zero.val();
+            self.ow_in.d.next = true;
             self.active.d.next = false;
             self.got_all.d.next = false;
             self.fin.d.next = false;

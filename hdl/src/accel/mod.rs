@@ -188,6 +188,14 @@ fn issue_row(l: &LayerPlan) -> Vec<u16> {
         w16(l.beats - 1),
         w16(0usize.wrapping_sub(pt)),
         w16(pb0),
+        // Each counter's last value minus one (wrapping), for the issue unit's end flags.
+        w16((l.beats + l.bubbles).wrapping_sub(2)),
+        w16(l.groups.wrapping_sub(2)),
+        w16(l.ow.wrapping_sub(2)),
+        w16(l.oh.wrapping_sub(2)),
+        w16(cw.wrapping_sub(2)),
+        w16(kw.wrapping_sub(2)),
+        w16(l.beats.wrapping_sub(2)),
     ];
     debug_assert_eq!(row.len(), ISSUE_FIELDS);
     row

@@ -121,7 +121,6 @@ pub struct Accel {
     dst_b: DFF<Bit>,
     last_r: DFF<Bit>,
     src_d: Vec<Signal<Local, Bits<8>>>,
-    is_last: Signal<Local, Bit>,
     loading: Signal<Local, Bit>,
     not_loading: DFF<Bit>,
     pact_v: Vec<Signal<Local, Bit>>,
@@ -217,7 +216,6 @@ impl Accel {
             dst_b: Default::default(),
             last_r: Default::default(),
             src_d: (0..simd).map(|_| Default::default()).collect(),
-            is_last: Default::default(),
             loading: Default::default(),
             not_loading: Default::default(),
             pact_v: (0..pe).map(|_| Default::default()).collect(),
@@ -272,15 +270,13 @@ impl Logic for Accel {
             not_loading
         );
         self.ltab.index.next = self.layer.q.val();
-        // The layer's descriptor, decoded. `is_last` (combinational) is read in the START cycle, in which `layer` is
-        // new; the registered copies (valid from the cycle after START, which has no reads or writes yet) drive the
-        // memory multiplexers and the result paths.
-        self.is_last.next = self.ltab.field[2].val() != self.zero.val();
+        // The layer's descriptor, decoded into registers: valid from the cycle after START (in which `layer` is new),
+        // which has no reads or writes yet; they drive the memory multiplexers and the result paths.
         self.src_a.d.next = self.ltab.field[0].val() == self.bank_a_code.val();
         self.src_b.d.next = self.ltab.field[0].val() == self.bank_b_code.val();
         self.dst_a.d.next = self.ltab.field[1].val() == self.bank_a_code.val();
         self.dst_b.d.next = self.ltab.field[1].val() == self.bank_b_code.val();
-        self.last_r.d.next = self.is_last.val();
+        self.last_r.d.next = self.ltab.field[2].val() != self.zero.val();
         // `state == LOAD`, from a register of its own (set from the next state below; 0 = LOAD at power-up): it selects
         // the memories' read addresses.
         self.loading.next = !self.not_loading.q.val();
@@ -385,7 +381,10 @@ impl Logic for Accel {
         }
         self.writer.clock.next = self.clk.val();
         self.writer.layer.next = self.layer.q.val();
-        self.writer.start.next = (self.state.q.val() == self.st_start.val()) & !self.is_last.val();
+        // Both result paths are reset at every layer's START (the writer of the last layer and the logit unit of the
+        // others receive nothing: PACT and logit inputs are gated with `last_r`, and each done flag is read only for
+        // its own kind of layer), so no descriptor lookup lies on the reset.
+        self.writer.start.next = self.state.q.val() == self.st_start.val();
         for q in (self._pe - 1)..self._pe {
             self.writer.cv.next = self.pact_v[q].val();
         }
@@ -401,7 +400,7 @@ impl Logic for Accel {
 
         // The last layer: logits and argmax.
         self.logits.clock.next = self.clk.val();
-        self.logits.start.next = (self.state.q.val() == self.st_start.val()) & self.is_last.val();
+        self.logits.start.next = self.state.q.val() == self.st_start.val();
         self.logits.valid.next = self.array.valid.val() & self.last_r.q.val();
         for p in 0..self._pe {
             self.logits.acc[p].next = self.array.acc[p].val();
