@@ -1,5 +1,5 @@
 //! The PE × SIMD MAC array.
-use crate::mac::{Accumulator, LaneProduct};
+use crate::mac::{Accumulator, LaneWeight, RawLaneProduct};
 use crate::resize::SignResize;
 use crate::widths::MacWidths;
 use crate::HdlError;
@@ -32,9 +32,11 @@ pub type Array = MacArray<8, 8, 9, 17, 32>;
 /// * `acc[p]`: the signed sums (`acc` significant bits, sign-extended to `R`); `valid` is high for the one cycle in
 ///   which they are complete.
 ///
-/// Pipeline ([`ARRAY_LATENCY`] = 4): the beat (activations, weight indices, controls) registered at the input, so
-/// that a memory read or a multiplexer before the array and the multipliers are in different cycles; products
-/// registered per lane; the `simd` products of a PE, sign-extended to
+/// Pipeline ([`ARRAY_LATENCY`] = 4): the beat (activations, decoded weights ([`LaneWeight`]), controls) registered
+/// at the input, so that a memory read, the weight decode or a multiplexer before the array and the multipliers
+/// are in different cycles; the multipliers' raw products registered per lane ([`RawLaneProduct`]: nothing but
+/// wires on either side of a multiplier); wrapped to the product width and gated, the `simd` products of a PE,
+/// sign-extended to
 /// `R` bits, summed by a balanced adder tree into a register; that sum accumulated, wrapping at `acc` bits (only
 /// the low `acc` bits of the tree reach the accumulator, so yosys trims the tree and its register to `acc` bits). A dense layer with `N`
 /// inputs and `M` outputs: for each of the `⌈M/pe⌉` output groups, `⌈N/simd⌉` beats (activations padded with code
@@ -59,11 +61,12 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     /// High for one cycle when `acc` holds completed sums.
     pub valid: Signal<Out, Bit>,
     act_r: Vec<DFF<Bits<KA>>>,
-    widx_r: Vec<DFF<Bits<KW>>>,
+    wdec: Vec<LaneWeight<KW>>,
+    w_r: Vec<DFF<Signed<16>>>,
     en_r: DFF<Bit>,
     clear_r: DFF<Bit>,
     last_r: DFF<Bit>,
-    lanes: Vec<LaneProduct<KA, KW, W1, P>>,
+    lanes: Vec<RawLaneProduct<KA, P>>,
     ext: Vec<SignResize<P, R>>,
     tree: Vec<Signal<Local, Signed<R>>>,
     sum_reg: Vec<DFF<Signed<R>>>,
@@ -104,11 +107,12 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             acc: (0..pe).map(|_| Default::default()).collect(),
             valid: Default::default(),
             act_r: (0..simd).map(|_| Default::default()).collect(),
-            widx_r: (0..lanes).map(|_| Default::default()).collect(),
+            wdec: (0..lanes).map(|_| LaneWeight::new(w.kw)).collect(),
+            w_r: (0..lanes).map(|_| Default::default()).collect(),
             en_r: Default::default(),
             clear_r: Default::default(),
             last_r: Default::default(),
-            lanes: (0..lanes).map(|_| LaneProduct::new(w)).collect::<Result<_, _>>()?,
+            lanes: (0..lanes).map(|_| RawLaneProduct::new(w)).collect(),
             ext: (0..lanes).map(|_| Default::default()).collect(),
             tree: (0..pe * (2 * simd - 1)).map(|_| Default::default()).collect(),
             sum_reg: (0..pe).map(|_| Default::default()).collect(),
@@ -159,8 +163,9 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             self.act_r[s].d.next = self.act[s].val();
         }
         for k in 0..(self._pe * self._simd) {
-            self.widx_r[k].clock.next = self.clock.val();
-            self.widx_r[k].d.next = self.widx[k].val();
+            self.wdec[k].widx.next = self.widx[k].val();
+            self.w_r[k].clock.next = self.clock.val();
+            self.w_r[k].d.next = self.wdec[k].w16.val();
         }
         self.clear_1.d.next = self.clear_r.q.val();
         self.last_1.d.next = self.en_r.q.val() & self.last_r.q.val();
@@ -171,7 +176,7 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
                 for s in 0..self._simd {
                     self.lanes[p * n + s].clock.next = self.clock.val();
                     self.lanes[p * n + s].act.next = self.act_r[s].q.val();
-                    self.lanes[p * n + s].widx.next = self.widx_r[p * n + s].q.val();
+                    self.lanes[p * n + s].w16.next = self.w_r[p * n + s].q.val();
                     self.lanes[p * n + s].en.next = self.en_r.q.val();
                     self.ext[p * n + s].x.next = self.lanes[p * n + s].prod.val();
                     self.tree[p * (2 * n - 1) + s].next = self.ext[p * n + s].y.val();

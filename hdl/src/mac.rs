@@ -518,3 +518,177 @@ define_mac!(
     /// comparison point). `P = KA + KW + 1`, `P ≤ R ≤ 64`; same ports and timing as [`LowBitMac`].
     OffsetMac, OffsetLaneProduct<KA, KW, P>, [KA, KW, P, R]
 );
+
+/// The weight decode of [`LaneProduct`] on its own (combinational), for the MAC array's input register: `kw`-bit
+/// index `i` (bits above `kw` ignored) → `2i − (2^kw − 1)` as a 16-bit signed value (formed modulo 2^16, wrapped
+/// at `kw + 1` bits, i.e. sign-extended). Capacity `KW` in 1..=15.
+#[derive(LogicBlock)]
+pub struct LaneWeight<const KW: usize> {
+    /// Weight index, unsigned, `kw` bits used.
+    pub widx: Signal<In, Bits<KW>>,
+    /// The decoded weight, signed 16 bits.
+    pub w16: Signal<Out, Signed<16>>,
+    i_m: Signal<Local, Bits<KW>>,
+    i_u: ZeroResize<KW, 16>,
+    odd: Signal<Local, Bits<16>>,
+    w_t: Signal<Local, Bits<16>>,
+    w_sign: Signal<Local, Bit>,
+    w_u: Signal<Local, Bits<16>>,
+    i_mask: Constant<Bits<KW>>,
+    one: Constant<Bits<16>>,
+    offset: Constant<Bits<16>>,
+    w_lo: Constant<Bits<16>>,
+    w_hi: Constant<Bits<16>>,
+    _kw: usize,
+}
+
+impl<const KW: usize> LaneWeight<KW> {
+    const WIDTHS_OK: () = assert!(KW >= 1 && KW <= 15, "LaneWeight needs KW in 1..=15");
+
+    /// A decoder for `kw`-bit indices (`1 ≤ kw ≤ KW`, checked by the caller's [`MacWidths::check`]).
+    pub fn new(kw: u32) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::WIDTHS_OK;
+        assert!(kw >= 1 && kw as usize <= KW, "LaneWeight: kw {kw} outside 1..={KW}");
+        Self {
+            widx: Default::default(),
+            w16: Default::default(),
+            i_m: Default::default(),
+            i_u: Default::default(),
+            odd: Default::default(),
+            w_t: Default::default(),
+            w_sign: Default::default(),
+            w_u: Default::default(),
+            i_mask: Constant::new(bits(low_mask(kw))),
+            one: Constant::new(bits(1)),
+            offset: Constant::new(bits(1 << kw)),
+            w_lo: Constant::new(bits(low_mask(kw + 1))),
+            w_hi: Constant::new(bits(high_mask(kw + 1, 16))),
+            _kw: kw as usize,
+        }
+    }
+}
+
+impl<const KW: usize> Logic for LaneWeight<KW> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // 2i + 1 − 2^kw modulo 2^16, wrapped at kw + 1 bits (as in LaneProduct).
+        self.i_m.next = self.widx.val() & self.i_mask.val();
+        self.i_u.x.next = self.i_m.val();
+        self.odd.next = (self.i_u.y.val() << 1) | self.one.val();
+        self.w_t.next = self.odd.val() - self.offset.val();
+        for m in self._kw..(self._kw + 1) {
+            self.w_sign.next = self.w_t.val().get_bit(m);
+        }
+        if self.w_sign.val() {
+            self.w_u.next = self.w_t.val() | self.w_hi.val();
+        } else {
+            self.w_u.next = self.w_t.val() & self.w_lo.val();
+        }
+        self.w16.next = signed_cast(self.w_u.val());
+    }
+}
+
+/// One lane of the MAC array from a decoded weight ([`LaneWeight`]): the signed multiply `a·w` (16 × 16 → 32,
+/// alone in its assignment: DESIGN.md §4) registered raw, so that the multiplier has only wires on both sides
+/// (its operands come from registers, its product goes straight into one); the narrowing to `P` bits, the wrap at
+/// `ka + kw + 1` bits and the enable (registered beside the product) follow the register, combinationally.
+/// Latency 1, the same `prod` as [`LaneProduct`] for the same beat.
+#[derive(LogicBlock)]
+pub struct RawLaneProduct<const KA: usize, const P: usize> {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Activation code, unsigned, `ka` bits used.
+    pub act: Signal<In, Bits<KA>>,
+    /// Decoded weight, signed 16 bits (from [`LaneWeight`]).
+    pub w16: Signal<In, Signed<16>>,
+    /// Product enable: when low `prod` is 0.
+    pub en: Signal<In, Bit>,
+    /// Product of the beat one edge earlier, signed, `ka + kw + 1` significant bits sign-extended to `P`.
+    pub prod: Signal<Out, Signed<P>>,
+    a_m: Signal<Local, Bits<KA>>,
+    a_u: ZeroResize<KA, 16>,
+    a16: Signal<Local, Signed<16>>,
+    p32: Signal<Local, Signed<32>>,
+    p_reg: DFF<Signed<32>>,
+    en_reg: DFF<Bit>,
+    narrow: SignResize<32, P>,
+    p_t: Signal<Local, Bits<P>>,
+    p_sign: Signal<Local, Bit>,
+    p_u: Signal<Local, Bits<P>>,
+    a_mask: Constant<Bits<KA>>,
+    p_lo: Constant<Bits<P>>,
+    p_hi: Constant<Bits<P>>,
+    zero: Constant<Signed<P>>,
+    _pb: usize,
+}
+
+impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
+    const WIDTHS_OK: () = assert!(
+        KA >= 1 && KA <= 15 && P <= 32,
+        "RawLaneProduct needs KA in 1..=15, P ≤ 32"
+    );
+
+    /// A lane for `ka`-bit activations and products of `w.product_bits()` bits.
+    pub fn new(w: MacWidths) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::WIDTHS_OK;
+        let pb = w.product_bits();
+        assert!(
+            w.ka >= 1 && w.ka as usize <= KA && pb as usize <= P,
+            "RawLaneProduct: widths {w:?} exceed the capacity"
+        );
+        Self {
+            clock: Default::default(),
+            act: Default::default(),
+            w16: Default::default(),
+            en: Default::default(),
+            prod: Default::default(),
+            a_m: Default::default(),
+            a_u: Default::default(),
+            a16: Default::default(),
+            p32: Default::default(),
+            p_reg: Default::default(),
+            en_reg: Default::default(),
+            narrow: Default::default(),
+            p_t: Default::default(),
+            p_sign: Default::default(),
+            p_u: Default::default(),
+            a_mask: Constant::new(bits(low_mask(w.ka))),
+            p_lo: Constant::new(bits(low_mask(pb))),
+            p_hi: Constant::new(bits(high_mask(pb, P as u32))),
+            zero: Constant::new(Default::default()),
+            _pb: pb as usize,
+        }
+    }
+}
+
+impl<const KA: usize, const P: usize> Logic for RawLaneProduct<KA, P> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, p_reg, en_reg);
+        self.a_m.next = self.act.val() & self.a_mask.val();
+        self.a_u.x.next = self.a_m.val();
+        self.a16.next = signed_cast(self.a_u.y.val());
+        // The signed multiply, alone, into a 32-bit signal, registered as it is.
+        self.p32.next = self.a16.val() * self.w16.val();
+        self.p_reg.d.next = self.p32.val();
+        self.en_reg.d.next = self.en.val();
+        // After the register: P bits, wrapped at ka + kw + 1 bits, gated by the enable.
+        self.narrow.x.next = self.p_reg.q.val();
+        self.p_t.next = unsigned_cast(self.narrow.y.val());
+        for m in (self._pb - 1)..self._pb {
+            self.p_sign.next = self.p_t.val().get_bit(m);
+        }
+        if self.p_sign.val() {
+            self.p_u.next = self.p_t.val() | self.p_hi.val();
+        } else {
+            self.p_u.next = self.p_t.val() & self.p_lo.val();
+        }
+        if self.en_reg.q.val() {
+            self.prod.next = signed_cast(self.p_u.val());
+        } else {
+            self.prod.next = self.zero.val();
+        }
+    }
+}
