@@ -39,8 +39,9 @@
 //!   is a pure pipeline: the code of whatever was presented).
 //! * MAC array: shapes 1 × 1, 2 × 8, 8 × 2, 4 × 4 (default) × widths (1, 1), (2, 2), (3, 3), (4, 4), (8, 8),
 //!   (2, 4), (4, 2) — the diagonal plus mixed pairs, not the full 5 × 5: one shape's bank of 7 widths is already
-//!   ~33 000 lines of Verilog (5–19 s to build cold), 25 widths would be ~3.5× that with superlinear verilation, and
-//!   the lanes are the MAC's `LaneProduct`, which the MAC bank sweeps over all 25 pairs. Every lane sees every
+//!   ~33 000 lines of Verilog (5–19 s to build cold), 25 widths would be ~3.5× that with superlinear verilation. (The
+//!   array's lanes are `LaneWeight` + `RawLaneProduct`, the same product as the MAC's `LaneProduct` that the MAC
+//!   bank sweeps over all 25 pairs, with the weight decoded one register earlier.) Every lane sees every
 //!   activation × weight pair; worst-case sums (max codes × most negative weights in even PEs and most positive in
 //!   odd PEs, and swapped) that reach both ends of the accumulator, sized at its exact bound for sums of up to
 //!   6 beats; wrapping sums; ≥ 100 000 random beats.
