@@ -863,7 +863,10 @@ fn corrupt_safetensors_files_are_rejected() {
         std::fs::write(&w, bytes).unwrap();
         arch_err(&p, "model.safetensors", parts)
     };
-    check(&good[..good.len() - 3], &["not a valid safetensors file", "outside the file's 509 data bytes"]);
+    check(
+        &good[..good.len() - 3],
+        &["not a valid safetensors file", "outside the file's 509 data bytes"],
+    );
     check(&good[..good.len() / 2], &["not a valid safetensors file"]);
     check(&good[..5], &["only 5 bytes"]);
     check(b"", &["is empty"]);
