@@ -1,6 +1,6 @@
 //! Command-line interface: argument types and the subcommand drivers.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use pact_toolchain::data::{self, DataSpec, Dataset, Split};
@@ -213,20 +213,7 @@ fn quant_config(q: &QuantArgs) -> Result<QuantConfig> {
 
 /// Load `spec`'s split for evaluation: the test split of a named set, a PATH whole.
 fn load_eval_data(spec: &str, limit: Option<usize>) -> Result<Dataset> {
-    let spec: DataSpec = spec.parse()?;
-    let split = if matches!(spec, DataSpec::Path(_)) {
-        Split::All
-    } else {
-        Split::Test
-    };
-    let mut ds = data::load(&spec, split)?;
-    if let Some(n) = limit {
-        ds.truncate(n);
-    }
-    if ds.is_empty() {
-        bail!("data set '{}' has no images", ds.name);
-    }
-    Ok(ds)
+    Ok(data::load_eval(spec, limit)?)
 }
 
 /// Quantize a float model with calibration data as the arguments say.

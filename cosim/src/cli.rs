@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pact_hdl::accel::{AccelConfig, InjectedFault};
-use pact_toolchain::data::{self, DataSpec, Dataset, Split};
+use pact_toolchain::data::{self, Dataset};
 use pact_toolchain::model_io::{self, AnyModel};
 use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
@@ -107,19 +107,7 @@ pub fn load_model(path: &Path) -> Result<QModel> {
 /// Load the data as `pact eval` does: the test split of a named set, a PATH whole; at most `limit` images; the
 /// images must have the model's input shape.
 pub fn load_data(spec: &str, limit: Option<usize>, q: &QModel) -> Result<Dataset> {
-    let spec: DataSpec = spec.parse()?;
-    let split = if matches!(spec, DataSpec::Path(_)) {
-        Split::All
-    } else {
-        Split::Test
-    };
-    let mut ds = data::load(&spec, split).with_context(|| format!("loading the data {spec}"))?;
-    if let Some(n) = limit {
-        ds.truncate(n);
-    }
-    if ds.is_empty() {
-        bail!("data set '{}' has no images (--limit 0?)", ds.name);
-    }
+    let ds = data::load_eval(spec, limit).with_context(|| format!("loading the data {spec}"))?;
     eval::check_shape(&ds, q.input.shape)?;
     Ok(ds)
 }

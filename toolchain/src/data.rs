@@ -214,6 +214,28 @@ impl fmt::Display for DataSpec {
     }
 }
 
+/// The images a model is evaluated (or co-simulated) on, as `pact eval` and `pact sim` take them: the test split of
+/// a named set, a PATH whole; at most `limit` images; an empty result is an error.
+pub fn load_eval(spec: &str, limit: Option<usize>) -> Result<Dataset> {
+    let Ok(spec) = spec.parse::<DataSpec>();
+    let split = if matches!(spec, DataSpec::Path(_)) {
+        Split::All
+    } else {
+        Split::Test
+    };
+    let mut ds = load(&spec, split)?;
+    if let Some(n) = limit {
+        ds.truncate(n);
+    }
+    if ds.is_empty() {
+        return Err(Error::config(format!(
+            "data set '{}' has no images (--limit 0?)",
+            ds.name
+        )));
+    }
+    Ok(ds)
+}
+
 /// Load `split` of the data set `spec`.
 pub fn load(spec: &DataSpec, split: Split) -> Result<Dataset> {
     match spec {
