@@ -26,6 +26,9 @@
 //! (`CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true`, in a separate `CARGO_TARGET_DIR`) to also catch arithmetic
 //! overflow, as the long runs in docs/reliability.md did.
 
+mod common;
+
+use common::{npy_bytes, zip_of};
 use flate2::write::GzEncoder;
 use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::float::FloatModel;
@@ -508,31 +511,6 @@ fn tensors_of(st: &[u8]) -> Vec<(String, Vec<f32>, Vec<usize>)> {
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
-}
-
-/// The `.npy` bytes of a float32 array.
-fn npy_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
-    use ndarray_npy::WriteNpyExt;
-    let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), data.to_vec()).unwrap();
-    let mut out = Vec::new();
-    a.write_npy(&mut out).unwrap();
-    out
-}
-
-/// A zip of `members` (name, bytes), deflated or stored.
-fn zip_of(members: &[(String, Vec<u8>)], deflate: bool) -> Vec<u8> {
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let method = if deflate {
-        zip::CompressionMethod::Deflated
-    } else {
-        zip::CompressionMethod::Stored
-    };
-    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-    for (n, b) in members {
-        z.start_file(n.as_str(), opts).unwrap();
-        z.write_all(b).unwrap();
-    }
-    z.finish().unwrap().into_inner()
 }
 
 /// A weights target: seeds are the weights files of the saved models (safetensors, or npz whose members are

@@ -12,6 +12,9 @@
 //!
 //! Cases that need files too large to commit (size caps) are made at test time as sparse files.
 
+mod common;
+
+use common::{npy_bytes, zip_of};
 use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::import::onnx::proto::{ModelProto, StringStringEntryProto, TensorProto};
 use pact_toolchain::import::{onnx, statedict};
@@ -146,32 +149,6 @@ fn pqm_manifest(b: &[u8], f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     })
 }
 
-fn npy(data: &[f32], shape: &[usize]) -> Vec<u8> {
-    use ndarray_npy::WriteNpyExt;
-    let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), data.to_vec()).unwrap();
-    let mut out = Vec::new();
-    a.write_npy(&mut out).unwrap();
-    out
-}
-
-fn zip_of(members: &[(String, Vec<u8>)], deflate: bool) -> Vec<u8> {
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let method = if deflate {
-        zip::CompressionMethod::Deflated
-    } else {
-        zip::CompressionMethod::Stored
-    };
-    // A fixed timestamp keeps the bytes reproducible.
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(method)
-        .last_modified_time(zip::DateTime::default());
-    for (n, b) in members {
-        z.start_file(n.as_str(), opts).unwrap();
-        z.write_all(b).unwrap();
-    }
-    z.finish().unwrap().into_inner()
-}
-
 /// The `.npy` members of the small model's weights.
 fn npz_members(st: &[u8]) -> Vec<(String, Vec<u8>)> {
     let st = safetensors::SafeTensors::deserialize(st).unwrap();
@@ -184,7 +161,7 @@ fn npz_members(st: &[u8]) -> Vec<(String, Vec<u8>)> {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
-            (format!("{n}.npy"), npy(&d, t.shape()))
+            (format!("{n}.npy"), npy_bytes(&d, t.shape()))
         })
         .collect();
     v.sort();
@@ -566,7 +543,7 @@ fn corpus() -> Vec<Case> {
         v.push(npz_pair("torch_zip_checkpoint", zip_of(&m, true), &["PyTorch pickle"]));
         // A zip bomb: 17 MiB of zeros deflated to a few kilobytes (ratio ~1000:1), as a valid .npy.
         let mut m = members.clone();
-        m[wi].1 = npy(&vec![0.0; 17 << 18], &[17 << 18]);
+        m[wi].1 = npy_bytes(&vec![0.0; 17 << 18], &[17 << 18]);
         v.push(npz_pair(
             "zip_bomb_ratio",
             zip_of(&m, true),
