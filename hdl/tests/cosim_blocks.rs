@@ -712,28 +712,7 @@ fn pact_consts(r: &mut ChaCha8Rng, acc_bits: u32, ka: u32) -> Vec<ChannelConsts>
             bias: r.gen_range(lo / 8..=hi / 8),
         });
     }
-    v.extend([
-        ChannelConsts {
-            m0: 0,
-            shift: 1,
-            bias: 0,
-        },
-        ChannelConsts {
-            m0: 65535,
-            shift: 1,
-            bias: hi,
-        },
-        ChannelConsts {
-            m0: 65535,
-            shift: 62,
-            bias: lo,
-        },
-        ChannelConsts {
-            m0: 3,
-            shift: 2,
-            bias: -1,
-        },
-    ]);
+    v.extend(common::edge_consts(acc_bits));
     v.push(realistic(r, Some(lo)));
     v.push(realistic(r, Some(hi)));
     v

@@ -270,6 +270,34 @@ pub struct PactCase {
     pub inputs: Vec<PactInput>,
 }
 
+/// The edge channel constants of an `acc_bits` accumulator: `M0` = 0; `M0` = 2^16 − 1 with shift 1 and the
+/// largest bias, and with shift 62 and the most negative bias; the tie-prone `M0` = 3 with shift 2 and bias −1.
+pub fn edge_consts(acc_bits: u32) -> [ChannelConsts; 4] {
+    let (lo, hi) = (-(1i64 << (acc_bits - 1)), (1i64 << (acc_bits - 1)) - 1);
+    [
+        ChannelConsts {
+            m0: 0,
+            shift: 1,
+            bias: 0,
+        },
+        ChannelConsts {
+            m0: 65535,
+            shift: 1,
+            bias: hi,
+        },
+        ChannelConsts {
+            m0: 65535,
+            shift: 62,
+            bias: lo,
+        },
+        ChannelConsts {
+            m0: 3,
+            shift: 2,
+            bias: -1,
+        },
+    ]
+}
+
 /// Channels with realistic multipliers (the code range spans a fraction of the accumulator range) and edge
 /// constants (M0 = 0, M0 = 2^16 − 1 with shifts 1 and 62, the bias extremes, tie-prone M0 = 1 and 3), then every
 /// edge accumulator of every channel, random inputs, and two addresses past the last channel.
@@ -288,32 +316,17 @@ pub fn pact_case(test: &str, acc_bits: u32, ka: u32, extra: &[ChannelConsts]) ->
             }
         })
         .collect();
+    let [zero, max_hi, max_lo, tie] = edge_consts(acc_bits);
     consts.extend([
-        ChannelConsts {
-            m0: 0,
-            shift: 1,
-            bias: 0,
-        },
-        ChannelConsts {
-            m0: 65535,
-            shift: 1,
-            bias: hi,
-        },
-        ChannelConsts {
-            m0: 65535,
-            shift: 62,
-            bias: lo,
-        },
+        zero,
+        max_hi,
+        max_lo,
         ChannelConsts {
             m0: 1,
             shift: 1,
             bias: 0,
         },
-        ChannelConsts {
-            m0: 3,
-            shift: 2,
-            bias: -1,
-        },
+        tie,
     ]);
     consts.extend_from_slice(extra);
     let wrap = |v: i64| {
