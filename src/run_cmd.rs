@@ -387,68 +387,17 @@ fn markdown(r: &RunReport, plan: &pact_hdl::accel::Plan) -> String {
     s
 }
 
-/// A minimal Markdown-table-to-HTML rendering of [`markdown`]'s output, with the plots inline.
+/// [`markdown`]'s output as an HTML page (pulldown-cmark, tables on), with the plots inline.
 fn html(md: &str, plots: &[(String, String)]) -> String {
-    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let inline = |t: &str| {
-        let mut out = String::new();
-        let (mut bold, mut code) = (false, false);
-        let e = esc(t);
-        let mut it = e.split("**").peekable();
-        while let Some(part) = it.next() {
-            for (j, c) in part.split('`').enumerate() {
-                if j > 0 {
-                    out.push_str(if code { "</code>" } else { "<code>" });
-                    code = !code;
-                }
-                out.push_str(c);
-            }
-            if it.peek().is_some() {
-                out.push_str(if bold { "</b>" } else { "<b>" });
-                bold = !bold;
-            }
-        }
-        out
-    };
+    use pulldown_cmark::{html::push_html, Options, Parser};
     let mut h = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pact run</title><style>body{font-family:sans-serif;max-width:960px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}</style></head><body>\n",
     );
-    let mut in_table = false;
-    for line in md.lines() {
-        if line.starts_with('|') {
-            if line.starts_with("|---") {
-                continue;
-            }
-            if !in_table {
-                h.push_str("<table>\n");
-                in_table = true;
-            }
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            h.push_str("<tr>");
-            for c in cells {
-                let _ = write!(h, "<td>{}</td>", inline(c));
-            }
-            h.push_str("</tr>\n");
-            continue;
-        }
-        if in_table {
-            h.push_str("</table>\n");
-            in_table = false;
-        }
-        if let Some(t) = line.strip_prefix("## ") {
-            let _ = writeln!(h, "<h2>{}</h2>", inline(t));
-        } else if let Some(t) = line.strip_prefix("# ") {
-            let _ = writeln!(h, "<h1>{}</h1>", inline(t));
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(h, "<p>{}</p>", inline(line));
-        }
-    }
-    if in_table {
-        h.push_str("</table>\n");
-    }
+    push_html(&mut h, Parser::new_ext(md, Options::ENABLE_TABLES));
     h.push_str("<h2>Plots</h2>\n");
     for (name, svg) in plots {
-        let _ = writeln!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>", esc(name));
+        let caption = name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let _ = writeln!(h, "<figure>{svg}<figcaption>{caption}</figcaption></figure>");
     }
     h.push_str("</body></html>\n");
     h
@@ -506,12 +455,12 @@ mod tests {
     fn html_renders_tables_bold_and_code() {
         let h = html(
             "# t\n\n| a | **b** `c` |\n|---|---|\n| x<y | z |\n",
-            &[("p".into(), "<svg/>".into())],
+            &[("p<".into(), "<svg/>".into())],
         );
         assert!(h.contains("<h1>t</h1>"));
-        assert!(h.contains("<td><b>b</b> <code>c</code></td>"));
-        assert!(h.contains("<td>x&lt;y</td>"));
-        assert!(h.contains("<figure><svg/>"));
+        assert!(h.contains("<strong>b</strong> <code>c</code></th>"), "{h}");
+        assert!(h.contains("<td>x&lt;y</td>"), "{h}");
+        assert!(h.contains("<figure><svg/><figcaption>p&lt;</figcaption>"), "{h}");
         assert_eq!(h.matches("<table>").count(), 1);
     }
 }
