@@ -92,7 +92,7 @@ impl Tmpfs {
         if ok {
             Some(Tmpfs(m))
         } else {
-            println!("SKIPPED: cannot mount a tmpfs ({opts}) here (needs root)");
+            pact_sim::require::skip_or_fail(&format!("cannot mount a tmpfs ({opts}) here (needs root)"));
             None
         }
     }

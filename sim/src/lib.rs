@@ -33,6 +33,7 @@ mod error;
 mod ffi;
 mod icarus;
 mod port;
+pub mod require;
 mod shim;
 mod sim;
 mod toolchain;

