@@ -1,5 +1,5 @@
-//! The pre-synthesis resource estimate, the up-front fit check, and what the flow reads from the generator's
-//! `manifest.json`.
+//! What the flow reads from the generator's `manifest.json`; the pre-synthesis estimate and the fit rule are
+//! pact-device's ([`Estimate`], [`check_fit`]), shared with the generator.
 
 use std::path::Path;
 
@@ -7,101 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::board::AccelPorts;
-use crate::target::Target;
-
-/// A design's size before synthesis (from the generator's manifest, or given by the caller).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Parallel multiply-accumulate units.
-    pub macs: u64,
-    /// Bits of memory: weights, requantization constants and activation buffers.
-    pub memory_bits: u64,
-    /// The part of `memory_bits` that is initialised by the bitstream (weights, constants): it cannot live in
-    /// the iCE40 UltraPlus SPRAMs. `None`: all of it.
-    #[serde(default)]
-    pub rom_bits: Option<u64>,
-    /// The generator's own LUT estimate, if it made one.
-    pub luts: Option<u64>,
-    /// Multipliers in the design (MAC lanes + requantization multipliers), if known: with more than the device
-    /// has DSPs, the flow maps them to LUTs from the start instead of retrying.
-    #[serde(default)]
-    pub multipliers: Option<u64>,
-    /// The narrowest multiplier operand width in bits (sets the LUT cost of a MAC built from LUTs); 2 if
-    /// unknown, which makes the check the most lenient.
-    pub mac_bits: Option<u32>,
-}
-
-/// A lower bound on the LUT4s of one MAC built from LUTs (signed `b × b` multiply + accumulator), from yosys
-/// `synth_ice40` measurements (DESIGN.md §3: 23, 58, 219, 817 LUT4 at 2, 4, 8, 16 bits), rounded down and
-/// interpolated downwards between the measured points.
-pub fn min_luts_per_mac(bits: u32) -> u64 {
-    match bits {
-        0..=2 => 20,
-        3..=4 => 50,
-        5..=8 => 150,
-        9..=15 => 400,
-        _ => 800,
-    }
-}
-
-/// Check an estimate against a target before running any tool. Only designs that certainly cannot fit are
-/// refused (the checks are lower bounds); the error text gives the figures.
-///
-/// * initialised memory (`rom_bits`, else `memory_bits`) > block RAM bits + 16 bits in each of a quarter of the
-///   LUTs (LUT ROM);
-/// * all memory > that + SPRAM bits (UP5K: 4 × 256 kbit, usable for buffers that need no initial contents);
-/// * MACs: `macs` > hard multipliers + LUTs / [`min_luts_per_mac`];
-/// * LUTs: the generator's own LUT estimate > the device's LUTs.
-pub fn check_fit(target: Target, e: &Estimate) -> Result<(), String> {
-    let d = target.totals();
-    let mut problems = Vec::new();
-    let bram_bits = d.brams as u64 * d.bram_bits as u64;
-    let lut_rom_bits = d.luts as u64 / 4 * 16;
-    let spram_bits = d.sprams as u64 * 262_144;
-    let rom = e.rom_bits.unwrap_or(e.memory_bits).min(e.memory_bits);
-    let rom_cap = bram_bits + lut_rom_bits;
-    if rom > rom_cap {
-        problems.push(format!(
-            "{rom} bits of initialised memory (weights, constants) needed, {rom_cap} available ({} block RAMs × \
-             {} bits = {bram_bits}, plus at most {lut_rom_bits} in LUTs); over by {:.2}×",
-            d.brams,
-            d.bram_bits,
-            rom as f64 / rom_cap as f64
-        ));
-    } else if e.memory_bits > rom_cap + spram_bits {
-        problems.push(format!(
-            "{} memory bits needed, {} available ({bram_bits} in block RAMs, at most {lut_rom_bits} in LUTs, \
-             {spram_bits} in SPRAMs); over by {:.2}×",
-            e.memory_bits,
-            rom_cap + spram_bits,
-            e.memory_bits as f64 / (rom_cap + spram_bits) as f64
-        ));
-    }
-    let bits = e.mac_bits.unwrap_or(2);
-    let per_mac = min_luts_per_mac(bits);
-    let mac_cap = d.dsps as u64 + d.luts as u64 / per_mac;
-    if e.macs > mac_cap {
-        problems.push(format!(
-            "{} MACs needed, at most {mac_cap} possible ({} hard multipliers + {} LUTs / ≥ {per_mac} LUTs per \
-             {bits}-bit MAC)",
-            e.macs, d.dsps, d.luts
-        ));
-    }
-    if let Some(l) = e.luts {
-        if l > d.luts as u64 {
-            problems.push(format!(
-                "{l} LUTs estimated, {} on the device ({:.0} %)",
-                d.luts,
-                100.0 * l as f64 / d.luts as f64
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
+pub use pact_device::fit::{check_fit, min_luts_per_mac, Estimate, FitError};
 
 /// What the flow uses from the generator's `manifest.json`. Every field is optional; see
 /// [`read_manifest`] for the keys looked up.
@@ -362,6 +268,7 @@ pub fn manifest_info(v: &Value) -> Result<ManifestInfo, String> {
                     .min()
                     .map(|b| b as u32)
             }),
+        spram_buffers: false,
     });
     let timing = v.get("timing").unwrap_or(&Value::Null);
     let cycle_keys = ["cycles_per_inference", "total_cycles", "cycles", "latency_cycles"];
@@ -380,62 +287,6 @@ pub fn manifest_info(v: &Value) -> Result<ManifestInfo, String> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn fit_check_refuses_with_figures() {
-        let ok = Estimate {
-            macs: 16,
-            memory_bits: 50_000,
-            rom_bits: None,
-            multipliers: None,
-            luts: None,
-            mac_bits: Some(4),
-        };
-        assert!(check_fit(Target::Ice40Up5k, &ok).is_ok());
-        // 16×16 array of 4-bit MACs: 256 > 8 + 5280/50 = 113.
-        let big = Estimate {
-            macs: 256,
-            memory_bits: 2_000_000,
-            rom_bits: None,
-            multipliers: None,
-            luts: Some(30_000),
-            mac_bits: Some(4),
-        };
-        let e = check_fit(Target::Ice40Up5k, &big).unwrap_err();
-        assert!(e.contains("256 MACs needed, at most 113 possible"), "{e}");
-        assert!(
-            e.contains("2000000 bits of initialised memory (weights, constants) needed, 144000 available"),
-            "{e}"
-        );
-        assert!(e.contains("30000 LUTs estimated, 5280"), "{e}");
-        assert!(check_fit(
-            Target::Ecp5_85k,
-            &Estimate {
-                luts: None,
-                ..big.clone()
-            }
-        )
-        .is_ok());
-        // Buffers without initial contents may use the UP5K's SPRAMs; weights may not.
-        let buffers = Estimate {
-            macs: 16,
-            memory_bits: 600_000,
-            rom_bits: Some(100_000),
-            multipliers: None,
-            luts: None,
-            mac_bits: Some(4),
-        };
-        assert!(check_fit(Target::Ice40Up5k, &buffers).is_ok());
-        let e = check_fit(
-            Target::Ice40Up5k,
-            &Estimate {
-                memory_bits: 1_300_000,
-                ..buffers
-            },
-        )
-        .unwrap_err();
-        assert!(e.contains("1300000 memory bits needed, 1192576 available"), "{e}");
-    }
 
     #[test]
     fn manifest_shapes() {

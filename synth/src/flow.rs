@@ -216,12 +216,12 @@ pub fn run(opts: &SynthOptions) -> Result<SynthReport> {
     })?;
     let estimate = opts.estimate.clone().or_else(|| manifest.estimate.clone());
     if let (Some(e), false) = (&estimate, opts.skip_fit_check) {
-        check_fit(opts.target, e).map_err(|detail| SynthError::DoesNotFit {
+        check_fit(opts.target, e).map_err(|fit| SynthError::DoesNotFit {
             target: opts.target.to_string(),
             part: opts.target.part().to_string(),
             detail: format!(
-                "{detail} (pre-synthesis estimate; nothing was run; the checks are lower bounds, which --force \
-                 skips)"
+                "{} (pre-synthesis estimate; nothing was run; the checks are lower bounds, which --force skips)",
+                fit.problems.join("; ")
             ),
         })?;
     }
@@ -348,18 +348,13 @@ fn run_in(
         .map(|f| f.to_string_lossy().into_owned())
         .collect();
     let totals = target.totals();
+    let family = target.family();
     let synth_cmd = |dsp: bool| {
-        if target.is_ecp5() {
-            format!(
-                "synth_ecp5 -top {top}{} -json ../netlist.json",
-                if dsp { "" } else { " -nodsp" }
-            )
-        } else {
-            format!(
-                "synth_ice40 -top {top}{} -json ../netlist.json",
-                if dsp { " -dsp" } else { "" }
-            )
-        }
+        format!(
+            "{} -top {top}{} -json ../netlist.json",
+            family.synth_command(),
+            family.dsp_option(dsp)
+        )
     };
     let run_yosys = |dsp: bool, log_name: &str| -> Result<(f64, CellCounts)> {
         let script = format!(
@@ -373,10 +368,7 @@ fn run_in(
             .map_err(|e| SynthError::io(format!("writing {}", work.join("synth.ys").display()), e))?;
         let secs = Stage {
             name: "yosys",
-            title: format!(
-                "yosys ({})",
-                if target.is_ecp5() { "synth_ecp5" } else { "synth_ice40" }
-            ),
+            title: format!("yosys ({})", family.synth_command()),
             program: &tools.yosys,
             args: vec!["-s".into(), "../synth.ys".into()],
             cwd: src,
@@ -431,29 +423,15 @@ fn run_in(
     check_cells(target, &cells)?;
 
     // ---- nextpnr. ----
-    let placed = if target.is_ecp5() {
-        "placed.config"
-    } else {
-        "placed.asc"
-    };
-    let mut args: Vec<OsString> = Vec::new();
-    match target.ecp5_flag() {
-        Some(flag) => {
-            args.extend([flag.into(), "--package".into(), "CABGA381".into()]);
-            if let Some(c) = &constraint {
-                args.extend(["--lpf".into(), c.into()]);
-            }
-            args.extend(["--textcfg".into(), placed.into()]);
-        }
-        None => {
-            args.extend(["--up5k".into(), "--package".into(), "sg48".into()]);
-            match &constraint {
-                Some(c) => args.extend(["--pcf".into(), c.into()]),
-                None => args.push("--pcf-allow-unconstrained".into()),
-            }
-            args.extend(["--asc".into(), placed.into()]);
-        }
+    let placed = format!("placed.{}", family.placed_ext());
+    let spec = target.spec();
+    let mut args: Vec<OsString> = vec![spec.nextpnr_device.into(), "--package".into(), spec.package.into()];
+    match (&constraint, family.unconstrained_flag()) {
+        (Some(c), _) => args.extend([family.constraint_flag().into(), c.into()]),
+        (None, Some(flag)) => args.push(flag.into()),
+        (None, None) => {}
     }
+    args.extend([family.placed_flag().into(), (&placed).into()]);
     args.extend([
         "--json".into(),
         "netlist.json".into(),
@@ -469,11 +447,7 @@ fn run_in(
     }
     let secs = Stage {
         name: "nextpnr",
-        title: format!(
-            "nextpnr-{} ({})",
-            if target.is_ecp5() { "ecp5" } else { "ice40" },
-            target.part()
-        ),
+        title: format!("{} ({})", family.nextpnr(), target.part()),
         program: &tools.nextpnr,
         args,
         cwd: work,
@@ -502,21 +476,17 @@ fn run_in(
     }
 
     // ---- Pack. ----
-    let ext = target.bitstream_ext();
+    let ext = family.bitstream_ext();
     let bit_name = format!("{top}.{ext}");
-    let pack_log = if target.is_ecp5() { "ecppack.log" } else { "icepack.log" };
+    let pack_log = format!("{}.log", family.packer());
     let secs = Stage {
         name: "pack",
-        title: if target.is_ecp5() {
-            "ecppack".into()
-        } else {
-            "icepack".into()
-        },
+        title: family.packer().into(),
         program: &tools.pack,
-        args: vec![placed.into(), format!("bitstream.{ext}").into()],
+        args: vec![(&placed).into(), format!("bitstream.{ext}").into()],
         cwd: work,
-        log: work.join(pack_log),
-        failed_log: failed.join(pack_log),
+        log: work.join(&pack_log),
+        failed_log: failed.join(&pack_log),
         progress: opts.progress,
         timeout: opts.stage_timeout,
     }
@@ -524,7 +494,7 @@ fn run_in(
     stages.push(StageTime {
         stage: "pack".into(),
         seconds: secs,
-        log: pack_log.into(),
+        log: pack_log.clone(),
     });
     let bits =
         std::fs::read(work.join(format!("bitstream.{ext}"))).map_err(|e| SynthError::io("reading the bitstream", e))?;
@@ -549,12 +519,12 @@ fn run_in(
     let logic_cells = pnr
         .utilisation
         .iter()
-        .find(|u| u.bel == "ICESTORM_LC" || u.bel == "TRELLIS_COMB")
+        .find(|u| u.bel == family.logic_cell_bel())
         .map(|u| u.used);
     let lc_total = pnr
         .utilisation
         .iter()
-        .find(|u| u.bel == "ICESTORM_LC" || u.bel == "TRELLIS_COMB")
+        .find(|u| u.bel == family.logic_cell_bel())
         .map(|u| u.available)
         .unwrap_or(totals.luts);
     let pct = |used: u32, total: u32| {
@@ -627,13 +597,10 @@ fn run_in(
     }
     outputs.extend([
         (work.join("nextpnr.log"), "nextpnr.log".to_string()),
-        (work.join(pack_log), pack_log.to_string()),
+        (work.join(&pack_log), pack_log.clone()),
         (work.join("nextpnr-report.json"), "nextpnr-report.json".to_string()),
         (work.join("netlist.json"), format!("{top}.json")),
-        (
-            work.join(placed),
-            format!("{top}.{}", if target.is_ecp5() { "config" } else { "asc" }),
-        ),
+        (work.join(&placed), format!("{top}.{}", family.placed_ext())),
         (work.join(format!("bitstream.{ext}")), bit_name),
         (work.join(SUMMARY_FILE), SUMMARY_FILE.to_string()),
         // Last: its presence means the run finished.

@@ -189,6 +189,7 @@ fn a_design_too_large_is_refused_before_any_tool_runs() {
         multipliers: None,
         luts: None,
         mac_bits: Some(4),
+        spram_buffers: false,
     });
     o.tool_path = Some(std::ffi::OsString::new());
     let e = run(&o).unwrap_err();

@@ -388,7 +388,7 @@ fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Value {
             "classes": plan.classes,
             "layers": q.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
         },
-        "config": {"pe": plan.pe, "simd": plan.simd, "target": plan.target.name()},
+        "config": {"pe": plan.pe, "simd": plan.simd, "target": plan.target.map_or("any", |d| d.name())},
         "ports": ports,
         "widths": {
             "activation_bits": plan.ka,
@@ -432,6 +432,24 @@ fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Value {
         },
         "resources": estimate(plan),
     })
+}
+
+/// What the fit rule ([`pact_device::check_fit`]) checks for a plan: the MAC lanes, their narrower operand, all
+/// memory and the initialised part of it (weight ROMs and requantization constants). `pact synth` reads the same
+/// figures back from the manifest.
+pub fn fit_estimate(plan: &Plan) -> pact_device::Estimate {
+    let mem = plan.memory();
+    let mults_per_pact = if plan.acc > 16 { 2 } else { 1 };
+    let lanes = (plan.pe * plan.simd) as u64;
+    pact_device::Estimate {
+        macs: lanes,
+        memory_bits: mem.total() as u64,
+        rom_bits: Some((mem.weights + mem.requant) as u64),
+        luts: None,
+        multipliers: Some(lanes + (plan.pe * mults_per_pact) as u64),
+        mac_bits: Some(plan.ka.min(plan.kw)),
+        spram_buffers: false,
+    }
 }
 
 /// The pre-synthesis resource estimate.
