@@ -5,13 +5,17 @@
 //! * [`Family`]: what differs between iCE40 and ECP5 in the tool flow (yosys command, nextpnr, packer, file
 //!   extensions);
 //! * [`Board`]: one table of the boards ([`BoardSpec`]: oscillator, constraint file, devices carried);
-//! * [`fit`]: the one rule deciding, before synthesis, whether a design certainly cannot fit a device.
+//! * [`fit`]: the one rule deciding, before synthesis, whether a design certainly cannot fit a device;
+//! * [`manifest`]: `manifest.json`, the generator's typed description of a design, written by `pact gen` and read
+//!   by `pact synth` and `pact sim`.
 #![warn(missing_docs)]
 
 mod board;
 mod device;
 pub mod fit;
+pub mod manifest;
 
 pub use board::{Board, BoardSpec};
 pub use device::{Device, DeviceSpec, DeviceTotals, Family, UnknownName};
 pub use fit::{check_fit, Estimate, FitError};
+pub use manifest::{Manifest, ManifestError};

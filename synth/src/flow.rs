@@ -204,7 +204,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthReport> {
     }
     let manifest_path = opts.sources.join("manifest.json");
     let manifest = if manifest_path.is_file() {
-        read_manifest(&manifest_path).map_err(SynthError::Invalid)?
+        read_manifest(&manifest_path)?
     } else {
         ManifestInfo::default()
     };
