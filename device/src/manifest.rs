@@ -363,6 +363,11 @@ impl Port {
             meaning: String::new(),
         }
     }
+
+    /// Ports from `(name, direction, width)` triples.
+    pub fn list(ports: &[(&str, &str, u32)]) -> Vec<Port> {
+        ports.iter().map(|&(n, d, w)| Port::new(n, d, w)).collect()
+    }
 }
 
 impl Manifest {

@@ -60,26 +60,19 @@ fn core_verilog_lints_clean_with_verilator() {
 /// 16-bit class, debug ports to tie off.
 #[test]
 fn core_around_a_module_named_top_with_debug_ports_lints_clean() {
-    let listed: Vec<Port> = [
+    let listed = Port::list(&[
         ("clk", "in", 1),
         ("rst", "in", 1),
         ("in_valid", "in", 1),
         ("in_data", "in", 8),
-    ]
-    .into_iter()
-    .chain([
         ("in_ready", "out", 1),
         ("out_valid", "out", 1),
         ("out_class", "out", 16),
-    ])
-    .chain([
         ("busy", "out", 1),
         ("done", "out", 1),
         ("dbg_sel", "in", 2),
         ("dbg_data", "out", 32),
-    ])
-    .map(|(n, d, w)| Port::new(n, d, w))
-    .collect();
+    ]);
     let ports = ports_from_manifest("top", &listed).unwrap();
     let core = core_verilog(CLOCK_MHZ, 115_200, &ports).unwrap();
     assert!(
