@@ -134,7 +134,8 @@ pub struct GenArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub array: crate::synth_cmd::ArrayArgs,
-    /// Target whose memory bounds the design: any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k.
+    /// Device the design must fit (the fit rule `pact synth` uses): any (no bound), ice40-up5k, ecp5-25k, ecp5-45k,
+    /// ecp5-85k.
     #[arg(long, default_value = "any")]
     pub target: String,
 }
@@ -335,12 +336,9 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 }
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
-    use pact_hdl::accel::{generate, AccelConfig, Target};
+    use pact_hdl::accel::{generate, parse_target, AccelConfig};
     let q = QModel::load(&a.model)?;
-    let target: Target = a
-        .target
-        .parse()
-        .map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
+    let target = parse_target(&a.target).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cfg = AccelConfig::new(a.array.pe, a.array.simd)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_target(target);

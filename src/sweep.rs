@@ -36,7 +36,7 @@ use crate::synth_cmd::{accel_config, ArrayArgs};
 /// `pact sweep`.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// FPGA target: ice40-up5k, ecp5-25k or ecp5-85k.
+    /// FPGA target: ice40-up5k, ecp5-25k, ecp5-45k or ecp5-85k.
     #[arg(long, default_value = "ice40-up5k")]
     pub target: Target,
     /// MAC widths (weights = activations, 1..=16 bits).

@@ -33,13 +33,10 @@ pub struct SynthCmdArgs {
     pub synth: pact_synth::cli::SynthArgs,
 }
 
-/// The accelerator configuration for `target` (its memory bounds the design before any tool runs).
+/// The accelerator configuration for `target` (the fit rule checks the design against it before any tool runs).
 pub fn accel_config(array: ArrayArgs, target: Option<Target>) -> Result<AccelConfig> {
     let cfg = AccelConfig::new(array.pe, array.simd).map_err(|e| anyhow!("{e}"))?;
-    Ok(match target {
-        Some(t) => cfg.with_target(t.name().parse().map_err(|e: pact_hdl::HdlError| anyhow!("{e}"))?),
-        None => cfg,
-    })
+    Ok(cfg.with_target(target))
 }
 
 /// Generate `q` into `dir` (replacing an earlier generator output there), naming the model file on errors.

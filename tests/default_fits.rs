@@ -3,17 +3,17 @@
 //! are in models/README.md.
 
 use pact_cosim::fixtures::{default_model, DEFAULT_PE, DEFAULT_SIMD};
-use pact_hdl::accel::{generate, AccelConfig, Target};
+use pact_hdl::accel::{generate, AccelConfig, Device};
 
 #[test]
 fn default_model_fits_the_up5k_and_meets_10k_inferences_per_s_at_48_mhz() {
     let q = default_model().unwrap();
     let cfg = AccelConfig::new(DEFAULT_PE, DEFAULT_SIMD)
         .unwrap()
-        .with_target(Target::Ice40Up5k);
+        .with_target(Device::Ice40Up5k);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gen");
-    // Fails with the generator's memory check if the design needs more than the UP5K's 30 × 4 kbit of block RAM.
+    // Fails with the fit rule if the design certainly cannot fit the UP5K.
     let rep = generate(&q, &cfg, &dir).unwrap();
     println!("{}", rep.summary());
     let info = pact_synth::estimate::read_manifest(&dir.join("manifest.json")).unwrap();

@@ -2,7 +2,7 @@
 //! cache (keyed by the Verilog's content, which embeds the `$readmemh` paths) hits on every later run.
 
 use anyhow::{anyhow, Context, Result};
-use pact_hdl::accel::emit::VERILOG_FILE;
+use pact_hdl::accel::emit::{Manifest, MANIFEST_FILE, VERILOG_FILE};
 use pact_hdl::accel::{generate_with, AccelConfig, GenOptions, GenReport, InjectedFault};
 use pact_sim::{Model, SimBuilder};
 use pact_toolchain::qmodel::QModel;
@@ -106,13 +106,13 @@ pub fn prepare(q: &QModel, cfg: &AccelConfig, fault: Option<InjectedFault>, cach
         replace_dir(&tmp, &dir)?;
     }
     report.dir = dir;
-    let compute_cycles = report.manifest["timing"]["compute_cycles"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("{}: the manifest has no timing.compute_cycles", report.dir.display()))?;
+    // The manifest as published (typed: a missing or renamed key is an error naming it and the file).
+    let path = report.dir.join(MANIFEST_FILE);
+    let compute_cycles = Manifest::read(&path)?.timing.compute_cycles;
     if compute_cycles != report.plan.compute_cycles() as u64 {
         return Err(anyhow!(
             "{}: the manifest says {compute_cycles} compute cycles, the plan {}",
-            report.dir.display(),
+            path.display(),
             report.plan.compute_cycles()
         ));
     }

@@ -80,9 +80,7 @@ fn a_passing_run_reports_every_image() {
     assert!(r.accuracy().is_some() && r.cycles_per_second() > 0.0);
     assert_eq!(
         r.compute_cycles,
-        r.design.as_ref().unwrap().report.manifest["timing"]["compute_cycles"]
-            .as_u64()
-            .unwrap()
+        r.design.as_ref().unwrap().report.manifest.timing.compute_cycles
     );
 }
 

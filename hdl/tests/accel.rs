@@ -8,7 +8,7 @@ mod accel_support;
 use accel_support::*;
 use pact_cosim::fixtures::{DEFAULT_PE, DEFAULT_SIMD};
 use pact_hdl::accel::plan::{timing, Plan};
-use pact_hdl::accel::{generate, AccelConfig, Target};
+use pact_hdl::accel::{generate, parse_target, AccelConfig, Device};
 use pact_toolchain::float::{FloatModel, Node, Op};
 use pact_toolchain::qmodel::QModel;
 
@@ -35,12 +35,13 @@ fn config_checks_have_exact_messages() {
     );
     assert!(AccelConfig::new(8, 2).is_ok() && AccelConfig::new(2, 8).is_ok() && AccelConfig::new(3, 3).is_ok());
     assert_eq!(
-        "ice40-up6k".parse::<Target>().unwrap_err().to_string(),
-        "target 'ice40-up6k' is unknown (any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k)"
+        parse_target("ice40-up6k").unwrap_err().to_string(),
+        "unknown target `ice40-up6k` (one of: any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k)"
     );
-    assert_eq!("ecp5-25k".parse::<Target>().unwrap(), Target::Ecp5_25k);
+    assert_eq!(parse_target("ecp5-25k").unwrap(), Some(Device::Ecp5_25k));
+    assert_eq!(parse_target("any").unwrap(), None);
     let d = AccelConfig::default();
-    assert_eq!((d.pe(), d.simd(), d.target()), (4, 4, Target::Any));
+    assert_eq!((d.pe(), d.simd(), d.target()), (4, 4, None));
 }
 
 #[test]
@@ -52,7 +53,7 @@ fn model_checks_have_exact_messages() {
         "--pe 64 is larger than every layer of the model (the widest, 'conv2', has 20 outputs)"
     );
     // It fits the UP5K's block RAM (its reason to be the default).
-    assert!(Plan::new(&q, &default_array().with_target(Target::Ice40Up5k)).is_ok());
+    assert!(Plan::new(&q, &default_array().with_target(Device::Ice40Up5k)).is_ok());
     let mut r = rng("model_checks_have_exact_messages");
     let fm = float_model(&mut r, [1, 4, 4], &[L::Flatten, L::Dense(5), L::Logits(3)]);
     let small = build_q(&mut r, &fm, 4, 4, "s");
@@ -64,17 +65,22 @@ fn model_checks_have_exact_messages() {
     // and last layers 8 bits): its 8-bit 1568 → 10 dense layer alone is 125 kbit.
     let fm = cnn_preset(&mut r, [1, 28, 28], 10);
     let cnn = build_q(&mut r, &fm, 4, 4, "cnn");
-    let need = Plan::new(&cnn, &AccelConfig::default()).unwrap().memory().total();
-    assert!(need > 1568 * 10 * 8);
+    // The fit rule (pact-device, shared with `pact synth`): weights and constants in at most the UP5K's 30 × 4 kbit
+    // of block RAM plus 16 bits in a quarter of its 5280 LUTs.
+    let mem = Plan::new(&cnn, &AccelConfig::default()).unwrap().memory();
+    let rom = mem.weights + mem.requant;
+    assert!(rom > 1568 * 10 * 8);
+    let cap = 30 * 4096 + 5280 / 4 * 16;
     assert_eq!(
-        plan_err(&cnn, AccelConfig::default().with_target(Target::Ice40Up5k)),
+        plan_err(&cnn, AccelConfig::default().with_target(Device::Ice40Up5k)),
         format!(
-            "the accelerator needs {need} bits of memory ({:.1} kbit), more than the 122880 bits (120.0 kbit) of block \
-             RAM the ice40-up5k has",
-            need as f64 / 1024.0
+            "the design does not fit the ice40-up5k (iCE40UP5K-SG48): {rom} bits of initialised memory (weights, \
+             constants) needed, {cap} available (30 block RAMs × 4096 bits = 122880, plus at most 21120 in LUTs); \
+             over by {:.2}×",
+            rom as f64 / cap as f64
         )
     );
-    assert!(Plan::new(&cnn, &AccelConfig::default().with_target(Target::Ecp5_25k)).is_ok());
+    assert!(Plan::new(&cnn, &AccelConfig::default().with_target(Device::Ecp5_25k)).is_ok());
     // A layer the engine does not run.
     let mut fm = float_model(
         &mut r,
@@ -126,7 +132,7 @@ fn model_checks_have_exact_messages() {
     let one = build_q(&mut r, &fm, 4, 4, "1x1");
     let plan = Plan::new(&one, &AccelConfig::new(4, 4).unwrap()).unwrap();
     assert_eq!((plan.layers[0].beats, plan.layers[0].bubbles), (1, 1));
-    let plan = Plan::new(&one, &AccelConfig::new(8, 2).unwrap().with_target(Target::Any));
+    let plan = Plan::new(&one, &AccelConfig::new(8, 2).unwrap().with_target(None));
     assert!(plan.is_err(), "8 PEs on a model of at most 4 outputs");
     let fm = float_model(
         &mut r,

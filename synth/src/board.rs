@@ -663,6 +663,32 @@ pub fn write_standin(dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join(STANDIN_MOD10_HEX_FILE), standin_mod10_hex())
 }
 
+/// The manifest of the stand-in accelerator (for `manifest.json` beside it): its ports ([`AccelPorts::standin`]),
+/// 18 cycles and 16 multiply-accumulates per inference (16 pixels), no memories the fit rule counts.
+pub fn standin_manifest() -> pact_device::Manifest {
+    use pact_device::manifest::Port;
+    let a = AccelPorts::standin();
+    let ports = [
+        (&a.clk, "in", 1),
+        (&a.rst, "in", 1),
+        (&a.in_data, "in", 8),
+        (&a.in_valid, "in", 1),
+    ]
+    .into_iter()
+    .chain([
+        (&a.in_ready, "out", 1),
+        (&a.out_class, "out", a.class_bits),
+        (&a.out_valid, "out", 1),
+    ])
+    .chain(a.busy.iter().chain(&a.done).map(|n| (n, "out", 1)))
+    .map(|(n, d, w)| Port::new(n, d, w))
+    .collect();
+    let mut m = pact_device::Manifest::minimal(&a.module, ports);
+    m.timing.total_cycles = 18;
+    m.resources.macs_per_inference = 16;
+    m
+}
+
 /// The class the stand-in accelerator answers for an image: the sum of its pixels mod 10.
 pub fn standin_class(pixels: &[u8]) -> u8 {
     (pixels.iter().map(|&p| p as u32).sum::<u32>() % 10) as u8

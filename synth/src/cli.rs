@@ -8,7 +8,7 @@ use crate::target::{Board, Target};
 /// `pact synth` arguments (the design part: a directory of Verilog; the caller generates it from a model).
 #[derive(Clone, Debug, clap::Args)]
 pub struct SynthArgs {
-    /// FPGA target: ice40-up5k, ecp5-25k or ecp5-85k (default: the board's, else ice40-up5k).
+    /// FPGA target: ice40-up5k, ecp5-25k, ecp5-45k or ecp5-85k (default: the board's, else ice40-up5k).
     #[arg(long)]
     pub target: Option<Target>,
     /// Board: icebreaker or ulx3s (adds the UART/PLL/reset top-level and the board's pins).

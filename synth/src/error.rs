@@ -29,6 +29,9 @@ pub enum SynthError {
         /// The figures: needed vs available, per resource.
         detail: String,
     },
+    /// The design's `manifest.json` cannot be used.
+    #[error(transparent)]
+    Manifest(#[from] pact_device::ManifestError),
     /// Bad options or inputs (caught before any tool runs).
     #[error("{0}")]
     Invalid(String),

@@ -38,4 +38,4 @@ pub use error::{Result, SynthError, ToolFailure};
 pub use estimate::Estimate;
 pub use flow::{run, DspMode, SynthOptions, FAILED_DIR, REPORT_FILE, SUMMARY_FILE};
 pub use report::SynthReport;
-pub use target::{Board, DeviceTotals, Target};
+pub use target::{Board, Device, DeviceTotals, Family, Target};

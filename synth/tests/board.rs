@@ -5,6 +5,7 @@ use std::process::Command;
 
 use pact_sim::IcarusTestbench;
 use pact_synth::board::{core_verilog, standin_class, write_standin, AccelPorts, CORE_MODULE, STANDIN_MOD10_HEX_FILE};
+use pact_synth::estimate::{ports_from_manifest, Port};
 use pact_synth::uart::check_baud;
 
 /// A clock that gives 16 cycles per bit at 115 200 baud, so that the simulation is short.
@@ -59,23 +60,20 @@ fn core_verilog_lints_clean_with_verilator() {
 /// 16-bit class, debug ports to tie off.
 #[test]
 fn core_around_a_module_named_top_with_debug_ports_lints_clean() {
-    let manifest = serde_json::json!({
-        "top": "top",
-        "ports": [
-            {"name": "clk", "direction": "in", "width": 1},
-            {"name": "rst", "direction": "in", "width": 1},
-            {"name": "in_valid", "direction": "in", "width": 1},
-            {"name": "in_data", "direction": "in", "width": 8},
-            {"name": "in_ready", "direction": "out", "width": 1},
-            {"name": "out_valid", "direction": "out", "width": 1},
-            {"name": "out_class", "direction": "out", "width": 16},
-            {"name": "busy", "direction": "out", "width": 1},
-            {"name": "done", "direction": "out", "width": 1},
-            {"name": "dbg_sel", "direction": "in", "width": 2},
-            {"name": "dbg_data", "direction": "out", "width": 32}
-        ]
-    });
-    let ports = pact_synth::estimate::manifest_info(&manifest).unwrap().ports.unwrap();
+    let listed = Port::list(&[
+        ("clk", "in", 1),
+        ("rst", "in", 1),
+        ("in_valid", "in", 1),
+        ("in_data", "in", 8),
+        ("in_ready", "out", 1),
+        ("out_valid", "out", 1),
+        ("out_class", "out", 16),
+        ("busy", "out", 1),
+        ("done", "out", 1),
+        ("dbg_sel", "in", 2),
+        ("dbg_data", "out", 32),
+    ]);
+    let ports = ports_from_manifest("top", &listed).unwrap();
     let core = core_verilog(CLOCK_MHZ, 115_200, &ports).unwrap();
     assert!(
         core.contains("\ntop accel (") || core.contains(" top accel ("),

@@ -7,26 +7,17 @@
 //! cargo test --release -p pact-synth --test faults -- --nocapture
 //! ```
 
-use pact_synth::board::write_standin;
+use pact_synth::board::{standin_manifest, write_standin};
 use pact_synth::{run, SynthError, SynthOptions, Target, FAILED_DIR, REPORT_FILE};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// A source directory with the stand-in accelerator and its manifest.
 fn sources(dir: &Path) -> PathBuf {
     let src = dir.join("gen");
     std::fs::create_dir_all(&src).unwrap();
     write_standin(&src).unwrap();
-    std::fs::write(
-        src.join("manifest.json"),
-        r#"{"top": "pact_standin_accel", "ports": [
-    {"name": "clk", "dir": "in", "width": 1}, {"name": "rst", "dir": "in", "width": 1},
-    {"name": "in_data", "dir": "in", "width": 8}, {"name": "in_valid", "dir": "in", "width": 1},
-    {"name": "in_ready", "dir": "out", "width": 1}, {"name": "out_class", "dir": "out", "width": 4},
-    {"name": "out_valid", "dir": "out", "width": 1}, {"name": "busy", "dir": "out", "width": 1},
-    {"name": "done", "dir": "out", "width": 1}],
-  "estimate": {"macs": 0, "memory_bits": 0}, "cycles_per_inference": 18, "macs_per_inference": 16}"#,
-    )
-    .unwrap();
+    std::fs::write(src.join("manifest.json"), standin_manifest().to_json()).unwrap();
     src
 }
 

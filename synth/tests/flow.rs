@@ -3,36 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use pact_synth::board::write_standin;
+use pact_synth::board::{standin_manifest, write_standin};
 use pact_synth::{run, Board, Estimate, SynthError, SynthOptions, SynthReport, Target, FAILED_DIR, REPORT_FILE};
 
-/// A source directory with the stand-in accelerator and a manifest in the generator's shape.
+/// A source directory with the stand-in accelerator and its manifest.
 fn standin_sources(dir: &Path) -> PathBuf {
     let src = dir.join("gen");
     std::fs::create_dir_all(&src).unwrap();
     write_standin(&src).unwrap();
-    std::fs::write(
-        src.join("manifest.json"),
-        r#"{
-  "top": "pact_standin_accel",
-  "ports": [
-    {"name": "clk", "dir": "in", "width": 1},
-    {"name": "rst", "dir": "in", "width": 1},
-    {"name": "in_data", "dir": "in", "width": 8},
-    {"name": "in_valid", "dir": "in", "width": 1},
-    {"name": "in_ready", "dir": "out", "width": 1},
-    {"name": "out_class", "dir": "out", "width": 4},
-    {"name": "out_valid", "dir": "out", "width": 1},
-    {"name": "busy", "dir": "out", "width": 1},
-    {"name": "done", "dir": "out", "width": 1}
-  ],
-  "estimate": {"macs": 0, "memory_bits": 0},
-  "cycles_per_inference": 18,
-  "macs_per_inference": 16
-}
-"#,
-    )
-    .unwrap();
+    std::fs::write(src.join("manifest.json"), standin_manifest().to_json()).unwrap();
     src
 }
 
@@ -189,6 +168,7 @@ fn a_design_too_large_is_refused_before_any_tool_runs() {
         multipliers: None,
         luts: None,
         mac_bits: Some(4),
+        spram_buffers: false,
     });
     o.tool_path = Some(std::ffi::OsString::new());
     let e = run(&o).unwrap_err();
@@ -315,4 +295,20 @@ fn ecp5_ulx3s_bitstream_where_yowasp_is_available() {
         "{:?}",
         r.clocks
     );
+}
+
+#[test]
+fn a_manifest_with_a_renamed_key_is_refused_before_any_tool_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = standin_sources(dir.path());
+    // `resources` (the estimate the fit check reads) renamed: the check must not silently stop running.
+    let text = standin_manifest().to_json().replace("\"resources\"", "\"estimate\"");
+    std::fs::write(src.join("manifest.json"), text).unwrap();
+    let mut o = SynthOptions::new(&src, Target::Ice40Up5k, dir.path().join("out"));
+    o.tool_path = Some(std::ffi::OsString::new());
+    let e = run(&o).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SynthError::Manifest(_)), "{msg}");
+    assert!(msg.contains(&src.join("manifest.json").display().to_string()), "{msg}");
+    assert!(msg.contains("missing field `resources`"), "{msg}");
 }

@@ -6,19 +6,20 @@ use crate::array::ARRAY_LATENCY;
 use crate::pact::{M0_BITS, PACT_LATENCY};
 use crate::verilog::emit as emit_verilog;
 use crate::HdlError;
+use pact_device::manifest::{self, Resources};
+pub use pact_device::manifest::{Manifest, ManifestError};
 use pact_toolchain::qmodel::QModel;
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Name of the Verilog file (top module `top`).
 pub const VERILOG_FILE: &str = "accel.v";
 /// Name of the manifest.
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub const MANIFEST_FILE: &str = manifest::FILE;
 /// Name of the resource estimate.
 pub const ESTIMATE_FILE: &str = "estimate.json";
 /// `format` of the manifest.
-pub const MANIFEST_FORMAT: &str = "pact-accel";
+pub const MANIFEST_FORMAT: &str = manifest::FORMAT;
 
 /// Emission options beyond the accelerator itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub struct GenReport {
     /// Seconds to plan, build and emit the design (without writing files).
     pub gen_seconds: f64,
     /// The manifest (also in `dir/manifest.json`).
-    pub manifest: Value,
+    pub manifest: Manifest,
 }
 
 impl GenReport {
@@ -182,9 +183,9 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
             *text = (lines.join("\n") + "\n").into_bytes();
         }
     }
-    let pretty = |v: &Value| serde_json::to_vec_pretty(v).expect("JSON");
-    outputs.push((MANIFEST_FILE.into(), pretty(&manifest)));
-    outputs.push((ESTIMATE_FILE.into(), pretty(&estimate)));
+    outputs.push((MANIFEST_FILE.into(), manifest.to_json().into_bytes()));
+    let estimate = serde_json::to_vec_pretty(&estimate).expect("the estimate serializes");
+    outputs.push((ESTIMATE_FILE.into(), estimate));
     write_dir(out_dir, &outputs)?;
     Ok(GenReport {
         dir: out_dir.to_path_buf(),
@@ -217,7 +218,7 @@ fn write_dir(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), HdlError> {
         }
         let ours = std::fs::read(dir.join(MANIFEST_FILE))
             .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(MANIFEST_FORMAT));
         let empty = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?.next().is_none();
         if !ours && !empty {
@@ -315,142 +316,196 @@ pub fn ports() -> Vec<(&'static str, &'static str, usize, &'static str)> {
     ]
 }
 
-fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Value {
-    let mem = plan.memory();
-    let layers: Vec<Value> = plan
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            json!({
-                "index": i,
-                "name": l.name,
-                "output_of": q.layers[l.out_qindex].name,
-                "kind": l.kind,
-                "outputs": l.m,
-                "fan_in": l.fan_in,
-                "positions": l.positions(),
-                "groups": l.groups,
-                "beats_per_group": l.beats,
-                "input_mode": if l.perlane { "per-lane im2col (replicated input)" } else { "packed words" },
-                "weight_bits": l.wbits,
-                "in_bits": l.in_bits,
-                "out_bits": l.out_bits,
-                "acc_bits": l.acc_bits,
-                "pool": l.pool,
-                "source": l.src.name(),
-                "destination": l.dst.name(),
-                "stored_output": {"channels": l.out_layout.c, "height": l.out_layout.h, "width": l.out_layout.w,
-                                  "words_per_position": l.out_layout.cw},
-                "beats": l.beat_count(),
-                "bubbles_per_group": l.bubbles,
-                "issue_cycles": l.run_cycles(),
-                "formula_cycles": l.formula(plan.simd),
-                "cycles": plan.layer_cycles(i),
-                "weight_rom_words": l.weights.iter().map(|b| b.index.len() / plan.simd).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Manifest {
     let compute = plan.compute_cycles();
     let formula = plan.formula_cycles();
-    let ports: Vec<Value> = ports()
-        .into_iter()
-        .map(|(n, d, w, m)| json!({"name": n, "direction": d, "width": w, "meaning": m}))
-        .collect();
-    let mut memories = vec![json!({"name": "input buffer", "kind": "ram", "count": plan.simd,
-        "depth": plan.input_depth, "width": 8,
-        "layout": if plan.input_replicated { "replicated C x H x W" } else { "packed" }})];
-    for (i, b) in [Bank::A, Bank::B].iter().enumerate() {
-        memories.push(
-            json!({"name": format!("bank {}", b.name()), "kind": "ram", "count": plan.simd,
-            "depth": plan.bank_depth[i], "width": plan.bank_bits[i]}),
-        );
+    Manifest {
+        format: MANIFEST_FORMAT.into(),
+        version: manifest::VERSION,
+        top: "top".into(),
+        verilog: VERILOG_FILE.into(),
+        verilog_lines,
+        model: manifest::ModelInfo {
+            source: q.provenance.source.clone(),
+            input: plan.input,
+            classes: plan.classes,
+            layers: q.layers.iter().map(|l| l.name.clone()).collect(),
+        },
+        config: manifest::Config {
+            pe: plan.pe,
+            simd: plan.simd,
+            target: plan.target.map_or("any", |d| d.name()).into(),
+        },
+        ports: ports()
+            .into_iter()
+            .map(|(n, d, w, m)| manifest::Port {
+                name: n.into(),
+                direction: d.into(),
+                width: w as u32,
+                meaning: m.into(),
+            })
+            .collect(),
+        widths: manifest::Widths {
+            activation_bits: plan.ka,
+            weight_bits: plan.kw,
+            accumulator_bits: plan.acc,
+            output_code_bits: plan.ka_out,
+            m0_bits: M0_BITS,
+            address_bits: super::mem::ADDR_BITS as u32,
+        },
+        timing: manifest::Timing {
+            pixels_per_image: plan.pixels(),
+            compute_cycles: compute as u64,
+            total_cycles: plan.total_cycles() as u64,
+            formula_cycles: formula as u64,
+            beat_cycles: plan.beat_cycles() as u64,
+            compute_over_formula: compute as f64 / formula as f64,
+            array_utilisation: plan.beat_cycles() as f64 / compute as f64,
+            latencies: manifest::Latencies {
+                array: ARRAY_LATENCY,
+                pact: PACT_LATENCY,
+                layer_start: timing::LAYER_START,
+                codes_drain: timing::CODES_DRAIN + plan.chunks() - 1,
+                codes_drain_note: "from the last beat; bubbles after the last beat overlap it".into(),
+                logits_drain: plan.logits_drain(),
+                finish: timing::FINISH,
+            },
+            definition: "compute_cycles: rising edges from the one that accepts the last pixel to the one after \
+                         which out_valid is high; total_cycles adds one cycle per pixel"
+                .into(),
+        },
+        layers: (0..plan.layers.len()).map(|i| layer_entry(q, plan, i)).collect(),
+        memories: memories(plan),
+        memory_bits: memory_bits(plan),
+        resources: estimate(plan),
     }
-    memories.push(json!({"name": "logits", "kind": "ram", "count": plan.pe, "depth": plan.last().groups, "width": 32}));
+}
+
+fn layer_entry(q: &QModel, plan: &Plan, i: usize) -> manifest::Layer {
+    let l = &plan.layers[i];
+    let input_mode = if l.perlane {
+        "per-lane im2col (replicated input)"
+    } else {
+        "packed words"
+    };
+    manifest::Layer {
+        index: i,
+        name: l.name.clone(),
+        output_of: q.layers[l.out_qindex].name.clone(),
+        kind: l.kind.into(),
+        outputs: l.m,
+        fan_in: l.fan_in,
+        positions: l.positions(),
+        groups: l.groups,
+        beats_per_group: l.beats,
+        input_mode: input_mode.into(),
+        weight_bits: l.wbits,
+        in_bits: l.in_bits,
+        out_bits: l.out_bits,
+        acc_bits: l.acc_bits,
+        pool: l.pool,
+        source: l.src.name().into(),
+        destination: l.dst.name().into(),
+        stored_output: manifest::StoredOutput {
+            channels: l.out_layout.c,
+            height: l.out_layout.h,
+            width: l.out_layout.w,
+            words_per_position: l.out_layout.cw,
+        },
+        beats: l.beat_count(),
+        bubbles_per_group: l.bubbles,
+        issue_cycles: l.run_cycles(),
+        formula_cycles: l.formula(plan.simd),
+        cycles: plan.layer_cycles(i),
+        weight_rom_words: l.weights.iter().map(|b| b.index.len() / plan.simd).collect(),
+    }
+}
+
+fn ram(name: String, count: usize, depth: usize, width: usize, layout: Option<&str>) -> manifest::Memory {
+    manifest::Memory {
+        name,
+        kind: "ram".into(),
+        count: Some(count),
+        depth,
+        width,
+        layout: layout.map(String::from),
+        file: None,
+    }
+}
+
+fn memories(plan: &Plan) -> Vec<manifest::Memory> {
+    let layout = if plan.input_replicated {
+        "replicated C x H x W"
+    } else {
+        "packed"
+    };
+    let mut memories = vec![ram("input buffer".into(), plan.simd, plan.input_depth, 8, Some(layout))];
+    for (i, b) in [Bank::A, Bank::B].iter().enumerate() {
+        let (depth, width) = (plan.bank_depth[i], plan.bank_bits[i] as usize);
+        memories.push(ram(format!("bank {}", b.name()), plan.simd, depth, width, None));
+    }
+    memories.push(ram("logits".into(), plan.pe, plan.last().groups, 32, None));
     for (l, layer) in plan.layers.iter().enumerate() {
         for (p, b) in layer.weights.iter().enumerate() {
             if !b.index.is_empty() {
-                memories.push(json!({"name": format!("weights {} pe {p}", layer.name), "kind": "rom",
-                    "file": weight_file(l, p), "depth": b.index.len() / plan.simd,
-                    "width": plan.simd * b.bits as usize}));
+                memories.push(manifest::Memory {
+                    name: format!("weights {} pe {p}", layer.name),
+                    kind: "rom".into(),
+                    count: None,
+                    depth: b.index.len() / plan.simd,
+                    width: plan.simd * b.bits as usize,
+                    layout: None,
+                    file: Some(weight_file(l, p)),
+                });
             }
         }
     }
-    json!({
-        "format": MANIFEST_FORMAT,
-        "version": 1,
-        "top": "top",
-        "verilog": VERILOG_FILE,
-        "verilog_lines": verilog_lines,
-        "model": {
-            "source": q.provenance.source,
-            "input": plan.input,
-            "classes": plan.classes,
-            "layers": q.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
-        },
-        "config": {"pe": plan.pe, "simd": plan.simd, "target": plan.target.name()},
-        "ports": ports,
-        "widths": {
-            "activation_bits": plan.ka,
-            "weight_bits": plan.kw,
-            "accumulator_bits": plan.acc,
-            "output_code_bits": plan.ka_out,
-            "m0_bits": M0_BITS,
-            "address_bits": super::mem::ADDR_BITS,
-        },
-        "timing": {
-            "pixels_per_image": plan.pixels(),
-            "compute_cycles": compute,
-            "total_cycles": plan.total_cycles(),
-            "formula_cycles": formula,
-            "beat_cycles": plan.beat_cycles(),
-            "compute_over_formula": compute as f64 / formula as f64,
-            "array_utilisation": plan.beat_cycles() as f64 / compute as f64,
-            "latencies": {
-                "array": ARRAY_LATENCY,
-                "pact": PACT_LATENCY,
-                "layer_start": timing::LAYER_START,
-                "codes_drain": timing::CODES_DRAIN + plan.chunks() - 1,
-                "codes_drain_note": "from the last beat; bubbles after the last beat overlap it",
-                "logits_drain": plan.logits_drain(),
-                "finish": timing::FINISH,
-            },
-            "definition": "compute_cycles: rising edges from the one that accepts the last pixel to the one after \
-                           which out_valid is high; total_cycles adds one cycle per pixel",
-        },
-        "layers": layers,
-        "memories": memories,
-        "memory_bits": {
-            "weights": mem.weights,
-            "weights_exact": mem.weights_exact,
-            "weights_over_exact": mem.weights as f64 / mem.weights_exact as f64,
-            "input": mem.input,
-            "banks": mem.banks,
-            "logits": mem.logits,
-            "requant": mem.requant,
-            "total": mem.total(),
-        },
-        "resources": estimate(plan),
-    })
+    memories
 }
 
-/// The pre-synthesis resource estimate.
-pub fn estimate(plan: &Plan) -> Value {
+fn memory_bits(plan: &Plan) -> manifest::MemoryBits {
+    let mem = plan.memory();
+    manifest::MemoryBits {
+        weights: mem.weights as u64,
+        weights_exact: mem.weights_exact as u64,
+        weights_over_exact: mem.weights as f64 / mem.weights_exact as f64,
+        input: mem.input as u64,
+        banks: mem.banks as u64,
+        logits: mem.logits as u64,
+        requant: mem.requant as u64,
+        total: mem.total() as u64,
+    }
+}
+
+/// The pre-synthesis resource estimate (`estimate.json`, and `resources` in the manifest).
+pub fn estimate(plan: &Plan) -> Resources {
     let mem = plan.memory();
     let mults_per_pact = if plan.acc > 16 { 2 } else { 1 };
-    json!({
-        "mac_lanes": plan.pe * plan.simd,
-        "mac_operand_bits": [plan.ka, plan.kw],
-        "accumulators": plan.pe,
-        "accumulator_bits": plan.acc,
-        "pact_units": plan.pe,
-        "multipliers_16x16": plan.pe * mults_per_pact,
-        "memory_bits": mem.total(),
-        "weight_bits": mem.weights,
-        "activation_bits": mem.input + mem.banks,
-        "constant_bits": mem.requant + mem.logits,
-        "ice40_ebr_4kbit_lower_bound": mem.total().div_ceil(4096),
-        "ecp5_ebr_18kbit_lower_bound": mem.total().div_ceil(18432),
-        "macs_per_inference": plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum::<usize>(),
-    })
+    let total = mem.total() as u64;
+    Resources {
+        mac_lanes: (plan.pe * plan.simd) as u64,
+        mac_operand_bits: [plan.ka, plan.kw],
+        accumulators: plan.pe as u64,
+        accumulator_bits: plan.acc,
+        pact_units: plan.pe as u64,
+        multipliers_16x16: (plan.pe * mults_per_pact) as u64,
+        memory_bits: total,
+        weight_bits: mem.weights as u64,
+        activation_bits: (mem.input + mem.banks) as u64,
+        constant_bits: (mem.requant + mem.logits) as u64,
+        initialised_bits: (mem.weights + mem.requant) as u64,
+        ice40_ebr_4kbit_lower_bound: total.div_ceil(4096),
+        ecp5_ebr_18kbit_lower_bound: total.div_ceil(18432),
+        macs_per_inference: plan
+            .layers
+            .iter()
+            .map(|l| l.m * l.fan_in * l.positions())
+            .sum::<usize>() as u64,
+    }
+}
+
+/// What the fit rule ([`pact_device::check_fit`]) checks for a plan: the estimate's figures, the same `pact synth`
+/// reads back from the manifest.
+pub fn fit_estimate(plan: &Plan) -> pact_device::Estimate {
+    estimate(plan).estimate()
 }

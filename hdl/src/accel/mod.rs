@@ -3,8 +3,8 @@
 //!
 //! * [`AccelConfig`]: array size and target, checked at construction (exact messages, pinned by tests);
 //! * [`plan::Plan`]: the model mapped onto the engine (layouts, descriptors, packed weights, exact cycle counts),
-//!   with every model-dependent check (unsupported layers, array larger than the model, memory larger than the
-//!   target, address and slot capacities);
+//!   with every model-dependent check (unsupported layers, array larger than the model, design larger than the
+//!   target device (the fit rule `pact synth` uses), address and slot capacities);
 //! * [`top::Accel`]: the rust-hdl top (controller, [`blocks`], [`mem`] leaves, [`crate::array::Array`],
 //!   [`crate::pact::Pact`] units); per-layer differences live in descriptor tables, not in the type structure;
 //! * [`generate`]: writes the Verilog, the `$readmemh` weight files, `manifest.json` and `estimate.json`
@@ -32,62 +32,13 @@ use top::{Accel, AccelParts};
 /// Largest `pe` and `simd`.
 pub const MAX_SIDE: usize = 64;
 
-/// An FPGA whose block RAM bounds the accelerator's memory (`Any`: no bound).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Target {
-    #[default]
-    Any,
-    /// Lattice iCE40 UP5K: 30 EBR of 4 kbit (the 1 Mbit SPRAM cannot be initialised, so weights do not go there).
-    Ice40Up5k,
-    /// Lattice ECP5 25k: 56 EBR of 18 kbit.
-    Ecp5_25k,
-    /// Lattice ECP5 45k: 108 EBR of 18 kbit.
-    Ecp5_45k,
-    /// Lattice ECP5 85k: 208 EBR of 18 kbit.
-    Ecp5_85k,
-}
+/// The FPGA devices (pact-device's table). A design generated for one is checked against it with the fit rule
+/// `pact synth` uses ([`pact_device::check_fit`]); without one (`any` on the command line) nothing bounds it.
+pub use pact_device::Device;
 
-impl Target {
-    /// Every target, in the order of [`Target::name`]s accepted on the command line.
-    pub const ALL: [Target; 5] = [
-        Target::Any,
-        Target::Ice40Up5k,
-        Target::Ecp5_25k,
-        Target::Ecp5_45k,
-        Target::Ecp5_85k,
-    ];
-
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Any => "any",
-            Target::Ice40Up5k => "ice40-up5k",
-            Target::Ecp5_25k => "ecp5-25k",
-            Target::Ecp5_45k => "ecp5-45k",
-            Target::Ecp5_85k => "ecp5-85k",
-        }
-    }
-
-    /// Block RAM bits, `None` for [`Target::Any`].
-    pub fn memory_bits(self) -> Option<usize> {
-        match self {
-            Target::Any => None,
-            Target::Ice40Up5k => Some(30 * 4096),
-            Target::Ecp5_25k => Some(56 * 18432),
-            Target::Ecp5_45k => Some(108 * 18432),
-            Target::Ecp5_85k => Some(208 * 18432),
-        }
-    }
-}
-
-impl std::str::FromStr for Target {
-    type Err = HdlError;
-    fn from_str(s: &str) -> Result<Self, HdlError> {
-        Target::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
-            HdlError::new(format!("target '{s}' is unknown ({})", names.join(", ")))
-        })
-    }
+/// Parse `pact gen`'s `--target`: `any` (no bound) or a device name.
+pub fn parse_target(s: &str) -> Result<Option<Device>, HdlError> {
+    Device::parse_bound(s).map_err(|e| HdlError::new(e.to_string()))
 }
 
 /// The accelerator's array size and target, checked at construction. The model-dependent checks (array larger
@@ -97,16 +48,16 @@ impl std::str::FromStr for Target {
 pub struct AccelConfig {
     pe: usize,
     simd: usize,
-    target: Target,
+    target: Option<Device>,
 }
 
 impl Default for AccelConfig {
-    /// A 4 × 4 array, no memory bound.
+    /// A 4 × 4 array, no device bound.
     fn default() -> Self {
         AccelConfig {
             pe: 4,
             simd: 4,
-            target: Target::Any,
+            target: None,
         }
     }
 }
@@ -125,16 +76,15 @@ impl AccelConfig {
                  words)"
             )));
         }
-        Ok(AccelConfig {
-            pe,
-            simd,
-            target: Target::Any,
-        })
+        Ok(AccelConfig { pe, simd, target: None })
     }
 
-    /// The same array for `target` (its block RAM bounds the memory).
-    pub fn with_target(self, target: Target) -> Self {
-        AccelConfig { target, ..self }
+    /// The same array for `target` (a [`Device`], or `None`: no bound): the plan must pass the fit rule for it.
+    pub fn with_target(self, target: impl Into<Option<Device>>) -> Self {
+        AccelConfig {
+            target: target.into(),
+            ..self
+        }
     }
 
     /// Output channels computed in parallel.
@@ -147,8 +97,8 @@ impl AccelConfig {
         self.simd
     }
 
-    /// The target.
-    pub fn target(&self) -> Target {
+    /// The device bounding the design, if any.
+    pub fn target(&self) -> Option<Device> {
         self.target
     }
 }

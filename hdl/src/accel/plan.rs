@@ -11,7 +11,7 @@
 //! * **weights**: per layer and PE `p`, the rows `p, p + pe, …` (output channels), `⌈N/simd⌉` words (beats) each of
 //!   `simd` indices of exactly `k_w` bits, columns reordered to the order the beats read the activations.
 use super::mem::{WeightBlock, MAX_DEPTH, MAX_WEIGHT_DEPTH, WADDR_BITS};
-use super::{AccelConfig, Target};
+use super::{AccelConfig, Device};
 use crate::pact::{check_consts, ChannelConsts, M0_BITS};
 use crate::rom::MAX_CHANNELS;
 use crate::HdlError;
@@ -171,7 +171,7 @@ pub mod timing {
 pub struct Plan {
     pub pe: usize,
     pub simd: usize,
-    pub target: Target,
+    pub target: Option<Device>,
     /// Model input `[c, h, w]` (8-bit pixels).
     pub input: [usize; 3],
     /// Input buffer replicated (first compute layer is a conv) or packed (dense).
@@ -602,17 +602,8 @@ impl Plan {
             logit_bias,
             classes: q.classes(),
         };
-        let need = plan.memory().total();
-        if let Some(have) = plan.target.memory_bits() {
-            if need > have {
-                return Err(err(format!(
-                    "the accelerator needs {need} bits of memory ({:.1} kbit), more than the {have} bits ({:.1} kbit) \
-                     of block RAM the {} has",
-                    need as f64 / 1024.0,
-                    have as f64 / 1024.0,
-                    plan.target.name()
-                )));
-            }
+        if let Some(device) = plan.target {
+            pact_device::check_fit(device, &super::emit::fit_estimate(&plan)).map_err(|e| err(e.to_string()))?;
         }
         Ok(plan)
     }

@@ -1,0 +1,206 @@
+//! The one fit rule: whether a design certainly cannot fit a device, decided before synthesis from its estimate.
+//! `pact gen` (with a target), `pact synth` (before any tool runs) and the estimate in `manifest.json` use it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::Device;
+
+/// A design's size before synthesis (from the generator's manifest, or given by the caller).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Parallel multiply-accumulate units.
+    pub macs: u64,
+    /// Bits of memory: weights, requantization constants and activation buffers.
+    pub memory_bits: u64,
+    /// The part of `memory_bits` that is initialised by the bitstream (weights, constants). `None`: all of it.
+    #[serde(default)]
+    pub rom_bits: Option<u64>,
+    /// The generator's own LUT estimate, if it made one.
+    pub luts: Option<u64>,
+    /// Multipliers in the design (MAC lanes + requantization multipliers), if known: with more than the device
+    /// has DSPs, the flow maps them to LUTs from the start instead of retrying.
+    #[serde(default)]
+    pub multipliers: Option<u64>,
+    /// The narrowest multiplier operand width in bits (sets the LUT cost of a MAC built from LUTs); 2 if
+    /// unknown, which makes the check the most lenient.
+    pub mac_bits: Option<u32>,
+    /// The design puts its buffers without initial contents (`memory_bits − rom_bits`) in the iCE40 UltraPlus
+    /// SPRAMs. pact's accelerator does not (its memories are inferred, and yosys maps none to SPRAM).
+    #[serde(default)]
+    pub spram_buffers: bool,
+}
+
+/// A lower bound on the LUT4s of one MAC built from LUTs (signed `b × b` multiply + accumulator), from yosys
+/// `synth_ice40` measurements (23, 58, 219, 817 LUT4 at 2, 4, 8, 16 bits), rounded down and interpolated
+/// downwards between the measured points.
+pub fn min_luts_per_mac(bits: u32) -> u64 {
+    match bits {
+        0..=2 => 20,
+        3..=4 => 50,
+        5..=8 => 150,
+        9..=15 => 400,
+        _ => 800,
+    }
+}
+
+/// A design that certainly cannot fit a device: the device and one sentence per resource over, with figures.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("the design does not fit the {device} ({}): {}", device.part(), problems.join("; "))]
+pub struct FitError {
+    /// The device.
+    pub device: Device,
+    /// Needed against available, per resource over.
+    pub problems: Vec<String>,
+}
+
+/// Check an estimate against a device. Only designs that certainly cannot fit are refused (every bound is a lower
+/// bound on what the design needs or an upper bound on what the device has):
+///
+/// * initialised memory (`rom_bits`, else `memory_bits`) > block RAM bits + 16 bits in each of a quarter of the
+///   LUTs (LUT ROM);
+/// * all memory > that, plus the SPRAM bits if the design puts its buffers there ([`Estimate::spram_buffers`]);
+/// * MACs: `macs` > hard multipliers + LUTs / [`min_luts_per_mac`];
+/// * LUTs: the generator's own LUT estimate > the device's LUTs.
+pub fn check_fit(device: Device, e: &Estimate) -> Result<(), FitError> {
+    let problems: Vec<String> = [
+        memory_problem(device, e),
+        mac_problem(device, e),
+        lut_problem(device, e),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(FitError { device, problems })
+    }
+}
+
+fn memory_problem(device: Device, e: &Estimate) -> Option<String> {
+    let d = device.spec();
+    let bram_bits = device.bram_bits();
+    let lut_rom_bits = u64::from(d.luts) / 4 * 16;
+    let spram_bits = if e.spram_buffers {
+        u64::from(d.sprams) * u64::from(d.spram_bits)
+    } else {
+        0
+    };
+    let rom = e.rom_bits.unwrap_or(e.memory_bits).min(e.memory_bits);
+    let rom_cap = bram_bits + lut_rom_bits;
+    if rom > rom_cap {
+        return Some(format!(
+            "{rom} bits of initialised memory (weights, constants) needed, {rom_cap} available ({} block RAMs × \
+             {} bits = {bram_bits}, plus at most {lut_rom_bits} in LUTs); over by {:.2}×",
+            d.brams,
+            d.bram_bits,
+            rom as f64 / rom_cap as f64
+        ));
+    }
+    let cap = rom_cap + spram_bits;
+    (e.memory_bits > cap).then(|| {
+        format!(
+            "{} memory bits needed, {cap} available ({bram_bits} in block RAMs, at most {lut_rom_bits} in LUTs, \
+             {spram_bits} in SPRAMs); over by {:.2}×",
+            e.memory_bits,
+            e.memory_bits as f64 / cap as f64
+        )
+    })
+}
+
+fn mac_problem(device: Device, e: &Estimate) -> Option<String> {
+    let d = device.spec();
+    let bits = e.mac_bits.unwrap_or(2);
+    let per_mac = min_luts_per_mac(bits);
+    let mac_cap = u64::from(d.dsps) + u64::from(d.luts) / per_mac;
+    (e.macs > mac_cap).then(|| {
+        format!(
+            "{} MACs needed, at most {mac_cap} possible ({} hard multipliers + {} LUTs / ≥ {per_mac} LUTs per \
+             {bits}-bit MAC)",
+            e.macs, d.dsps, d.luts
+        )
+    })
+}
+
+fn lut_problem(device: Device, e: &Estimate) -> Option<String> {
+    let luts = u64::from(device.spec().luts);
+    let l = e.luts.filter(|&l| l > luts)?;
+    Some(format!(
+        "{l} LUTs estimated, {luts} on the device ({:.0} %)",
+        100.0 * l as f64 / luts as f64
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(macs: u64, memory_bits: u64, rom_bits: Option<u64>, luts: Option<u64>) -> Estimate {
+        Estimate {
+            macs,
+            memory_bits,
+            rom_bits,
+            luts,
+            mac_bits: Some(4),
+            ..Estimate::default()
+        }
+    }
+
+    #[test]
+    fn fit_check_refuses_with_figures() {
+        assert!(check_fit(Device::Ice40Up5k, &est(16, 50_000, None, None)).is_ok());
+        // 16×16 array of 4-bit MACs: 256 > 8 + 5280/50 = 113.
+        let big = est(256, 2_000_000, None, Some(30_000));
+        let e = check_fit(Device::Ice40Up5k, &big).unwrap_err().to_string();
+        assert!(
+            e.starts_with("the design does not fit the ice40-up5k (iCE40UP5K-SG48): "),
+            "{e}"
+        );
+        assert!(e.contains("256 MACs needed, at most 113 possible"), "{e}");
+        assert!(
+            e.contains("2000000 bits of initialised memory (weights, constants) needed, 144000 available"),
+            "{e}"
+        );
+        assert!(e.contains("30000 LUTs estimated, 5280"), "{e}");
+        assert!(check_fit(
+            Device::Ecp5_85k,
+            &Estimate {
+                luts: None,
+                ..big.clone()
+            }
+        )
+        .is_ok());
+        // 45k: 108 × 18432 + 43848 / 4 × 16 = 2 165 952 bits.
+        assert!(check_fit(
+            Device::Ecp5_45k,
+            &Estimate {
+                luts: None,
+                ..big.clone()
+            }
+        )
+        .is_ok());
+        assert!(check_fit(Device::Ecp5_25k, &Estimate { luts: None, ..big }).is_err());
+    }
+
+    #[test]
+    fn buffers_use_the_sprams_only_when_the_design_puts_them_there() {
+        let buffers = est(16, 600_000, Some(100_000), None);
+        let e = check_fit(Device::Ice40Up5k, &buffers).unwrap_err().to_string();
+        assert!(e.contains("600000 memory bits needed, 144000 available"), "{e}");
+        let spram = Estimate {
+            spram_buffers: true,
+            ..buffers
+        };
+        assert!(check_fit(Device::Ice40Up5k, &spram).is_ok());
+        let e = check_fit(
+            Device::Ice40Up5k,
+            &Estimate {
+                memory_bits: 1_300_000,
+                ..spram
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("1300000 memory bits needed, 1192576 available"), "{e}");
+    }
+}
