@@ -231,7 +231,7 @@ fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: O
             };
             let mut ds = data::load(&spec, split)?;
             ds.truncate(q.calib_limit.max(1));
-            eval::check_shape(&ds, m.input.shape)?;
+            ds.fit_to(m.input.shape)?;
             Some(ds.images)
         }
         _ => None,
@@ -256,7 +256,7 @@ fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
 }
 
 fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
-    let ds = load_eval_data(&a.data, a.limit)?;
+    let mut ds = load_eval_data(&a.data, a.limit)?;
     let (float, q) = match model_io::load_any(&a.model, a.quant.input_scale)? {
         AnyModel::Float(f) => {
             let q = quantize_float(&f, &a.quant, &a.model, Some(&a.data))?;
@@ -277,6 +277,11 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
             (f, *q)
         }
     };
+    if let Some(note) = ds.fit_to(q.input.shape)? {
+        if ui.verbose > 0 {
+            println!("{note}");
+        }
+    }
     let wq: WeightQuantizer = q.provenance.weight_quantizer.parse()?;
     let float = float.map(|f| quantize::float_reference(&f, wq));
     let pb = ui.bar(ds.len(), "eval");

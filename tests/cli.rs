@@ -188,3 +188,27 @@ fn pact_toolchain_test_labels() -> Vec<u8> {
     use pact_toolchain::data::{load, DataSpec, Split};
     load(&DataSpec::Mnist5k, Split::Test).unwrap().labels
 }
+
+/// An MLP whose ONNX input is flat (`[N, 64]`, tests/fixtures/make_onnx_fixture.py) takes the 1×8×8 digits: the
+/// pixels are read in PyTorch's flatten order, `-v` says so, and a data set of another pixel count stays an error.
+#[test]
+fn flat_input_model_takes_image_data() {
+    let mlp = repo().join("tests/fixtures/pact_mlp_digits.onnx");
+    let m = mlp.to_str().unwrap();
+    let o = pact(&["-v", "eval", m, "--data", "digits", "--input-scale", "0.0625"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("1×8×8 images read as 1×1×64"), "{out}");
+    assert_eq!(
+        parse_pct(&out, "top-1 agreement fake-quant vs integer:"),
+        100.0,
+        "{out}"
+    );
+    let o = pact(&["eval", m, "--data", "digits", "--input-scale", "0.0625"]);
+    assert!(o.status.success());
+    assert!(!text(&o).0.contains("read as"), "the note needs -v");
+    assert_one_line_error(
+        &pact(&["eval", m, "--data", "mnist5k", "--limit", "10"]),
+        "data set 'mnist5k' has 1×28×28 images, the model takes 1×1×64",
+    );
+}
