@@ -212,3 +212,52 @@ fn flat_input_model_takes_image_data() {
         "data set 'mnist5k' has 1×28×28 images, the model takes 1×1×64",
     );
 }
+
+/// Files named without pact's extensions (`pact quantize -o qmodel`, `pact train -o m`) are recognised by their
+/// content; a file that is no model names itself and the formats tried.
+#[test]
+fn models_without_the_usual_extension_are_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let q = d.join("qmodel");
+    let o = pact(&[
+        "-q",
+        "quantize",
+        default_model().to_str().unwrap(),
+        "-o",
+        q.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = pact(&["eval", q.to_str().unwrap(), "--limit", "50"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).0.contains("integer (golden model)"));
+    // What `pact train -o m` writes: the architecture JSON `m` and the weights `m.safetensors` it names.
+    let arch = std::fs::read_to_string(default_model()).unwrap();
+    let weights = repo().join("models/mnist5k-small-w4a4.safetensors");
+    std::fs::copy(&weights, d.join("m.safetensors")).unwrap();
+    std::fs::write(
+        d.join("m"),
+        arch.replace("mnist5k-small-w4a4.safetensors", "m.safetensors"),
+    )
+    .unwrap();
+    let o = pact(&["inspect", d.join("m").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).0.contains("MACs per inference"));
+    // ONNX under another name.
+    std::fs::copy(repo().join("tests/fixtures/pact_mlp_digits.onnx"), d.join("mlp")).unwrap();
+    let o = pact(&["inspect", d.join("mlp").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    // A quantized model where a float model is needed, and a file that is no model at all.
+    assert_one_line_error(
+        &pact(&["quantize", q.to_str().unwrap(), "-o", d.join("x").to_str().unwrap()]),
+        "qmodel: is a quantized model, not a float model",
+    );
+    let junk = d.join("notes");
+    std::fs::write(&junk, "just some text\n").unwrap();
+    for cmd in ["inspect", "eval"] {
+        assert_one_line_error(
+            &pact(&[cmd, junk.to_str().unwrap()]),
+            "notes: is not a model pact reads (tried: a quantized model .pqm",
+        );
+    }
+}
