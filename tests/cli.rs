@@ -261,3 +261,35 @@ fn models_without_the_usual_extension_are_recognised() {
         );
     }
 }
+
+/// A missing input file is reported once, on one line naming it (the OS message used to appear twice).
+#[test]
+fn missing_files_are_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nope = dir.path().join("nope.pqm");
+    let n = nope.to_str().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let onnx = dir.path().join("nope.onnx");
+    let csv = dir.path().join("nope.csv");
+    let model = default_model();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["eval", n],
+        vec!["inspect", n],
+        vec!["quantize", onnx.to_str().unwrap(), "-o", o],
+        vec!["gen", n, "-o", o],
+        vec!["sim", n],
+        vec!["synth", n, "-o", o],
+        vec!["eval", model.to_str().unwrap(), "--data", csv.to_str().unwrap()],
+        vec!["train", "--data", csv.to_str().unwrap(), "--epochs", "1", "-o", o],
+    ];
+    for args in cases {
+        let r = pact(&args);
+        let (_, err) = text(&r);
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("nope."), "{args:?} names the file: {err}");
+        let said = err.matches("No such file or directory").count() + err.matches("no such file or directory").count();
+        assert_eq!(said, 1, "{args:?} says it once: {err}");
+    }
+}
