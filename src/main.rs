@@ -2,12 +2,14 @@
 //!
 //! Exit codes: 0 success, 1 failure (bad input, mismatch, tool failure), 2 usage error.
 
+mod args;
 mod cli;
 mod defaults;
 mod plot;
 mod run_cmd;
 mod sweep;
 mod synth_cmd;
+mod ui;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -21,9 +21,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::args::ArrayArgs;
 use crate::defaults;
 use crate::plot;
-use crate::synth_cmd::{accel_config, generate_into, ArrayArgs};
+use crate::synth_cmd::{accel_config, generate_into};
+use crate::ui::Ui;
 
 /// `pact run`.
 #[derive(Args, Debug)]
@@ -256,7 +258,7 @@ fn cosim(
         config: *cfg,
         ..Default::default()
     };
-    let pb = crate::cli::Ui { quiet, verbose: 0 }.bar(n, "co-sim");
+    let pb = Ui { quiet, verbose: 0 }.bar(n, "co-sim");
     let r = pact_cosim::check::run_with_progress(q, &test.images[..n * px], Some(&test.labels[..n]), &opts, &|i| {
         pb.set_position(i as u64)
     })?;
