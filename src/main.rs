@@ -7,6 +7,7 @@ mod cli;
 mod defaults;
 mod plot;
 mod run_cmd;
+mod run_report;
 mod sweep;
 mod synth_cmd;
 mod ui;
