@@ -389,13 +389,13 @@ fn accuracy_plot(a: &AccuracyByBits) -> Result<String> {
             });
         }
     }
-    plot::xy(
+    plot::xy_tight(
         "Accuracy per bit width",
         "W/A bits",
         "top-1 accuracy, %",
         &series,
-        false,
-        false,
+        1.0,
+        (0.0, 100.0),
     )
 }
 
