@@ -2,7 +2,6 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use pact_toolchain::data::{self, DataSpec, Dataset, Split};
 use pact_toolchain::eval::{self, pct};
 use pact_toolchain::float::FloatModel;
@@ -11,6 +10,8 @@ use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{self, QuantConfig, WeightQuantizer};
 use pact_toolchain::{contract, fsutil, report};
 use std::path::{Path, PathBuf};
+
+use crate::ui::Ui;
 
 /// PACT-quantized neural networks to verified FPGA hardware.
 #[derive(Parser, Debug)]
@@ -56,20 +57,14 @@ pub enum Command {
     Sweep(crate::sweep::SweepArgs),
 }
 
-/// Default array shape of the generated accelerator (`--pe`, `--simd`): the shape the shipped default model is
-/// built for (it fits the iCE40 UP5K).
-pub const DEFAULT_PE: usize = pact_cosim::fixtures::DEFAULT_PE;
-/// See [`DEFAULT_PE`].
-pub const DEFAULT_SIMD: usize = pact_cosim::fixtures::DEFAULT_SIMD;
-
 /// Quantization settings shared by `quantize` and `eval` of a float model.
 #[derive(Args, Debug, Clone)]
 pub struct QuantArgs {
     /// Weight bits of inner layers (1..=8; 1 = binary ±1 with a per-layer scale).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = crate::defaults::WBITS)]
     pub wbits: u32,
     /// Activation bits of inner layers (1..=8).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = crate::defaults::ABITS)]
     pub abits: u32,
     /// Bits of the first and last layers' weights and of the last layer's input activations (1..=8).
     #[arg(long, default_value_t = 8)]
@@ -133,7 +128,7 @@ pub struct GenArgs {
     #[arg(short, long)]
     pub output: PathBuf,
     #[command(flatten)]
-    pub array: crate::synth_cmd::ArrayArgs,
+    pub array: crate::args::ArrayArgs,
     /// Device the design must fit (the fit rule `pact synth` uses): any (no bound), ice40-up5k, ecp5-25k, ecp5-45k,
     /// ecp5-85k.
     #[arg(long, default_value = "any")]
@@ -178,35 +173,6 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Output settings.
-pub struct Ui {
-    pub quiet: bool,
-    pub verbose: u8,
-}
-
-impl Ui {
-    /// A progress bar of `n` steps (hidden when quiet or tiny).
-    pub fn bar(&self, n: usize, msg: &str) -> ProgressBar {
-        if self.quiet || n < 200 {
-            return ProgressBar::hidden();
-        }
-        let pb = ProgressBar::new(n as u64);
-        pb.set_style(
-            ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        pb.set_message(msg.to_string());
-        pb
-    }
-    /// Print unless quiet.
-    pub fn say(&self, s: &str) {
-        if !self.quiet {
-            println!("{s}");
-        }
-    }
-}
-
 fn quant_config(q: &QuantArgs) -> Result<QuantConfig> {
     let wq: WeightQuantizer = q.weight_quant.parse()?;
     Ok(QuantConfig::new(q.wbits, q.abits, q.first_last_bits, q.m0_bits, wq)?)
@@ -232,7 +198,7 @@ fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: O
             };
             let mut ds = data::load(&spec, split)?;
             ds.truncate(q.calib_limit.max(1));
-            eval::check_shape(&ds, m.input.shape)?;
+            ds.fit_to(m.input.shape)?;
             Some(ds.images)
         }
         _ => None,
@@ -257,7 +223,7 @@ fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
 }
 
 fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
-    let ds = load_eval_data(&a.data, a.limit)?;
+    let mut ds = load_eval_data(&a.data, a.limit)?;
     let (float, q) = match model_io::load_any(&a.model, a.quant.input_scale)? {
         AnyModel::Float(f) => {
             let q = quantize_float(&f, &a.quant, &a.model, Some(&a.data))?;
@@ -278,6 +244,11 @@ fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
             (f, *q)
         }
     };
+    if let Some(note) = ds.fit_to(q.input.shape)? {
+        if ui.verbose > 0 {
+            println!("{note}");
+        }
+    }
     let wq: WeightQuantizer = q.provenance.weight_quantizer.parse()?;
     let float = float.map(|f| quantize::float_reference(&f, wq));
     let pb = ui.bar(ds.len(), "eval");

@@ -21,6 +21,12 @@ default_model!("mnist5k-small-w4a4", "small-cnn-arch.json");
 /// The training recipe of the shipped model (models/README.md): epochs.
 pub const TRAIN_EPOCHS: usize = 30;
 
+/// Default array shape of the generated accelerator (`--pe`, `--simd`): the shape the shipped default model is
+/// built for (it fits the iCE40 UP5K).
+pub const DEFAULT_PE: usize = pact_cosim::fixtures::DEFAULT_PE;
+/// See [`DEFAULT_PE`].
+pub const DEFAULT_SIMD: usize = pact_cosim::fixtures::DEFAULT_SIMD;
+
 /// Inner weight bits of the default quantization (first and last layers: 8).
 pub const WBITS: u32 = 4;
 /// Inner activation bits of the default quantization.

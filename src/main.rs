@@ -2,12 +2,15 @@
 //!
 //! Exit codes: 0 success, 1 failure (bad input, mismatch, tool failure), 2 usage error.
 
+mod args;
 mod cli;
 mod defaults;
 mod plot;
 mod run_cmd;
+mod run_report;
 mod sweep;
 mod synth_cmd;
+mod ui;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -17,8 +20,39 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// `e` and its causes joined by `: ` (as `{e:#}` prints them), leaving out a cause whose text is already there:
+/// errors whose message quotes their source (`path: {source}`) would otherwise say the OS error twice.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if s.contains(&c) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&c);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_quoted_by_its_parent_is_said_once() {
+        let os = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(pact_toolchain::error::Error::io("f.pqm", os)).context("loading f.pqm");
+        assert_eq!(one_line(&e), "loading f.pqm: f.pqm: gone");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(one_line(&plain), "outer: inner");
     }
 }

@@ -38,12 +38,47 @@ const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
 
 /// A line chart with markers. `log_x` / `log_y` use logarithmic axes (non-positive values are left out).
 pub fn xy(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log_x: bool, log_y: bool) -> Result<String> {
+    let y = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), log_y);
+    xy_in(title, x_desc, y_desc, series, log_x, log_y, y)
+}
+
+/// [`xy`] on a linear y axis spanning the values with a margin of `pad` on either side (not from 0), clamped to
+/// `limits`: for values that differ little, such as accuracies.
+pub fn xy_tight(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+    pad: f64,
+    limits: (f64, f64),
+) -> Result<String> {
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    let y = if lo.is_finite() {
+        ((lo - pad).max(limits.0), (hi + pad).min(limits.1))
+    } else {
+        limits
+    };
+    xy_in(title, x_desc, y_desc, series, false, false, y)
+}
+
+fn xy_in(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+    log_x: bool,
+    log_y: bool,
+    (y0, y1): (f64, f64),
+) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (x0, x1) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)), log_x);
-        let (y0, y1) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), log_y);
         let mut b = ChartBuilder::on(&root);
         b.caption(title, ("sans-serif", 22))
             .margin(15)
@@ -190,5 +225,18 @@ mod tests {
         assert!(b.contains("BRAM") && b.contains("<rect"));
         let one = bars("u", "%", &[("LUT".into(), 50.0)]).unwrap();
         assert!(one.contains("LUT"));
+        // A tight axis: 95..97 on a 0..100 scale would be one flat line; the labels show the values' range.
+        let acc = [Series {
+            name: "pact".into(),
+            points: vec![(2.0, 95.5), (8.0, 97.0)],
+        }];
+        let t = xy_tight("a", "bits", "%", &acc, 1.0, (0.0, 100.0)).unwrap();
+        let labels: Vec<&str> = t
+            .split("</text>")
+            .filter_map(|p| p.rsplit('>').next())
+            .map(str::trim)
+            .collect();
+        assert!(labels.iter().any(|l| l.starts_with("95")), "{labels:?}");
+        assert!(!labels.iter().any(|l| l.starts_with("20")), "{labels:?}");
     }
 }

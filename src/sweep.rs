@@ -30,8 +30,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::args::ArrayArgs;
 use crate::plot::{self, Series};
-use crate::synth_cmd::{accel_config, ArrayArgs};
+use crate::synth_cmd::accel_config;
 
 /// `pact sweep`.
 #[derive(Args, Debug)]

@@ -11,16 +11,7 @@ use pact_synth::{SynthReport, Target};
 use pact_toolchain::qmodel::QModel;
 use std::path::{Path, PathBuf};
 
-/// The accelerator's array shape (shared by `gen`-like commands).
-#[derive(Args, Debug, Clone, Copy)]
-pub struct ArrayArgs {
-    /// Output channels computed in parallel (1..=64).
-    #[arg(long, default_value_t = crate::cli::DEFAULT_PE)]
-    pub pe: usize,
-    /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
-    #[arg(long, default_value_t = crate::cli::DEFAULT_SIMD)]
-    pub simd: usize,
-}
+use crate::args::ArrayArgs;
 
 /// `pact synth`.
 #[derive(Args, Debug)]

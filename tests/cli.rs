@@ -188,3 +188,108 @@ fn pact_toolchain_test_labels() -> Vec<u8> {
     use pact_toolchain::data::{load, DataSpec, Split};
     load(&DataSpec::Mnist5k, Split::Test).unwrap().labels
 }
+
+/// An MLP whose ONNX input is flat (`[N, 64]`, tests/fixtures/make_onnx_fixture.py) takes the 1×8×8 digits: the
+/// pixels are read in PyTorch's flatten order, `-v` says so, and a data set of another pixel count stays an error.
+#[test]
+fn flat_input_model_takes_image_data() {
+    let mlp = repo().join("tests/fixtures/pact_mlp_digits.onnx");
+    let m = mlp.to_str().unwrap();
+    let o = pact(&["-v", "eval", m, "--data", "digits", "--input-scale", "0.0625"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("1×8×8 images read as 1×1×64"), "{out}");
+    assert_eq!(
+        parse_pct(&out, "top-1 agreement fake-quant vs integer:"),
+        100.0,
+        "{out}"
+    );
+    let o = pact(&["eval", m, "--data", "digits", "--input-scale", "0.0625"]);
+    assert!(o.status.success());
+    assert!(!text(&o).0.contains("read as"), "the note needs -v");
+    assert_one_line_error(
+        &pact(&["eval", m, "--data", "mnist5k", "--limit", "10"]),
+        "data set 'mnist5k' has 1×28×28 images, the model takes 1×1×64",
+    );
+}
+
+/// Files named without pact's extensions (`pact quantize -o qmodel`, `pact train -o m`) are recognised by their
+/// content; a file that is no model names itself and the formats tried.
+#[test]
+fn models_without_the_usual_extension_are_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let q = d.join("qmodel");
+    let o = pact(&[
+        "-q",
+        "quantize",
+        default_model().to_str().unwrap(),
+        "-o",
+        q.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = pact(&["eval", q.to_str().unwrap(), "--limit", "50"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).0.contains("integer (golden model)"));
+    // What `pact train -o m` writes: the architecture JSON `m` and the weights `m.safetensors` it names.
+    let arch = std::fs::read_to_string(default_model()).unwrap();
+    let weights = repo().join("models/mnist5k-small-w4a4.safetensors");
+    std::fs::copy(&weights, d.join("m.safetensors")).unwrap();
+    std::fs::write(
+        d.join("m"),
+        arch.replace("mnist5k-small-w4a4.safetensors", "m.safetensors"),
+    )
+    .unwrap();
+    let o = pact(&["inspect", d.join("m").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).0.contains("MACs per inference"));
+    // ONNX under another name.
+    std::fs::copy(repo().join("tests/fixtures/pact_mlp_digits.onnx"), d.join("mlp")).unwrap();
+    let o = pact(&["inspect", d.join("mlp").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    // A quantized model where a float model is needed, and a file that is no model at all.
+    assert_one_line_error(
+        &pact(&["quantize", q.to_str().unwrap(), "-o", d.join("x").to_str().unwrap()]),
+        "qmodel: is a quantized model, not a float model",
+    );
+    let junk = d.join("notes");
+    std::fs::write(&junk, "just some text\n").unwrap();
+    for cmd in ["inspect", "eval"] {
+        assert_one_line_error(
+            &pact(&[cmd, junk.to_str().unwrap()]),
+            "notes: is not a model pact reads (tried: a quantized model .pqm",
+        );
+    }
+}
+
+/// A missing input file is reported once, on one line naming it (the OS message used to appear twice).
+#[test]
+fn missing_files_are_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nope = dir.path().join("nope.pqm");
+    let n = nope.to_str().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let onnx = dir.path().join("nope.onnx");
+    let csv = dir.path().join("nope.csv");
+    let model = default_model();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["eval", n],
+        vec!["inspect", n],
+        vec!["quantize", onnx.to_str().unwrap(), "-o", o],
+        vec!["gen", n, "-o", o],
+        vec!["sim", n],
+        vec!["synth", n, "-o", o],
+        vec!["eval", model.to_str().unwrap(), "--data", csv.to_str().unwrap()],
+        vec!["train", "--data", csv.to_str().unwrap(), "--epochs", "1", "-o", o],
+    ];
+    for args in cases {
+        let r = pact(&args);
+        let (_, err) = text(&r);
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("nope."), "{args:?} names the file: {err}");
+        let said = err.matches("No such file or directory").count() + err.matches("no such file or directory").count();
+        assert_eq!(said, 1, "{args:?} says it once: {err}");
+    }
+}

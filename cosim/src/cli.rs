@@ -6,11 +6,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pact_hdl::accel::{AccelConfig, InjectedFault};
+use pact_toolchain::contract;
 use pact_toolchain::data::{self, Dataset};
 use pact_toolchain::model_io::{self, AnyModel};
 use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
-use pact_toolchain::{contract, eval};
 use std::path::{Path, PathBuf};
 
 /// Which simulator runs the RTL.
@@ -105,10 +105,13 @@ pub fn load_model(path: &Path) -> Result<QModel> {
 }
 
 /// Load the data as `pact eval` does: the test split of a named set, a PATH whole; at most `limit` images; the
-/// images must have the model's input shape.
+/// images must have the model's input shape or as many pixels (then read as that shape, see
+/// [`Dataset::fit_to`], and the note saying so is printed).
 pub fn load_data(spec: &str, limit: Option<usize>, q: &QModel) -> Result<Dataset> {
-    let ds = data::load_eval(spec, limit).with_context(|| format!("loading the data {spec}"))?;
-    eval::check_shape(&ds, q.input.shape)?;
+    let mut ds = data::load_eval(spec, limit).with_context(|| format!("loading the data {spec}"))?;
+    if let Some(note) = ds.fit_to(q.input.shape)? {
+        println!("{note}");
+    }
     Ok(ds)
 }
 

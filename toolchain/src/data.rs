@@ -123,6 +123,30 @@ impl Dataset {
         counts
     }
 
+    /// Make the images fit a model input of `shape` (C×H×W). Equal shapes: nothing to do, `Ok(None)`. Equal
+    /// element counts (C·H·W): the shape becomes `shape` and the bytes stay as they are, which is exactly
+    /// PyTorch's `flatten` (each image is row-major in C, H, W order), so an MLP with a flat `[N, 784]` input takes
+    /// 1×28×28 images; returns a one-line note saying so (`pact eval -v`, `pact sim` print it). Otherwise an
+    /// error naming both shapes.
+    pub fn fit_to(&mut self, shape: [usize; 3]) -> Result<Option<String>> {
+        if self.shape == shape {
+            return Ok(None);
+        }
+        let dims = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
+        let (have, want) = (dims(self.shape), dims(shape));
+        if self.pixels_per_image() != shape.iter().product::<usize>() {
+            return Err(Error::config(format!(
+                "data set '{}' has {have} images, the model takes {want}",
+                self.name
+            )));
+        }
+        self.shape = shape;
+        Ok(Some(format!(
+            "data set '{}': {have} images read as {want} (row-major C, H, W order, as PyTorch's flatten)",
+            self.name
+        )))
+    }
+
     /// The samples at `indices`, in that order.
     fn select(&self, indices: &[usize]) -> Dataset {
         let p = self.pixels_per_image();

@@ -559,3 +559,51 @@ fn corrupted_inputs_never_panic() {
         }
     }
 }
+
+/// A flat-input model (an MLP taking `[N, C·H·W]`) reads images as PyTorch's `flatten` lays them out: channel,
+/// then row, then column. Here each pixel encodes its (c, h, w), so the expected order is built independently.
+#[test]
+fn fit_to_flattens_in_pytorch_order_and_refuses_other_counts() {
+    let (c, h, w) = (2, 3, 4);
+    let mut pixels = Vec::new();
+    for n in 0..2u8 {
+        for ci in 0..c as u8 {
+            for hi in 0..h as u8 {
+                for wi in 0..w as u8 {
+                    pixels.push(n * 100 + ci * 30 + hi * 5 + wi);
+                }
+            }
+        }
+    }
+    let ds = Dataset {
+        name: "chw".into(),
+        shape: [c, h, w],
+        max_value: 255,
+        images: pixels,
+        labels: vec![0, 1],
+        classes: 2,
+    };
+    let mut flat = ds.clone();
+    let note = flat.fit_to([1, 1, c * h * w]).unwrap().expect("a reshape is reported");
+    assert!(note.contains("2×3×4") && note.contains("1×1×24"), "{note}");
+    assert_eq!(flat.shape, [1, 1, 24]);
+    for n in 0..2u8 {
+        // torch.arange-style flatten: index = (ci·H + hi)·W + wi.
+        let mut want = vec![0u8; c * h * w];
+        for ci in 0..c {
+            for hi in 0..h {
+                for wi in 0..w {
+                    want[(ci * h + hi) * w + wi] = n * 100 + ci as u8 * 30 + hi as u8 * 5 + wi as u8;
+                }
+            }
+        }
+        assert_eq!(flat.image(n as usize), &want[..], "image {n}");
+    }
+    let mut same = ds.clone();
+    assert_eq!(same.fit_to([c, h, w]).unwrap(), None);
+    assert_eq!(same, ds);
+    let mut wrong = ds.clone();
+    let e = wrong.fit_to([1, 1, 25]).unwrap_err().to_string();
+    assert_eq!(e, "data set 'chw' has 2×3×4 images, the model takes 1×1×25");
+    assert_eq!(wrong, ds, "a refused reshape leaves the data alone");
+}

@@ -422,6 +422,16 @@ fn hand_written_json_and_toml_load() {
     let toml_path = tmp.path().join("model.toml");
     std::fs::write(&toml_path, SMALL_TOML).unwrap();
     assert_eq!(load_arch(&toml_path).unwrap(), small_model());
+    // Without an extension, by content: TOML and JSON alike (`pact train -o m`).
+    for (name, text) in [("arch_toml", SMALL_TOML), ("arch_json", SMALL_ARCH)] {
+        let bare = tmp.path().join(name);
+        std::fs::write(&bare, text).unwrap();
+        assert_eq!(load_arch(&bare).unwrap(), small_model(), "{name}");
+        match pact_toolchain::model_io::load_any(&bare, None).unwrap() {
+            pact_toolchain::model_io::AnyModel::Float(m) => assert_eq!(m, small_model(), "{name}"),
+            pact_toolchain::model_io::AnyModel::Quant(_) => panic!("{name} loaded as a quantized model"),
+        }
+    }
     // Weights in a subdirectory, referenced relative to the architecture file; unreferenced tensors of other
     // dtypes (PyTorch's num_batches_tracked) are ignored.
     std::fs::create_dir(tmp.path().join("w")).unwrap();

@@ -312,7 +312,7 @@ pub fn load_arch(path: &Path) -> Result<FloatModel> {
     fsutil::reject_lfs_pointer(path, &bytes)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| Error::file(path, format!("is not UTF-8 text (byte {})", e.valid_up_to())))?;
-    let arch: ArchFile = if is_toml(path) {
+    let arch: ArchFile = if reads_as_toml(path, text) {
         toml::from_str(text).map_err(|e| toml_error(path, text, &e))?
     } else {
         serde_json::from_str(text).map_err(|e| Error::file(path, format!("invalid architecture file: {e}")))?
@@ -345,6 +345,13 @@ pub fn load_arch(path: &Path) -> Result<FloatModel> {
 /// True for a `.toml` path.
 fn is_toml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
+
+/// Whether [`load_arch`] parses `text` as TOML: a `.toml` file is TOML, a `.json` file JSON; any other name by its
+/// content (JSON opens with `{`).
+fn reads_as_toml(path: &Path, text: &str) -> bool {
+    let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    is_toml(path) || (!json && !text.trim_start().starts_with('{'))
 }
 
 /// A TOML error as one line with its line number.
