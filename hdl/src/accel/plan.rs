@@ -52,6 +52,32 @@ impl Bank {
     }
 }
 
+/// What a compute layer computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    /// A fully connected layer (reads its source flattened).
+    Dense,
+    /// A 2-D convolution.
+    Conv2d,
+}
+
+impl LayerKind {
+    /// The name in the manifest and the reports: `dense` or `conv2d`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LayerKind::Dense => "dense",
+            LayerKind::Conv2d => "conv2d",
+        }
+    }
+}
+
+impl std::fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A tensor as stored in a buffer: `c` channels × `h` × `w`, `cw` words per position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
@@ -77,8 +103,8 @@ pub struct LayerPlan {
     pub qindex: usize,
     /// Index of the layer whose output this layer's buffer holds (the fused pool, else the compute layer).
     pub out_qindex: usize,
-    /// `conv2d` or `dense`.
-    pub kind: &'static str,
+    /// Dense or conv2d.
+    pub kind: LayerKind,
     /// Reads the input buffer one im2col element per lane (replicated layout).
     pub perlane: bool,
     /// The source tensor as stored (for a dense layer: the flattened tensor's layout before flattening).
@@ -150,9 +176,9 @@ pub mod timing {
 
     /// The START cycle before each layer (descriptor settles, counters load).
     pub const LAYER_START: usize = 1;
-    /// The issue unit's pipeline ([`super::super::blocks::ISSUE_LATENCY`] = 3: table/counter register, adders,
+    /// The issue unit's pipeline ([`super::super::issue::ISSUE_LATENCY`] = 3: table/counter register, adders,
     /// bounds compare).
-    pub const ISSUE_LATENCY: usize = super::super::blocks::ISSUE_LATENCY;
+    pub const ISSUE_LATENCY: usize = super::super::issue::ISSUE_LATENCY;
     /// From the last beat of a layer writing codes to the cycle its writer reports done: issue pipeline (3),
     /// stage-1 memory read (1), MAC array ([`ARRAY_LATENCY`] = 4), PACT unit ([`PACT_LATENCY`] = 8), writer chunk
     /// and read-modify-write register (2; the done flag shares the last cycle) — plus one per extra chunk when
@@ -160,7 +186,7 @@ pub mod timing {
     pub const CODES_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + PACT_LATENCY + 2;
     /// From the last beat of the last layer to its done flag, without the argmax tree: issue pipeline (3), stage 1
     /// (1), array ([`ARRAY_LATENCY`] = 4), bias add (1), argmax fold (1); plus
-    /// [`super::super::blocks::argmax_levels`]`(pe)` tree levels (see [`super::Plan::logits_drain`]).
+    /// [`super::super::logit::argmax_levels`]`(pe)` tree levels (see [`super::Plan::logits_drain`]).
     pub const LOGITS_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + 2;
     /// The FINISH cycle in which `out_valid` is high.
     pub const FINISH: usize = 1;
@@ -522,7 +548,11 @@ impl Plan {
                 name,
                 qindex: it.qi,
                 out_qindex,
-                kind: if cp.conv.is_some() { "conv2d" } else { "dense" },
+                kind: if cp.conv.is_some() {
+                    LayerKind::Conv2d
+                } else {
+                    LayerKind::Dense
+                },
                 perlane,
                 src_layout,
                 kernel,
@@ -646,7 +676,7 @@ impl Plan {
     /// Cycles from the last issue cycle of the last layer to its done flag: [`timing::LOGITS_DRAIN`] plus the
     /// argmax tree's levels for `pe` PEs.
     pub fn logits_drain(&self) -> usize {
-        timing::LOGITS_DRAIN + super::blocks::argmax_levels(self.pe)
+        timing::LOGITS_DRAIN + super::logit::argmax_levels(self.pe)
     }
 
     /// Exact cycles of layer `i`: START, its beats and bubbles, its drain.
