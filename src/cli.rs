@@ -137,6 +137,9 @@ pub struct GenArgs {
     /// Target whose memory bounds the design: any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k.
     #[arg(long, default_value = "any")]
     pub target: String,
+    /// Name of the top module, also the Verilog file's (NAME.v): a Verilog identifier.
+    #[arg(long, default_value = pact_hdl::accel::DEFAULT_TOP)]
+    pub top: String,
 }
 
 /// `pact inspect`.
@@ -335,7 +338,8 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 }
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
-    use pact_hdl::accel::{generate, AccelConfig, Target};
+    use pact_hdl::accel::{generate_with, AccelConfig, GenOptions, Target, TopName};
+    let top: TopName = a.top.parse().map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
     let q = QModel::load(&a.model)?;
     let target: Target = a
         .target
@@ -344,7 +348,11 @@ fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
     let cfg = AccelConfig::new(a.array.pe, a.array.simd)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_target(target);
-    let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    let opts = GenOptions {
+        top,
+        ..GenOptions::default()
+    };
+    let r = generate_with(&q, &cfg, &a.output, &opts).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
     ui.say(&r.summary());
     Ok(())
 }

@@ -17,12 +17,14 @@ pub mod emit;
 pub mod issue;
 pub mod logit;
 pub mod mem;
+pub mod naming;
 pub mod plan;
 mod shared;
 pub mod top;
 pub mod writer;
 
 pub use emit::{generate, generate_with, GenOptions, GenReport, InjectedFault};
+pub use naming::{TopName, DEFAULT_TOP};
 pub use plan::Plan;
 
 use crate::array::Array;
