@@ -44,6 +44,11 @@ impl Design {
         self.report.dir.join(self.report.verilog_file())
     }
 
+    /// The Verilog library file of the top's submodules (`NAME_modules.v`).
+    pub fn modules_path(&self) -> PathBuf {
+        self.report.dir.join(self.report.modules_file())
+    }
+
     /// The top module's name.
     pub fn top(&self) -> &str {
         self.report.top.as_str()
@@ -164,6 +169,7 @@ fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
 pub fn verilate(design: &Design, trace: bool) -> Result<Model> {
     SimBuilder::new(design.top())
         .file(design.verilog_path())
+        .file(design.modules_path())
         .trace(trace)
         .build()
         .with_context(|| format!("verilating {}", design.verilog_path().display()))

@@ -153,6 +153,7 @@ pub fn run_icarus(q: &QModel, images: &[u8], labels: Option<&[u8]>, opts: &RunOp
     let budget = (n * plan.total_cycles()) as u64 / 200 + 60;
     let run = IcarusTestbench::new()
         .file(design.verilog_path())
+        .file(design.modules_path())
         .text("tb.v", testbench(&design, n, &pixels_file))
         .top("tb")
         .timeout(Duration::from_secs(budget))

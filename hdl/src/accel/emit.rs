@@ -55,7 +55,8 @@ pub struct GenReport {
     pub plan: Plan,
     /// The top module.
     pub top: TopName,
-    /// The Verilog text (also in `dir/NAME.v`, [`GenReport::verilog_file`]).
+    /// The Verilog text: the top module (in `dir/NAME.v`, [`GenReport::verilog_file`]) followed by its
+    /// submodules (in `dir/NAME_modules.v`, [`GenReport::modules_file`]).
     pub verilog: String,
     /// Lines of Verilog.
     pub verilog_lines: usize,
@@ -69,6 +70,11 @@ impl GenReport {
     /// The Verilog file's name inside `dir`: the top module's name with `.v`.
     pub fn verilog_file(&self) -> String {
         self.top.file()
+    }
+
+    /// The Verilog library file of the top's submodules inside `dir`: `NAME_modules.v`.
+    pub fn modules_file(&self) -> String {
+        self.top.modules_file()
     }
 
     /// A few lines for the command line: files, array and widths, cycles against the formula, memory.
@@ -152,18 +158,26 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
     if opts.fault == Some(InjectedFault::PactRoundingBit) {
         top.inject_rounding_fault();
     }
-    let body = rename_top(&emit_verilog(&mut top), &opts.top)?;
+    let (top_module, submodules) = rename_top(&emit_verilog(&mut top), &opts.top)?;
     let fault = opts
         .fault
         .map(|f| format!("// INJECTED FAULT (testing the checkers only): {f:?}\n"));
-    let verilog = format!("{}{}{body}", header(q, &plan, &opts.top), fault.unwrap_or_default());
+    let top_text = format!(
+        "{}{}{top_module}",
+        header(q, &plan, &opts.top),
+        fault.unwrap_or_default()
+    );
+    let verilog = format!("{top_text}{submodules}");
     let gen_seconds = t0.elapsed().as_secs_f64();
     let verilog_lines = verilog.lines().count();
     let manifest = manifest(q, &plan, &opts.top, verilog_lines);
     let estimate = estimate(&plan);
 
     // Write everything into a fresh directory beside out_dir, then swap it in.
-    let mut outputs: Vec<(String, Vec<u8>)> = vec![(opts.top.file(), verilog.clone().into_bytes())];
+    let mut outputs: Vec<(String, Vec<u8>)> = vec![
+        (opts.top.file(), top_text.into_bytes()),
+        (opts.top.modules_file(), submodules.into_bytes()),
+    ];
     for (l, layer) in plan.layers.iter().enumerate() {
         for (p, block) in layer.weights.iter().enumerate() {
             if !block.index.is_empty() {

@@ -1,6 +1,9 @@
-//! The name of the generated top module and its file: rust-hdl always names its top `top`; the emit step renames
-//! that one module declaration to a [`TopName`] (`pact_accel` by default, `pact gen --top NAME`), written into
-//! `NAME.v`, so the file and its top module match (Verilator's DECLFILENAME).
+//! The name of the generated top module and its files: rust-hdl always names its top `top`; the emit step renames
+//! that one module (its declaration and its `endmodule // top` trailer) to a [`TopName`] (`pact_accel` by default,
+//! `pact gen --top NAME`), written alone into `NAME.v`, so the file and its module match (Verilator's
+//! DECLFILENAME). rust-hdl's submodules (`top$…`, one per instance) go into the library file `NAME_modules.v`
+//! (read with `verilator -v`, which exempts library files from DECLFILENAME; yosys and Icarus read it like any
+//! other file).
 use crate::HdlError;
 
 /// Default top module name.
@@ -175,6 +178,11 @@ impl TopName {
     pub fn file(&self) -> String {
         format!("{}.v", self.0)
     }
+
+    /// The Verilog library file holding its submodules: `NAME_modules.v`.
+    pub fn modules_file(&self) -> String {
+        format!("{}_modules.v", self.0)
+    }
 }
 
 impl Default for TopName {
@@ -197,22 +205,41 @@ impl std::str::FromStr for TopName {
     }
 }
 
-/// Rename the declaration of rust-hdl's top module (`module top(` at the start of a line, exactly once) to `name`.
-/// Nothing else changes: submodules keep their `top$…` names, and no instance refers to the top.
-pub fn rename_top(verilog: &str, name: &TopName) -> Result<String, HdlError> {
-    const DECL: &str = "module top(";
-    let at: Vec<usize> = verilog
-        .match_indices(DECL)
+/// The start of every line of `text` that begins with `what`.
+fn line_starts(text: &str, what: &str) -> Vec<usize> {
+    text.match_indices(what)
         .map(|(i, _)| i)
-        .filter(|&i| i == 0 || verilog.as_bytes()[i - 1] == b'\n')
-        .collect();
-    let [i] = at[..] else {
+        .filter(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
+        .collect()
+}
+
+/// Rename rust-hdl's top module to `name` and cut the text after it: returns (the top module, up to and including
+/// its `endmodule // NAME` line; the submodules after it). The declaration `module top(` and the trailer
+/// `endmodule // top` must each start a line exactly once, the declaration first. Nothing else changes: submodules
+/// keep their `top$…` names, and no instance refers to the top.
+pub fn rename_top(verilog: &str, name: &TopName) -> Result<(String, String), HdlError> {
+    const DECL: &str = "module top(";
+    const END: &str = "endmodule // top\n";
+    let (decl, end) = (line_starts(verilog, DECL), line_starts(verilog, END));
+    let ([d], [e]) = (&decl[..], &end[..]) else {
         return Err(HdlError::new(format!(
-            "the emitted Verilog has {} declarations of module `top` (expected exactly one)",
-            at.len()
+            "the emitted Verilog has {} declarations and {} ends of module `top` (expected one each)",
+            decl.len(),
+            end.len()
         )));
     };
-    Ok(format!("{}module {name}({}", &verilog[..i], &verilog[i + DECL.len()..]))
+    let (d, e) = (*d, *e);
+    if e < d {
+        return Err(HdlError::new(
+            "the emitted Verilog ends module `top` before declaring it".to_string(),
+        ));
+    }
+    let top = format!(
+        "{}module {name}({}endmodule // {name}\n",
+        &verilog[..d],
+        &verilog[d + DECL.len()..e]
+    );
+    Ok((top, verilog[e + END.len()..].to_string()))
 }
 
 #[cfg(test)]
@@ -239,11 +266,17 @@ mod tests {
     }
 
     #[test]
-    fn only_the_top_declaration_is_renamed() {
+    fn only_the_top_module_is_renamed_and_cut_off() {
         let v =
-            "// module top( in a comment\nmodule top(a);\n  top$x i(.a(a));\nendmodule\nmodule top$x(a);\nendmodule\n";
-        let r = rename_top(v, &TopName::new("acc").unwrap()).unwrap();
-        assert_eq!(r, v.replacen("\nmodule top(", "\nmodule acc(", 1));
-        assert!(rename_top("module top$x(a);\n", &TopName::default()).is_err());
+            "// module top( in a comment\nmodule top(a);\n  top$x i(.a(a));\nendmodule // top\n\nmodule top$x(a);\n\
+                 endmodule // top$x\n";
+        let (top, rest) = rename_top(v, &TopName::new("acc").unwrap()).unwrap();
+        assert_eq!(
+            top,
+            "// module top( in a comment\nmodule acc(a);\n  top$x i(.a(a));\nendmodule // acc\n"
+        );
+        assert_eq!(rest, "\nmodule top$x(a);\nendmodule // top$x\n");
+        assert!(rename_top("module top$x(a);\nendmodule // top$x\n", &TopName::default()).is_err());
+        assert!(rename_top("endmodule // top\nmodule top(a);\n", &TopName::default()).is_err());
     }
 }
