@@ -121,20 +121,26 @@ pub struct Ice40Stats {
     pub dsps: u32,
 }
 
-/// The yosys script behind [`synth_ice40`]: `read_verilog FILE; synth_ice40 [-dsp] -top top; tee -o STAT stat`.
-pub fn synth_ice40_script(file: &str, dsp: bool, stat_file: &str) -> String {
+/// The yosys script behind [`synth_ice40_named`]: `read_verilog FILE; synth_ice40 [-dsp] -top TOP; tee -o STAT
+/// stat`.
+pub fn synth_ice40_script(file: &str, top: &str, dsp: bool, stat_file: &str) -> String {
     format!(
-        "read_verilog {file}; synth_ice40 {}-top top; tee -o {stat_file} stat",
+        "read_verilog {file}; synth_ice40 {}-top {top}; tee -o {stat_file} stat",
         if dsp { "-dsp " } else { "" }
     )
 }
 
-/// Synthesize Verilog text (top module `top`) for iCE40 with yosys and count the cells.
+/// Synthesize Verilog text emitted by rust-hdl (top module `top`) for iCE40 with yosys and count the cells.
 pub fn synth_ice40(verilog: &str, dsp: bool) -> Result<Ice40Stats, HdlError> {
+    synth_ice40_named(verilog, "top", dsp)
+}
+
+/// Synthesize Verilog text with top module `top` for iCE40 with yosys and count the cells.
+pub fn synth_ice40_named(verilog: &str, top: &str, dsp: bool) -> Result<Ice40Stats, HdlError> {
     let dir = ScratchDir::new("yosys")?;
-    let file = dir.write("top.v", verilog)?;
+    let file = dir.write(&format!("{top}.v"), verilog)?;
     let stat = dir.path().join("stat.txt");
-    let script = synth_ice40_script(&file.to_string_lossy(), dsp, &stat.to_string_lossy());
+    let script = synth_ice40_script(&file.to_string_lossy(), top, dsp, &stat.to_string_lossy());
     let out = run_tool(Command::new("yosys").arg("-q").arg("-p").arg(&script), "yosys")?;
     if !out.status.success() {
         return Err(HdlError::new(format!(

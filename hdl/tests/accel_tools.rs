@@ -10,7 +10,7 @@ use pact_cosim::icarus::run_icarus;
 use pact_cosim::RunOptions;
 use pact_hdl::accel::AccelConfig;
 use pact_hdl::accel::{generate_with, GenOptions, TopName};
-use pact_hdl::verilog::{lint_named, synth_ice40};
+use pact_hdl::verilog::{lint_named, synth_ice40_named};
 use pact_toolchain::qmodel::QModel;
 use std::time::Instant;
 
@@ -125,7 +125,7 @@ fn yosys_synthesizes_the_accelerator() {
     let q = build_q(&mut r, &fm, 2, 2, "tiny mlp");
     let rep = gen("yosys_tiny_mlp_1x1", &q, &AccelConfig::new(1, 1).unwrap());
     let t = Instant::now();
-    let s = synth_ice40(&rep.verilog, false).unwrap_or_else(|e| panic!("{e}"));
+    let s = synth_ice40_named(&rep.verilog, rep.top.as_str(), false).unwrap_or_else(|e| panic!("{e}"));
     println!(
         "yosys synth_ice40, tiny MLP W2A2 on a 1 × 1 array: {} LUT4, {} FF, {} CARRY, {} RAM40_4K, {} MAC16 ({:.0} s)",
         s.luts,
@@ -151,7 +151,7 @@ fn yosys_default_model_figures() {
         );
         for dsp in [false, true] {
             let t = Instant::now();
-            let s = synth_ice40(&rep.verilog, dsp).unwrap_or_else(|e| panic!("{e}"));
+            let s = synth_ice40_named(&rep.verilog, rep.top.as_str(), dsp).unwrap_or_else(|e| panic!("{e}"));
             println!(
                 "default model {pe}×{simd}, synth_ice40{}: {} LUT4, {} FF, {} CARRY, {} RAM40_4K, {} MAC16 ({:.0} s)",
                 if dsp { " -dsp" } else { "" },

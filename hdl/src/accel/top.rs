@@ -42,7 +42,7 @@ pub struct AccelParts {
     pub replicated: bool,
 }
 
-/// The whole-model accelerator (the emitted module `top`).
+/// The whole-model accelerator (rust-hdl emits it as module `top`; `generate` renames it, `pact_accel` by default).
 ///
 /// Interface (all synchronous to the rising edge of `clk`; see docs/accelerator.md for the timing):
 /// * `rst` (in): synchronous reset of the controller (back to `LOAD`, nothing else is cleared);
