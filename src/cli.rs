@@ -133,6 +133,9 @@ pub struct GenArgs {
     /// ecp5-85k.
     #[arg(long, default_value = "any")]
     pub target: String,
+    /// Name of the top module, also the Verilog file's (NAME.v): a Verilog identifier.
+    #[arg(long, default_value = pact_hdl::accel::DEFAULT_TOP)]
+    pub top: String,
 }
 
 /// `pact inspect`.
@@ -307,13 +310,18 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 }
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
-    use pact_hdl::accel::{generate, parse_target, AccelConfig};
+    use pact_hdl::accel::{generate_with, parse_target, AccelConfig, GenOptions, TopName};
+    let top: TopName = a.top.parse().map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
     let q = QModel::load(&a.model)?;
     let target = parse_target(&a.target).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cfg = AccelConfig::new(a.array.pe, a.array.simd)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_target(target);
-    let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    let opts = GenOptions {
+        top,
+        ..GenOptions::default()
+    };
+    let r = generate_with(&q, &cfg, &a.output, &opts).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
     ui.say(&r.summary());
     Ok(())
 }

@@ -293,3 +293,32 @@ fn missing_files_are_reported_once() {
         assert_eq!(said, 1, "{args:?} says it once: {err}");
     }
 }
+
+/// `pact gen --top NAME`: a Verilog identifier names the top module and its file (before: always `top` in
+/// `accel.v`); anything else is refused in one line naming the value, and nothing is written.
+#[test]
+fn gen_top_names_the_module_and_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("m.pqm");
+    let model = repo().join("models/mnist5k-small-w4a4.json");
+    let o = pact(&["-q", "quantize", model.to_str().unwrap(), "-o", q.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let out = dir.path().join("gen");
+    let (q_s, out_s) = (q.to_str().unwrap(), out.to_str().unwrap());
+    assert_one_line_error(
+        &pact(&["gen", q_s, "-o", out_s, "--top", "my-acc"]),
+        "--top 'my-acc' is not a Verilog module name (a letter or '_', then letters, digits or '_'; at most 64 \
+         characters)",
+    );
+    assert_one_line_error(
+        &pact(&["gen", q_s, "-o", out_s, "--top", "wire"]),
+        "--top 'wire' is a Verilog keyword",
+    );
+    assert!(!out.exists());
+    let o = pact(&["-q", "gen", q_s, "-o", out_s, "--top", "my_acc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let v = std::fs::read_to_string(out.join("my_acc.v")).unwrap();
+    assert!(v.lines().any(|l| l.starts_with("module my_acc(")));
+    assert!(!v.lines().any(|l| l.starts_with("module top(")));
+    assert!(out.join("my_acc_modules.v").is_file() && !out.join("accel.v").exists());
+}

@@ -141,8 +141,8 @@ fn run_default_end_to_end_then_synth_is_deterministic() {
         "pact synth",
     );
     assert_eq!(
-        std::fs::read(out.join("gen/accel.v")).unwrap(),
-        std::fs::read(again.join("gen/accel.v")).unwrap(),
+        std::fs::read(out.join("gen/pact_accel.v")).unwrap(),
+        std::fs::read(again.join("gen/pact_accel.v")).unwrap(),
         "the same Verilog"
     );
     let r2 = json(&again.join("report.json"));

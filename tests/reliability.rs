@@ -301,7 +301,7 @@ fn sigint_during_gen_leaves_no_finished_looking_output_and_a_rerun_succeeds() {
         );
         match o.status.code() {
             // Finished before the signal: then the output is complete.
-            Some(0) => assert!(out.join("manifest.json").is_file() && out.join("accel.v").is_file()),
+            Some(0) => assert!(out.join("manifest.json").is_file() && out.join("pact_accel.v").is_file()),
             _ => {
                 // Killed: either no output directory, or a complete previous one — never a partial one.
                 if out.exists() {
@@ -318,10 +318,10 @@ fn sigint_during_gen_leaves_no_finished_looking_output_and_a_rerun_succeeds() {
     // Rerun: succeeds and gives the same files as an uninterrupted run.
     let o = pact(&["gen", &q, "-o", &out_s, "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let first = std::fs::read(out.join("accel.v")).unwrap();
+    let first = std::fs::read(out.join("pact_accel.v")).unwrap();
     let o = pact(&["gen", &q, "-o", &out_s, "-q"]);
     assert_eq!(o.status.code(), Some(0), "rerun over its own output: {}", stderr(&o));
-    assert_eq!(first, std::fs::read(out.join("accel.v")).unwrap(), "deterministic");
+    assert_eq!(first, std::fs::read(out.join("pact_accel.v")).unwrap(), "deterministic");
 }
 
 /// `pact` with `PATH` set to an empty directory (no verilator, yosys, nextpnr) and fresh build caches, so that a

@@ -2,7 +2,7 @@
 //! cache (keyed by the Verilog's content, which embeds the `$readmemh` paths) hits on every later run.
 
 use anyhow::{anyhow, Context, Result};
-use pact_hdl::accel::emit::{Manifest, MANIFEST_FILE, VERILOG_FILE};
+use pact_hdl::accel::emit::{Manifest, MANIFEST_FILE};
 use pact_hdl::accel::{generate_with, AccelConfig, GenOptions, GenReport, InjectedFault};
 use pact_sim::{Model, SimBuilder};
 use pact_toolchain::qmodel::QModel;
@@ -35,14 +35,24 @@ pub struct Design {
 }
 
 impl Design {
-    /// The folder holding `accel.v`, the `$readmemh` files and the manifest.
+    /// The folder holding the Verilog, the `$readmemh` files and the manifest.
     pub fn dir(&self) -> &Path {
         &self.report.dir
     }
 
-    /// The Verilog file (top module `top`).
+    /// The Verilog file (`NAME.v`, top module `NAME`).
     pub fn verilog_path(&self) -> PathBuf {
-        self.report.dir.join(VERILOG_FILE)
+        self.report.dir.join(self.report.verilog_file())
+    }
+
+    /// The Verilog library file of the top's submodules (`NAME_modules.v`).
+    pub fn modules_path(&self) -> PathBuf {
+        self.report.dir.join(self.report.modules_file())
+    }
+
+    /// The top module's name.
+    pub fn top(&self) -> &str {
+        self.report.top.as_str()
     }
 }
 
@@ -97,6 +107,7 @@ pub fn prepare(q: &QModel, cfg: &AccelConfig, fault: Option<InjectedFault>, cach
     let opts = GenOptions {
         mem_dir: Some(dir.clone()),
         fault,
+        ..GenOptions::default()
     };
     let mut report = generate_with(q, cfg, &tmp, &opts).map_err(|e| anyhow!("{e}"))?;
     let reused = same_files(&tmp, &dir, &report.files);
@@ -157,8 +168,9 @@ fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
 /// The Verilator model of a design (`pact_sim`'s content-hash cache: a rebuild only when the Verilog changed).
 /// `trace` builds with `--trace` (a separate cache entry) so that [`crate::Dut::trace`] can write a VCD.
 pub fn verilate(design: &Design, trace: bool) -> Result<Model> {
-    SimBuilder::new("top")
+    SimBuilder::new(design.top())
         .file(design.verilog_path())
+        .file(design.modules_path())
         .trace(trace)
         .build()
         .with_context(|| format!("verilating {}", design.verilog_path().display()))

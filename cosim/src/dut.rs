@@ -17,7 +17,7 @@ pub struct Inferred {
     pub compute_cycles: u64,
 }
 
-/// One instance of the Verilated accelerator (top module `top`), with its port handles and the plan it was built
+/// One instance of the Verilated accelerator (top module [`Design::top`]), with its port handles and the plan it was built
 /// from. Pixels are fed one per cycle with the valid/ready handshake; results and stored tensors are read through
 /// the debug port. Every method advances the clock: [`Dut::cycles`] counts all of them.
 pub struct Dut {

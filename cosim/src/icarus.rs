@@ -33,7 +33,7 @@ module tb;
   wire in_ready, out_valid, busy, done;
   wire [15:0] out_class;
   wire [31:0] dbg_data;
-  top dut(.clk(clk), .rst(rst), .in_valid(in_valid), .in_data(in_data), .in_ready(in_ready),
+  {top} dut(.clk(clk), .rst(rst), .in_valid(in_valid), .in_data(in_data), .in_ready(in_ready),
           .out_valid(out_valid), .out_class(out_class), .busy(busy), .done(done), .dbg_stop_en(dbg_stop_en),
           .dbg_stop_layer(dbg_stop_layer), .dbg_sel(dbg_sel), .dbg_lane(dbg_lane), .dbg_addr(dbg_addr),
           .dbg_data(dbg_data));
@@ -76,6 +76,7 @@ endmodule
         limit = 2 * plan.compute_cycles() + 1000,
         m = plan.classes,
         pe = plan.pe,
+        top = design.top(),
     )
 }
 
@@ -152,6 +153,7 @@ pub fn run_icarus(q: &QModel, images: &[u8], labels: Option<&[u8]>, opts: &RunOp
     let budget = (n * plan.total_cycles()) as u64 / 200 + 60;
     let run = IcarusTestbench::new()
         .file(design.verilog_path())
+        .file(design.modules_path())
         .text("tb.v", testbench(&design, n, &pixels_file))
         .top("tb")
         .timeout(Duration::from_secs(budget))

@@ -8,12 +8,13 @@ use std::process::Command;
 pub const VERILATOR_LINT_FLAGS: &[(&str, &str)] = &[
     ("--lint-only", "check only, build nothing"),
     ("-Wall", "every lint and style warning"),
-    (
-        "-Wno-DECLFILENAME",
-        "rust-hdl emits every module of a design into one text (the top is always `top`, the others are named by \
-         instance path such as `top$lane$prod_reg`), so module names cannot match file names",
-    ),
 ];
+
+/// rust-hdl emits every module of a design into one text: the top, then its submodules named by instance path
+/// (`top$lane$prod_reg`). [`lint_named`] lints the top in `NAME.v` and the submodules as a library file
+/// (`-v NAME_modules.v`), as `pact gen` writes them: module and file names match, and Verilator exempts library
+/// files from DECLFILENAME, so no waiver is needed.
+pub const LIBRARY_FLAG: &str = "-v";
 
 /// The only other waiver is in-source: the truncating [`crate::resize::SignResize`] and
 /// [`crate::resize::ZeroResize`] leaves feed the bits they drop to a wire named `unused_high_bits`, which
@@ -69,16 +70,28 @@ pub fn run_tool(cmd: &mut Command, package: &str) -> Result<std::process::Output
     })
 }
 
-/// Lint Verilog text with `verilator` and [`VERILATOR_LINT_FLAGS`]. `Ok` only if Verilator reports nothing;
-/// otherwise the error holds Verilator's messages.
+/// Lint Verilog text emitted by rust-hdl (top module `top`) with [`lint_named`].
 pub fn lint(verilog: &str) -> Result<(), HdlError> {
+    lint_named(verilog, "top")
+}
+
+/// Lint Verilog text whose top module `top` is first, ending with the line `endmodule // TOP`, with `verilator`
+/// and [`VERILATOR_LINT_FLAGS`]: the top goes into `TOP.v`, the submodules after it into the library file
+/// `TOP_modules.v` ([`LIBRARY_FLAG`]). `Ok` only if Verilator reports nothing; otherwise the error holds
+/// Verilator's messages.
+pub fn lint_named(verilog: &str, top: &str) -> Result<(), HdlError> {
+    let end = format!("endmodule // {top}\n");
+    let cut = verilog.find(&end).map_or(verilog.len(), |i| i + end.len());
     let dir = ScratchDir::new("lint")?;
-    let file = dir.write("top.v", verilog)?;
+    let file = dir.write(&format!("{top}.v"), &verilog[..cut])?;
+    let lib = dir.write(&format!("{top}_modules.v"), &verilog[cut..])?;
     let mut cmd = Command::new("verilator");
     cmd.args(VERILATOR_LINT_FLAGS.iter().map(|f| f.0))
         .arg("--top-module")
-        .arg("top")
-        .arg(&file);
+        .arg(top)
+        .arg(&file)
+        .arg(LIBRARY_FLAG)
+        .arg(&lib);
     let out = run_tool(&mut cmd, "verilator")?;
     let text = format!(
         "{}{}",
@@ -108,20 +121,26 @@ pub struct Ice40Stats {
     pub dsps: u32,
 }
 
-/// The yosys script behind [`synth_ice40`]: `read_verilog FILE; synth_ice40 [-dsp] -top top; tee -o STAT stat`.
-pub fn synth_ice40_script(file: &str, dsp: bool, stat_file: &str) -> String {
+/// The yosys script behind [`synth_ice40_named`]: `read_verilog FILE; synth_ice40 [-dsp] -top TOP; tee -o STAT
+/// stat`.
+pub fn synth_ice40_script(file: &str, top: &str, dsp: bool, stat_file: &str) -> String {
     format!(
-        "read_verilog {file}; synth_ice40 {}-top top; tee -o {stat_file} stat",
+        "read_verilog {file}; synth_ice40 {}-top {top}; tee -o {stat_file} stat",
         if dsp { "-dsp " } else { "" }
     )
 }
 
-/// Synthesize Verilog text (top module `top`) for iCE40 with yosys and count the cells.
+/// Synthesize Verilog text emitted by rust-hdl (top module `top`) for iCE40 with yosys and count the cells.
 pub fn synth_ice40(verilog: &str, dsp: bool) -> Result<Ice40Stats, HdlError> {
+    synth_ice40_named(verilog, "top", dsp)
+}
+
+/// Synthesize Verilog text with top module `top` for iCE40 with yosys and count the cells.
+pub fn synth_ice40_named(verilog: &str, top: &str, dsp: bool) -> Result<Ice40Stats, HdlError> {
     let dir = ScratchDir::new("yosys")?;
-    let file = dir.write("top.v", verilog)?;
+    let file = dir.write(&format!("{top}.v"), verilog)?;
     let stat = dir.path().join("stat.txt");
-    let script = synth_ice40_script(&file.to_string_lossy(), dsp, &stat.to_string_lossy());
+    let script = synth_ice40_script(&file.to_string_lossy(), top, dsp, &stat.to_string_lossy());
     let out = run_tool(Command::new("yosys").arg("-q").arg("-p").arg(&script), "yosys")?;
     if !out.status.success() {
         return Err(HdlError::new(format!(

@@ -226,7 +226,7 @@ fn generate_writes_a_complete_directory_and_replaces_only_its_own() {
     let mut want = rep.files.clone();
     want.sort();
     assert_eq!(names, want);
-    assert!(names.contains(&"accel.v".to_string()) && names.contains(&"w2_0.mem".to_string()));
+    assert!(names.contains(&"pact_accel.v".to_string()) && names.contains(&"w2_0.mem".to_string()));
     assert!(!names.contains(&"w2_1.mem".to_string()));
     println!("{}", rep.summary());
     assert!(rep

@@ -9,7 +9,8 @@ use accel_support::*;
 use pact_cosim::icarus::run_icarus;
 use pact_cosim::RunOptions;
 use pact_hdl::accel::AccelConfig;
-use pact_hdl::verilog::{lint, synth_ice40};
+use pact_hdl::accel::{generate_with, GenOptions, TopName};
+use pact_hdl::verilog::{lint_named, synth_ice40_named};
 use pact_toolchain::qmodel::QModel;
 use std::time::Instant;
 
@@ -29,7 +30,7 @@ fn emitted_accelerators_lint_clean() {
         ("lint_mlp_8x2", &mlp, 8, 2),
     ] {
         let rep = gen(name, q, &AccelConfig::new(pe, simd).unwrap());
-        if let Err(e) = lint(&rep.verilog) {
+        if let Err(e) = lint_named(&rep.verilog, rep.top.as_str()) {
             panic!("{name}: {e}");
         }
         println!(
@@ -37,6 +38,51 @@ fn emitted_accelerators_lint_clean() {
             rep.verilog_lines
         );
     }
+}
+
+/// `pact gen --top my_acc` writes the top module `my_acc` alone into `my_acc.v` and its submodules into the library
+/// file `my_acc_modules.v`; `verilator --lint-only -Wall` on the written files, with no waiver, reports nothing (no
+/// DECLFILENAME: before, the top was always `top` in `accel.v`).
+#[test]
+fn a_named_top_lints_without_waivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GenOptions {
+        top: TopName::new("my_acc").unwrap(),
+        ..GenOptions::default()
+    };
+    let rep = generate_with(&default_model(), &AccelConfig::new(4, 4).unwrap(), dir.path(), &opts).unwrap();
+    let top = std::fs::read_to_string(dir.path().join("my_acc.v")).unwrap();
+    let modules: Vec<&str> = top.lines().filter(|l| l.starts_with("module ")).collect();
+    assert_eq!(modules.len(), 1, "one module in my_acc.v");
+    assert!(modules[0].starts_with("module my_acc("), "{}", modules[0]);
+    assert!(top.ends_with("endmodule // my_acc\n"));
+    let lib = std::fs::read_to_string(dir.path().join("my_acc_modules.v")).unwrap();
+    assert_eq!(format!("{top}{lib}"), rep.verilog);
+    assert!(lib
+        .lines()
+        .filter(|l| l.starts_with("module "))
+        .all(|l| l.starts_with("module top$")));
+    assert_eq!(rep.manifest.top, "my_acc");
+    assert_eq!(rep.manifest.verilog, "my_acc.v");
+    let out = std::process::Command::new("verilator")
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            "my_acc",
+            "my_acc.v",
+            "-v",
+            "my_acc_modules.v",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("verilator is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && !text.contains("%Warning"), "{text}");
 }
 
 /// Icarus Verilog runs the design (pact-cosim's testbench prints what the RTL produced; classes, logits and cycle
@@ -79,7 +125,7 @@ fn yosys_synthesizes_the_accelerator() {
     let q = build_q(&mut r, &fm, 2, 2, "tiny mlp");
     let rep = gen("yosys_tiny_mlp_1x1", &q, &AccelConfig::new(1, 1).unwrap());
     let t = Instant::now();
-    let s = synth_ice40(&rep.verilog, false).unwrap_or_else(|e| panic!("{e}"));
+    let s = synth_ice40_named(&rep.verilog, rep.top.as_str(), false).unwrap_or_else(|e| panic!("{e}"));
     println!(
         "yosys synth_ice40, tiny MLP W2A2 on a 1 × 1 array: {} LUT4, {} FF, {} CARRY, {} RAM40_4K, {} MAC16 ({:.0} s)",
         s.luts,
@@ -105,7 +151,7 @@ fn yosys_default_model_figures() {
         );
         for dsp in [false, true] {
             let t = Instant::now();
-            let s = synth_ice40(&rep.verilog, dsp).unwrap_or_else(|e| panic!("{e}"));
+            let s = synth_ice40_named(&rep.verilog, rep.top.as_str(), dsp).unwrap_or_else(|e| panic!("{e}"));
             println!(
                 "default model {pe}×{simd}, synth_ice40{}: {} LUT4, {} FF, {} CARRY, {} RAM40_4K, {} MAC16 ({:.0} s)",
                 if dsp { " -dsp" } else { "" },

@@ -1,5 +1,6 @@
 //! Emission: the Verilog, the `$readmemh` weight files, `manifest.json` and `estimate.json`, written into a fresh
 //! directory that replaces the output directory in one rename.
+use super::naming::{rename_top, TopName};
 use super::plan::{timing, Bank, Plan};
 use super::{build, AccelConfig};
 use crate::array::ARRAY_LATENCY;
@@ -12,8 +13,6 @@ use pact_toolchain::qmodel::QModel;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Name of the Verilog file (top module `top`).
-pub const VERILOG_FILE: &str = "accel.v";
 /// Name of the manifest.
 pub const MANIFEST_FILE: &str = manifest::FILE;
 /// Name of the resource estimate.
@@ -30,6 +29,8 @@ pub struct GenOptions {
     pub mem_dir: Option<PathBuf>,
     /// For testing the checkers only: a deliberate defect in the design (`None`, the default: none).
     pub fault: Option<InjectedFault>,
+    /// The top module's name, also the Verilog file's (`NAME.v`); default `pact_accel`.
+    pub top: TopName,
 }
 
 /// A deliberate defect in the generated design, **for testing the checkers only**: co-simulation against the
@@ -53,7 +54,10 @@ pub struct GenReport {
     pub files: Vec<String>,
     /// The plan the design was built from.
     pub plan: Plan,
-    /// The Verilog text (also in `dir/accel.v`).
+    /// The top module.
+    pub top: TopName,
+    /// The Verilog text: the top module (in `dir/NAME.v`, [`GenReport::verilog_file`]) followed by its
+    /// submodules (in `dir/NAME_modules.v`, [`GenReport::modules_file`]).
     pub verilog: String,
     /// Lines of Verilog.
     pub verilog_lines: usize,
@@ -64,6 +68,16 @@ pub struct GenReport {
 }
 
 impl GenReport {
+    /// The Verilog file's name inside `dir`: the top module's name with `.v`.
+    pub fn verilog_file(&self) -> String {
+        self.top.file()
+    }
+
+    /// The Verilog library file of the top's submodules inside `dir`: `NAME_modules.v`.
+    pub fn modules_file(&self) -> String {
+        self.top.modules_file()
+    }
+
     /// A few lines for the command line: files, array and widths, cycles against the formula, memory.
     pub fn summary(&self) -> String {
         let p = &self.plan;
@@ -71,13 +85,15 @@ impl GenReport {
         let roms = self.files.iter().filter(|f| f.ends_with(".mem")).count();
         let (c, f) = (p.compute_cycles(), p.formula_cycles());
         format!(
-            "wrote {}: {VERILOG_FILE} ({} lines, top module `top`), {roms} weight ROM files, {MANIFEST_FILE}, \
+            "wrote {}: {} ({} lines, top module `{}`), {roms} weight ROM files, {MANIFEST_FILE}, \
              {ESTIMATE_FILE} (generated in {:.2} s)\narray {} × {} (PE × SIMD); engine widths: activations {} bits, \
              weights {} bits, accumulators {} bits\ncycles per inference: {c} after the last pixel ({} with one \
              pixel per cycle); formula Σ⌈M/PE⌉·⌈N/SIMD⌉ = {f} ({:+.2} %)\nmemory: {} bits (weights {} = {:.3} × \
              the {} bits of Σ k_w × parameters; activations {}; constants {})",
             self.dir.display(),
+            self.verilog_file(),
             self.verilog_lines,
+            self.top,
             self.gen_seconds,
             p.pe,
             p.simd,
@@ -110,7 +126,7 @@ fn io_err(path: &Path, e: std::io::Error) -> HdlError {
     HdlError::new(format!("{}: {e}", path.display()))
 }
 
-/// Plan, build and emit the accelerator for `q` with `cfg`, then write `accel.v`, one `w<layer>_<pe>.mem` per
+/// Plan, build and emit the accelerator for `q` with `cfg`, then write `NAME.v` (the top module, [`GenOptions::top`]), one `w<layer>_<pe>.mem` per
 /// weight ROM, `manifest.json` and `estimate.json` into `out_dir`. The files are written into a temporary directory
 /// beside `out_dir`, which then replaces it (an existing `out_dir` must be empty or a previous output of this
 /// function, i.e. hold a pact-accel manifest). All checks run before anything is written.
@@ -143,18 +159,26 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
     if opts.fault == Some(InjectedFault::PactRoundingBit) {
         top.inject_rounding_fault();
     }
-    let body = emit_verilog(&mut top);
+    let (top_module, submodules) = rename_top(&emit_verilog(&mut top), &opts.top)?;
     let fault = opts
         .fault
         .map(|f| format!("// INJECTED FAULT (testing the checkers only): {f:?}\n"));
-    let verilog = format!("{}{}{body}", header(q, &plan), fault.unwrap_or_default());
+    let top_text = format!(
+        "{}{}{top_module}",
+        header(q, &plan, &opts.top),
+        fault.unwrap_or_default()
+    );
+    let verilog = format!("{top_text}{submodules}");
     let gen_seconds = t0.elapsed().as_secs_f64();
     let verilog_lines = verilog.lines().count();
-    let manifest = manifest(q, &plan, verilog_lines);
+    let manifest = manifest(q, &plan, &opts.top, verilog_lines);
     let estimate = estimate(&plan);
 
     // Write everything into a fresh directory beside out_dir, then swap it in.
-    let mut outputs: Vec<(String, Vec<u8>)> = vec![(super::emit::VERILOG_FILE.into(), verilog.clone().into_bytes())];
+    let mut outputs: Vec<(String, Vec<u8>)> = vec![
+        (opts.top.file(), top_text.into_bytes()),
+        (opts.top.modules_file(), submodules.into_bytes()),
+    ];
     for (l, layer) in plan.layers.iter().enumerate() {
         for (p, block) in layer.weights.iter().enumerate() {
             if !block.index.is_empty() {
@@ -191,6 +215,7 @@ pub fn generate_with(q: &QModel, cfg: &AccelConfig, out_dir: &Path, opts: &GenOp
         dir: out_dir.to_path_buf(),
         files: outputs.iter().map(|(n, _)| n.clone()).collect(),
         plan,
+        top: opts.top.clone(),
         verilog,
         verilog_lines,
         gen_seconds,
@@ -264,10 +289,10 @@ fn write_dir(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), HdlError> {
     result
 }
 
-fn header(q: &QModel, plan: &Plan) -> String {
+fn header(q: &QModel, plan: &Plan, top: &TopName) -> String {
     format!(
         "// pact accelerator for '{}' ({} layers), {} x {} array (PE x SIMD); generated by pact-hdl.\n// Top module: \
-         top. Weight ROMs are read with $readmemh (see manifest.json); docs/accelerator.md describes the interface.\n",
+         {top}. Weight ROMs are read with $readmemh (see manifest.json); docs/accelerator.md describes the interface.\n",
         q.provenance.source.replace('\n', " "),
         plan.layers.len(),
         plan.pe,
@@ -316,14 +341,14 @@ pub fn ports() -> Vec<(&'static str, &'static str, usize, &'static str)> {
     ]
 }
 
-fn manifest(q: &QModel, plan: &Plan, verilog_lines: usize) -> Manifest {
+fn manifest(q: &QModel, plan: &Plan, top: &TopName, verilog_lines: usize) -> Manifest {
     let compute = plan.compute_cycles();
     let formula = plan.formula_cycles();
     Manifest {
         format: MANIFEST_FORMAT.into(),
         version: manifest::VERSION,
-        top: "top".into(),
-        verilog: VERILOG_FILE.into(),
+        top: top.as_str().into(),
+        verilog: top.file(),
         verilog_lines,
         model: manifest::ModelInfo {
             source: q.provenance.source.clone(),
@@ -392,7 +417,7 @@ fn layer_entry(q: &QModel, plan: &Plan, i: usize) -> manifest::Layer {
         index: i,
         name: l.name.clone(),
         output_of: q.layers[l.out_qindex].name.clone(),
-        kind: l.kind.into(),
+        kind: l.kind.to_string(),
         outputs: l.m,
         fan_in: l.fan_in,
         positions: l.positions(),

@@ -5,29 +5,39 @@
 //! * [`plan::Plan`]: the model mapped onto the engine (layouts, descriptors, packed weights, exact cycle counts),
 //!   with every model-dependent check (unsupported layers, array larger than the model, design larger than the
 //!   target device (the fit rule `pact synth` uses), address and slot capacities);
-//! * [`top::Accel`]: the rust-hdl top (controller, [`blocks`], [`mem`] leaves, [`crate::array::Array`],
-//!   [`crate::pact::Pact`] units); per-layer differences live in descriptor tables, not in the type structure;
+//! * [`top::Accel`]: the rust-hdl top (controller, [`issue`], [`writer`] and [`logit`] units, [`mem`] leaves,
+//!   [`crate::array::Array`], [`crate::pact::Pact`] units); per-layer differences live in the [`desc`] tables,
+//!   not in the type structure;
 //! * [`generate`]: writes the Verilog, the `$readmemh` weight files, `manifest.json` and `estimate.json`
 //!   atomically into a directory.
 //!
 //! docs/accelerator.md describes the architecture, the interface and the timing.
-pub mod blocks;
+pub mod desc;
 pub mod emit;
+pub mod issue;
+pub mod logit;
 pub mod mem;
+pub mod naming;
 pub mod plan;
+mod shared;
 pub mod top;
+pub mod writer;
 
 pub use emit::{generate, generate_with, GenOptions, GenReport, InjectedFault};
+pub use naming::{TopName, DEFAULT_TOP};
 pub use plan::Plan;
 
 use crate::array::Array;
 use crate::pact::Pact;
 use crate::widths::MacWidths;
 use crate::HdlError;
-use blocks::{Issue, LogitUnit, Writer, ISSUE_FIELDS, WRITER_FIELDS};
+use desc::{IssueRow, TopRow, WriterRow};
+use issue::Issue;
+use logit::LogitUnit;
 use mem::WeightMem;
-use plan::{Bank, LayerPlan};
+use plan::{Bank, LayerKind, LayerPlan};
 use top::{Accel, AccelParts};
+use writer::Writer;
 
 /// Largest `pe` and `simd`.
 pub const MAX_SIDE: usize = 64;
@@ -107,69 +117,76 @@ fn w16(v: usize) -> u16 {
     (v & 0xffff) as u16
 }
 
-/// The issue descriptor row of a layer (see [`blocks::ISSUE_FIELDS`]).
-fn issue_row(l: &LayerPlan) -> Vec<u16> {
-    let (h, w, cw) = if l.kind == "dense" {
-        (1, 1, l.beats)
-    } else {
-        (l.src_layout.h, l.src_layout.w, l.src_layout.cw)
+/// The issue descriptor row of a layer.
+fn issue_row(l: &LayerPlan) -> IssueRow {
+    let (h, w, cw) = match l.kind {
+        LayerKind::Dense => (1, 1, l.beats),
+        LayerKind::Conv2d => (l.src_layout.h, l.src_layout.w, l.src_layout.cw),
     };
-    let [kh, kw] = l.kernel;
+    let kw = l.kernel[1];
     let [sy, sx] = l.stride;
     let [pt, pl] = l.pad;
-    let _ = kh;
-    let pb0 = (0usize).wrapping_sub((pt * w + pl) * cw);
-    let row = vec![
-        u16::from(l.perlane),
-        w16(l.beats + l.bubbles - 1),
-        w16(l.groups - 1),
-        w16(l.ow - 1),
-        w16(l.oh - 1),
-        w16(cw - 1),
-        w16(kw - 1),
-        w16(h),
-        w16(w),
-        w16(sx * cw),
-        w16(sy * w * cw),
-        w16((w - kw) * cw + 1),
-        w16(0usize.wrapping_sub(pl)),
-        w16(sy),
-        w16(sx),
-        w16(l.beats - 1),
-        w16(0usize.wrapping_sub(pt)),
-        w16(pb0),
+    let cycles = l.beats + l.bubbles;
+    IssueRow {
+        perlane: u16::from(l.perlane),
+        group_cycles_m1: w16(cycles - 1),
+        groups_m1: w16(l.groups - 1),
+        ow_m1: w16(l.ow - 1),
+        oh_m1: w16(l.oh - 1),
+        cw_m1: w16(cw - 1),
+        kw_m1: w16(kw - 1),
+        in_h: w16(h),
+        in_w: w16(w),
+        step_x: w16(sx * cw),
+        step_y: w16(sy * w * cw),
+        krow_jump: w16((w - kw) * cw + 1),
+        ix_first: w16(0usize.wrapping_sub(pl)),
+        sy: w16(sy),
+        sx: w16(sx),
+        beats_m1: w16(l.beats - 1),
+        iy_first: w16(0usize.wrapping_sub(pt)),
+        pos_first: w16((0usize).wrapping_sub((pt * w + pl) * cw)),
         // Each counter's last value minus one (wrapping), for the issue unit's end flags.
-        w16((l.beats + l.bubbles).wrapping_sub(2)),
-        w16(l.groups.wrapping_sub(2)),
-        w16(l.ow.wrapping_sub(2)),
-        w16(l.oh.wrapping_sub(2)),
-        w16(cw.wrapping_sub(2)),
-        w16(kw.wrapping_sub(2)),
-        w16(l.beats.wrapping_sub(2)),
-    ];
-    debug_assert_eq!(row.len(), ISSUE_FIELDS);
-    row
+        group_cycles_m2: w16(cycles.wrapping_sub(2)),
+        groups_m2: w16(l.groups.wrapping_sub(2)),
+        ow_m2: w16(l.ow.wrapping_sub(2)),
+        oh_m2: w16(l.oh.wrapping_sub(2)),
+        cw_m2: w16(cw.wrapping_sub(2)),
+        kw_m2: w16(kw.wrapping_sub(2)),
+        beats_m2: w16(l.beats.wrapping_sub(2)),
+    }
 }
 
-/// The writer descriptor row of a layer (see [`blocks::WRITER_FIELDS`]); zeros for the last layer.
-fn writer_row(l: &LayerPlan) -> Vec<u16> {
+/// The writer descriptor row of a layer; zeros for the last layer.
+fn writer_row(l: &LayerPlan) -> WriterRow {
     let Some(bits) = l.out_bits else {
-        return vec![0; WRITER_FIELDS];
+        return WriterRow::default();
     };
     let o = &l.out_layout;
-    vec![
-        w16(l.groups - 1),
-        w16(l.ow - 1),
-        w16(l.oh - 1),
-        w16(l.pool[0] - 1),
-        w16(l.pool[1] - 1),
-        w16(o.w),
-        w16(o.h),
-        w16(o.cw - 1),
-        w16(o.cw),
-        w16(o.w * o.cw),
-        w16((1usize << bits) - 1),
-    ]
+    WriterRow {
+        groups_m1: w16(l.groups - 1),
+        ow_m1: w16(l.ow - 1),
+        oh_m1: w16(l.oh - 1),
+        pool_y_m1: w16(l.pool[0] - 1),
+        pool_x_m1: w16(l.pool[1] - 1),
+        pw: w16(o.w),
+        ph: w16(o.h),
+        cwo_m1: w16(o.cw - 1),
+        cwo: w16(o.cw),
+        row_step: w16(o.w * o.cw),
+        code_max: w16((1usize << bits) - 1),
+    }
+}
+
+/// The controller's descriptor row of a layer.
+fn top_row(l: &LayerPlan) -> TopRow {
+    TopRow {
+        src: l.src.code(),
+        dst: l.dst.code(),
+        last: u16::from(l.dst == Bank::Logits),
+        ch_base: w16(l.ch_base),
+        groups_m1: w16(l.groups - 1),
+    }
 }
 
 /// Build the rust-hdl top for a plan. `files[l][p]` are the `$readmemh` paths of the weight ROMs.
@@ -191,23 +208,13 @@ pub fn build(plan: &Plan, files: Vec<Vec<String>>) -> Result<Accel, HdlError> {
             .collect(),
         None => vec![vec![0; 4 * simd]],
     };
-    let issue = Issue::new(simd, plan.layers.iter().map(issue_row).collect(), patch);
-    let writer = Writer::new(pe, simd, plan.layers.iter().map(writer_row).collect());
+    let issue_desc: Vec<IssueRow> = plan.layers.iter().map(issue_row).collect();
+    let issue = Issue::new(simd, &issue_desc, patch);
+    let writer_desc: Vec<WriterRow> = plan.layers.iter().map(writer_row).collect();
+    let writer = Writer::new(pe, simd, &writer_desc);
     let last = plan.last();
     let logits = LogitUnit::new(pe, last.m, plan.acc, &plan.logit_bias);
-    let top_desc = plan
-        .layers
-        .iter()
-        .map(|l| {
-            vec![
-                l.src.code(),
-                l.dst.code(),
-                u16::from(l.dst == Bank::Logits),
-                w16(l.ch_base),
-                w16(l.groups - 1),
-            ]
-        })
-        .collect();
+    let top_desc = plan.layers.iter().map(top_row).collect();
     Ok(Accel::new(AccelParts {
         pe,
         simd,

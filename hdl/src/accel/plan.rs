@@ -52,6 +52,32 @@ impl Bank {
     }
 }
 
+/// What a compute layer computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    /// A fully connected layer (reads its source flattened).
+    Dense,
+    /// A 2-D convolution.
+    Conv2d,
+}
+
+impl LayerKind {
+    /// The name in the manifest and the reports: `dense` or `conv2d`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LayerKind::Dense => "dense",
+            LayerKind::Conv2d => "conv2d",
+        }
+    }
+}
+
+impl std::fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A tensor as stored in a buffer: `c` channels × `h` × `w`, `cw` words per position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
@@ -77,8 +103,8 @@ pub struct LayerPlan {
     pub qindex: usize,
     /// Index of the layer whose output this layer's buffer holds (the fused pool, else the compute layer).
     pub out_qindex: usize,
-    /// `conv2d` or `dense`.
-    pub kind: &'static str,
+    /// Dense or conv2d.
+    pub kind: LayerKind,
     /// Reads the input buffer one im2col element per lane (replicated layout).
     pub perlane: bool,
     /// The source tensor as stored (for a dense layer: the flattened tensor's layout before flattening).
@@ -150,9 +176,9 @@ pub mod timing {
 
     /// The START cycle before each layer (descriptor settles, counters load).
     pub const LAYER_START: usize = 1;
-    /// The issue unit's pipeline ([`super::super::blocks::ISSUE_LATENCY`] = 3: table/counter register, adders,
+    /// The issue unit's pipeline ([`super::super::issue::ISSUE_LATENCY`] = 3: table/counter register, adders,
     /// bounds compare).
-    pub const ISSUE_LATENCY: usize = super::super::blocks::ISSUE_LATENCY;
+    pub const ISSUE_LATENCY: usize = super::super::issue::ISSUE_LATENCY;
     /// From the last beat of a layer writing codes to the cycle its writer reports done: issue pipeline (3),
     /// stage-1 memory read (1), MAC array ([`ARRAY_LATENCY`] = 4), PACT unit ([`PACT_LATENCY`] = 8), writer chunk
     /// and read-modify-write register (2; the done flag shares the last cycle) — plus one per extra chunk when
@@ -160,7 +186,7 @@ pub mod timing {
     pub const CODES_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + PACT_LATENCY + 2;
     /// From the last beat of the last layer to its done flag, without the argmax tree: issue pipeline (3), stage 1
     /// (1), array ([`ARRAY_LATENCY`] = 4), bias add (1), argmax fold (1); plus
-    /// [`super::super::blocks::argmax_levels`]`(pe)` tree levels (see [`super::Plan::logits_drain`]).
+    /// [`super::super::logit::argmax_levels`]`(pe)` tree levels (see [`super::Plan::logits_drain`]).
     pub const LOGITS_DRAIN: usize = ISSUE_LATENCY + 1 + ARRAY_LATENCY + 2;
     /// The FINISH cycle in which `out_valid` is high.
     pub const FINISH: usize = 1;
@@ -211,97 +237,133 @@ fn fits16(what: &str, layer: &str, v: usize) -> Result<u16, HdlError> {
     }
 }
 
-impl Plan {
-    /// Map `q` onto the engine of `cfg`. Errors name the layer or the setting (the messages are pinned by tests).
-    pub fn new(q: &QModel, cfg: &AccelConfig) -> Result<Self, HdlError> {
-        let (pe, simd) = (cfg.pe(), cfg.simd());
-        q.validate().map_err(|e| err(format!("invalid quantized model: {e}")))?;
-        let [c0, h0, w0] = q.input.shape;
-        // Gather compute layers with their fused pools; reject what the engine does not run.
-        struct Item<'a> {
-            qi: usize,
-            cp: &'a Compute,
-            pool: Option<(usize, [usize; 2])>,
+/// A compute layer of the model with the max pool fused into it: `(index of the pool layer, window)`.
+struct Item<'a> {
+    qi: usize,
+    cp: &'a Compute,
+    pool: Option<(usize, [usize; 2])>,
+}
+
+/// The model's compute layers with their fused pools; rejects what the engine does not run.
+fn gather(q: &QModel) -> Result<Vec<Item<'_>>, HdlError> {
+    let mut items: Vec<Item> = Vec::new();
+    for (li, l) in q.layers.iter().enumerate() {
+        if l.inputs != [li] {
+            return Err(err(format!(
+                "layer '{}' reads {:?}: the accelerator runs chains of layers, each reading the one before",
+                l.name, l.inputs
+            )));
         }
-        let mut items: Vec<Item> = Vec::new();
-        for (li, l) in q.layers.iter().enumerate() {
-            if l.inputs != [li] {
+        match &l.op {
+            QOp::Dense(cp) | QOp::Conv2d(cp) => items.push(Item { qi: li, cp, pool: None }),
+            QOp::Flatten => {}
+            QOp::MaxPool { kernel, stride, pad } => fuse_pool(&mut items, li, &l.name, *kernel, *stride, *pad)?,
+            other => {
                 return Err(err(format!(
-                    "layer '{}' reads {:?}: the accelerator runs chains of layers, each reading the one before",
-                    l.name, l.inputs
-                )));
-            }
-            match &l.op {
-                QOp::Dense(cp) | QOp::Conv2d(cp) => items.push(Item { qi: li, cp, pool: None }),
-                QOp::Flatten => {}
-                QOp::MaxPool { kernel, stride, pad } => {
-                    let after_conv = matches!(
-                        items.last(),
-                        Some(it) if it.cp.conv.is_some() && it.pool.is_none() && it.qi + 1 == li
-                    );
-                    if !after_conv {
-                        return Err(err(format!(
-                            "layer '{}' (maxpool): the accelerator fuses a max pool into the conv right before it; \
-                             this one does not follow a conv",
-                            l.name
-                        )));
-                    }
-                    if kernel != stride || pad.iter().any(|&p| p != 0) {
-                        return Err(err(format!(
-                            "layer '{}' (maxpool): kernel {kernel:?}, stride {stride:?}, padding {pad:?}; the \
-                             accelerator fuses only max pools with kernel = stride and no padding",
-                            l.name
-                        )));
-                    }
-                    items.last_mut().expect("after conv").pool = Some((li, *kernel));
-                }
-                other => {
-                    return Err(err(format!(
-                        "layer '{}' ({}) is not supported by the accelerator (it runs dense, conv2d, flatten and max \
-                         pools fused into the conv before them)",
-                        l.name,
-                        other.kind()
-                    )))
-                }
+                    "layer '{}' ({}) is not supported by the accelerator (it runs dense, conv2d, flatten and max \
+                     pools fused into the conv before them)",
+                    l.name,
+                    other.kind()
+                )))
             }
         }
-        if items.is_empty() {
-            return Err(err("the model has no dense or conv layer".into()));
-        }
-        // Array larger than the model.
-        let (mi, max_m) = items
-            .iter()
-            .map(|it| (it.qi, it.cp.weights.out))
-            .max_by_key(|x| x.1)
-            .expect("items");
-        if pe > max_m {
-            return Err(err(format!(
-                "--pe {pe} is larger than every layer of the model (the widest, '{}', has {max_m} outputs)",
-                q.layers[mi].name
-            )));
-        }
-        let (ni, max_n) = items
-            .iter()
-            .map(|it| (it.qi, it.cp.weights.fan_in))
-            .max_by_key(|x| x.1)
-            .expect("items");
-        if simd > max_n {
-            return Err(err(format!(
-                "--simd {simd} is larger than every layer of the model (the widest, '{}', has {max_n} inputs per \
-                 output)",
-                q.layers[ni].name
-            )));
-        }
-        let last_item = items.last().expect("items");
-        let last_layer = &q.layers[last_item.qi];
-        let positions: usize = last_layer.out_shape.iter().skip(1).product();
-        if last_item.cp.conv.is_some() && positions != 1 {
-            return Err(err(format!(
-                "layer '{}': the last layer is a conv with a {}×{} output; the accelerator's argmax takes one logit \
-                 per channel (a 1 × 1 output)",
-                last_layer.name, last_layer.out_shape[1], last_layer.out_shape[2]
-            )));
-        }
+    }
+    if items.is_empty() {
+        return Err(err("the model has no dense or conv layer".into()));
+    }
+    Ok(items)
+}
+
+/// Fuse the max pool of layer `li` into the conv right before it (the last item).
+fn fuse_pool(
+    items: &mut [Item],
+    li: usize,
+    name: &str,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 4],
+) -> Result<(), HdlError> {
+    let after_conv = matches!(
+        items.last(),
+        Some(it) if it.cp.conv.is_some() && it.pool.is_none() && it.qi + 1 == li
+    );
+    if !after_conv {
+        return Err(err(format!(
+            "layer '{name}' (maxpool): the accelerator fuses a max pool into the conv right before it; this one does \
+             not follow a conv"
+        )));
+    }
+    if kernel != stride || pad.iter().any(|&p| p != 0) {
+        return Err(err(format!(
+            "layer '{name}' (maxpool): kernel {kernel:?}, stride {stride:?}, padding {pad:?}; the accelerator fuses \
+             only max pools with kernel = stride and no padding"
+        )));
+    }
+    items.last_mut().expect("after conv").pool = Some((li, kernel));
+    Ok(())
+}
+
+/// The array must not be larger than the model, and the last layer must give one logit per channel.
+fn check_shapes(q: &QModel, items: &[Item], pe: usize, simd: usize) -> Result<(), HdlError> {
+    let (mi, max_m) = items
+        .iter()
+        .map(|it| (it.qi, it.cp.weights.out))
+        .max_by_key(|x| x.1)
+        .expect("items");
+    if pe > max_m {
+        return Err(err(format!(
+            "--pe {pe} is larger than every layer of the model (the widest, '{}', has {max_m} outputs)",
+            q.layers[mi].name
+        )));
+    }
+    let (ni, max_n) = items
+        .iter()
+        .map(|it| (it.qi, it.cp.weights.fan_in))
+        .max_by_key(|x| x.1)
+        .expect("items");
+    if simd > max_n {
+        return Err(err(format!(
+            "--simd {simd} is larger than every layer of the model (the widest, '{}', has {max_n} inputs per output)",
+            q.layers[ni].name
+        )));
+    }
+    let last_item = items.last().expect("items");
+    let last_layer = &q.layers[last_item.qi];
+    let positions: usize = last_layer.out_shape.iter().skip(1).product();
+    if last_item.cp.conv.is_some() && positions != 1 {
+        return Err(err(format!(
+            "layer '{}': the last layer is a conv with a {}×{} output; the accelerator's argmax takes one logit per \
+             channel (a 1 × 1 output)",
+            last_layer.name, last_layer.out_shape[1], last_layer.out_shape[2]
+        )));
+    }
+    Ok(())
+}
+
+/// Planning state carried from one layer to the next: the engine, the source layout, the requantization slots
+/// and logit biases collected so far, and the banks' sizes.
+struct Planner<'a> {
+    q: &'a QModel,
+    pe: usize,
+    simd: usize,
+    /// Model input `[c, h, w]`.
+    input: [usize; 3],
+    input_replicated: bool,
+    input_depth: usize,
+    n_items: usize,
+    /// The stored tensor the next layer reads.
+    src_layout: Layout,
+    slots: usize,
+    pact_consts: Vec<Vec<ChannelConsts>>,
+    logit_bias: Vec<Vec<i64>>,
+    bank_depth: [usize; 2],
+    bank_bits: [u32; 2],
+}
+
+impl<'a> Planner<'a> {
+    /// The input buffer's layout (replicated for a first conv, packed for a first dense) and the empty state.
+    fn new(q: &'a QModel, items: &[Item], pe: usize, simd: usize) -> Result<Self, HdlError> {
+        let [c0, h0, w0] = q.input.shape;
         let input_replicated = items[0].cp.conv.is_some();
         let input_depth = if input_replicated {
             c0 * h0 * w0
@@ -309,11 +371,8 @@ impl Plan {
             (c0 * h0 * w0).div_ceil(simd)
         };
         fits16("input buffer depth", &q.layers[items[0].qi].name, input_depth)?;
-
-        let n_items = items.len();
-        let mut layers = Vec::with_capacity(n_items);
         // The source of the first layer: the input, as C×H×W (conv) or a flat vector (dense).
-        let mut src_layout = if input_replicated {
+        let src_layout = if input_replicated {
             Layout {
                 c: c0,
                 h: h0,
@@ -328,232 +387,173 @@ impl Plan {
                 cw: input_depth,
             }
         };
-        let mut slots = 0usize;
-        let mut pact_consts: Vec<Vec<ChannelConsts>> = vec![Vec::new(); pe];
-        let mut logit_bias: Vec<Vec<i64>> = vec![Vec::new(); pe];
-        let mut bank_depth = [0usize; 2];
-        let mut bank_bits = [0u32; 2];
-        for (k, it) in items.iter().enumerate() {
-            let l = &q.layers[it.qi];
-            let name = l.name.clone();
-            let cp = it.cp;
-            let last = k + 1 == n_items;
-            let m = cp.weights.out;
-            let n = cp.weights.fan_in;
-            let groups = m.div_ceil(pe);
-            let src = if k == 0 {
-                Bank::Input
-            } else if k % 2 == 1 {
-                Bank::A
+        Ok(Planner {
+            q,
+            pe,
+            simd,
+            input: [c0, h0, w0],
+            input_replicated,
+            input_depth,
+            n_items: items.len(),
+            src_layout,
+            slots: 0,
+            pact_consts: vec![Vec::new(); pe],
+            logit_bias: vec![Vec::new(); pe],
+            bank_depth: [0; 2],
+            bank_bits: [0; 2],
+        })
+    }
+
+    /// Plan item `k`: its shape, weights, im2col table, requantization slots and bubbles, with its checks.
+    fn layer(&mut self, k: usize, it: &Item) -> Result<LayerPlan, HdlError> {
+        let mut l = self.shape(k, it);
+        l.weights = pack_weights(&l, it.cp, self.pe, self.simd)?;
+        if l.perlane {
+            l.patch = im2col_patch(&l, self.input, self.simd)?;
+        }
+        l.ch_base = self.slots;
+        l.out_bits = self.requant(&l, it.cp);
+        if let Some(bits) = l.out_bits {
+            let bi = if l.dst == Bank::A { 0 } else { 1 };
+            self.bank_depth[bi] = self.bank_depth[bi].max(l.out_layout.words());
+            self.bank_bits[bi] = self.bank_bits[bi].max(bits);
+            fits16("output buffer depth", &l.name, l.out_layout.words())?;
+        }
+        l.bubbles = bubbles(&l, self.pe, self.simd, it.pool.is_some());
+        check_counters(&l)?;
+        if l.acc_bits > MAX_ACC_BITS {
+            return Err(err(format!(
+                "layer '{}': accumulator of {} bits is wider than the {MAX_ACC_BITS} bits the engine has",
+                l.name, l.acc_bits
+            )));
+        }
+        // The next layer reads this stored tensor (a dense layer reads its words in order: flatten is free).
+        self.src_layout = l.out_layout;
+        Ok(l)
+    }
+
+    /// Item `k`'s banks and geometry (no weights, im2col table, slots or bubbles yet).
+    fn shape(&self, k: usize, it: &Item) -> LayerPlan {
+        let (l, cp, simd) = (&self.q.layers[it.qi], it.cp, self.simd);
+        let last = k + 1 == self.n_items;
+        let (m, n) = (cp.weights.out, cp.weights.fan_in);
+        let src = match k {
+            0 => Bank::Input,
+            _ if k % 2 == 1 => Bank::A,
+            _ => Bank::B,
+        };
+        let dst = if last {
+            Bank::Logits
+        } else if k % 2 == 0 {
+            Bank::A
+        } else {
+            Bank::B
+        };
+        let perlane = k == 0 && self.input_replicated;
+        let (kernel, stride, pad, oh, ow) = match cp.conv {
+            Some(g) => (g.kernel, g.stride, [g.pad[0], g.pad[1]], l.out_shape[1], l.out_shape[2]),
+            None => ([1, 1], [1, 1], [0, 0], 1, 1),
+        };
+        let src_layout = self.src_layout;
+        // A dense layer reads the flattened source words in order.
+        let beats = if perlane {
+            n.div_ceil(simd)
+        } else if cp.conv.is_some() {
+            kernel[0] * kernel[1] * src_layout.cw
+        } else {
+            src_layout.words()
+        };
+        let (pool, ph, pw, out_qindex) = match it.pool {
+            Some((pi, k)) => (k, oh / k[0], ow / k[1], pi),
+            None => ([1, 1], oh, ow, it.qi),
+        };
+        LayerPlan {
+            name: l.name.clone(),
+            qindex: it.qi,
+            out_qindex,
+            kind: if cp.conv.is_some() {
+                LayerKind::Conv2d
             } else {
-                Bank::B
-            };
-            let dst = if last {
-                Bank::Logits
-            } else if k % 2 == 0 {
-                Bank::A
-            } else {
-                Bank::B
-            };
-            let perlane = k == 0 && input_replicated;
-            let (kernel, stride, pad, oh, ow) = match cp.conv {
-                Some(g) => (g.kernel, g.stride, [g.pad[0], g.pad[1]], l.out_shape[1], l.out_shape[2]),
-                None => ([1, 1], [1, 1], [0, 0], 1, 1),
-            };
-            // A dense layer reads the flattened source words in order.
-            let beats = if perlane {
-                n.div_ceil(simd)
-            } else if cp.conv.is_some() {
-                kernel[0] * kernel[1] * src_layout.cw
-            } else {
-                src_layout.words()
-            };
-            let (pool, ph, pw, out_qindex) = match it.pool {
-                Some((pi, k)) => (k, oh / k[0], ow / k[1], pi),
-                None => ([1, 1], oh, ow, it.qi),
-            };
-            let out_layout = Layout {
+                LayerKind::Dense
+            },
+            perlane,
+            src_layout,
+            kernel,
+            stride,
+            pad,
+            m,
+            oh,
+            ow,
+            fan_in: n,
+            beats,
+            groups: m.div_ceil(self.pe),
+            bubbles: 0,
+            wbits: cp.weights.bits,
+            in_bits: cp.in_bits,
+            acc_bits: cp.acc_bits,
+            out_bits: None,
+            pool,
+            out_layout: Layout {
                 c: m,
                 h: ph,
                 w: pw,
                 cw: m.div_ceil(simd),
-            };
-            // Weights: packed per PE, columns in beat order.
-            let col = |b: usize, s: usize| -> Option<usize> {
-                if perlane {
-                    let j = b * simd + s;
-                    (j < n).then_some(j)
-                } else if let Some(_g) = cp.conv {
-                    let cw = src_layout.cw;
-                    let (kpos, wi) = (b / cw, b % cw);
-                    let (ky, kx) = (kpos / kernel[1], kpos % kernel[1]);
-                    let c = wi * simd + s;
-                    (c < src_layout.c).then(|| (c * kernel[0] + ky) * kernel[1] + kx)
-                } else {
-                    let cw = src_layout.cw;
-                    let (pos, wi) = (b / cw, b % cw);
-                    let c = wi * simd + s;
-                    (c < src_layout.c).then(|| c * src_layout.h * src_layout.w + pos)
-                }
-            };
-            let mut weights = Vec::with_capacity(pe);
-            for p in 0..pe {
-                let mut index = Vec::new();
-                for g in 0..groups {
-                    let row = g * pe + p;
-                    if row >= m {
-                        break;
-                    }
-                    for b in 0..beats {
-                        for s in 0..simd {
-                            index.push(match col(b, s) {
-                                Some(j) => cp.weights.index[row * n + j],
-                                None => 0,
-                            });
-                        }
-                    }
-                }
-                if index.len() / simd > MAX_WEIGHT_DEPTH {
-                    return Err(err(format!(
-                        "layer '{name}': a weight ROM of {} words does not fit the {WADDR_BITS}-bit address (at \
-                         most {MAX_WEIGHT_DEPTH})",
-                        index.len() / simd
-                    )));
-                }
-                weights.push(WeightBlock {
-                    bits: cp.weights.bits,
-                    index,
-                });
-            }
-            // Per-lane im2col table of the first conv.
-            let mut patch = Vec::new();
-            if perlane {
-                let (kh, kw) = (kernel[0], kernel[1]);
-                for b in 0..beats {
-                    for s in 0..simd {
-                        let j = b * simd + s;
-                        if j < n {
-                            let (c, ky, kx) = (j / (kh * kw), (j / kw) % kh, j % kw);
-                            let off = fits16("im2col offset", &name, c * h0 * w0 + ky * w0 + kx)?;
-                            patch.push([off, ky as u16, kx as u16, 1]);
-                        } else {
-                            patch.push([0, 0, 0, 0]);
-                        }
-                    }
-                }
-            }
-            // Requantization slots (codes) or logit biases.
-            let ch_base = slots;
-            let out_bits = match &cp.output {
-                Output::Codes { bits, requant, .. } => {
-                    for (p, consts) in pact_consts.iter_mut().enumerate() {
-                        for g in 0..groups {
-                            let c = g * pe + p;
-                            consts.push(if c < m {
-                                ChannelConsts {
-                                    m0: requant.m0[c],
-                                    shift: requant.shift[c] as u32,
-                                    bias: cp.bias[c],
-                                }
-                            } else {
-                                // An absent channel: M0 = 0 gives code 0 (padding channels must read 0).
-                                ChannelConsts {
-                                    m0: 0,
-                                    shift: 1,
-                                    bias: 0,
-                                }
-                            });
-                        }
-                    }
-                    slots += groups;
-                    Some(*bits)
-                }
-                Output::Logits => {
-                    for (p, b) in logit_bias.iter_mut().enumerate() {
-                        for g in 0..groups {
-                            let c = g * pe + p;
-                            b.push(if c < m { cp.bias[c] } else { 0 });
-                        }
-                    }
-                    None
-                }
-            };
-            if let Some(bits) = out_bits {
-                let bi = if dst == Bank::A { 0 } else { 1 };
-                bank_depth[bi] = bank_depth[bi].max(out_layout.words());
-                bank_bits[bi] = bank_bits[bi].max(bits);
-                fits16("output buffer depth", &name, out_layout.words())?;
-            }
-            // Writer throughput: a group of pe > simd codes takes pe/simd cycles to write, and a fused max pool
-            // needs two cycles between writes of the same word (consecutive positions of a window); bubbles after
-            // each group's beats provide them.
-            let bubbles = if out_bits.is_some() {
-                let words = (pe / simd).saturating_sub(beats);
-                let pool_gap = if it.pool.is_some() {
-                    2usize.saturating_sub(groups * beats)
-                } else {
-                    0
-                };
-                words.max(pool_gap)
-            } else {
-                0
-            };
-            for (what, v) in [
-                ("input height", src_layout.h),
-                ("input width", src_layout.w),
-                ("output height", oh),
-                ("output width", ow),
-                ("beats per group", beats),
-                ("output groups", groups),
-                ("words per position", src_layout.cw),
-                ("kernel width", kernel[1]),
-                ("row step", stride[0] * src_layout.w * src_layout.cw),
-                ("output words per row", pw * out_layout.cw),
-            ] {
-                fits16(what, &name, v)?;
-            }
-            if cp.acc_bits > MAX_ACC_BITS {
-                return Err(err(format!(
-                    "layer '{name}': accumulator of {} bits is wider than the {MAX_ACC_BITS} bits the engine has",
-                    cp.acc_bits
-                )));
-            }
-            layers.push(LayerPlan {
-                name,
-                qindex: it.qi,
-                out_qindex,
-                kind: if cp.conv.is_some() { "conv2d" } else { "dense" },
-                perlane,
-                src_layout,
-                kernel,
-                stride,
-                pad,
-                m,
-                oh,
-                ow,
-                fan_in: n,
-                beats,
-                groups,
-                bubbles,
-                wbits: cp.weights.bits,
-                in_bits: cp.in_bits,
-                acc_bits: cp.acc_bits,
-                out_bits,
-                pool,
-                out_layout,
-                src,
-                dst,
-                ch_base,
-                patch,
-                weights,
-            });
-            // The next layer reads this stored tensor (a dense layer reads its words in order: flatten is free).
-            src_layout = out_layout;
+            },
+            src,
+            dst,
+            ch_base: 0,
+            patch: Vec::new(),
+            weights: Vec::new(),
         }
+    }
+
+    /// Append the layer's requantization constants (a layer that outputs codes; returns their width) or its logit
+    /// biases (the last layer; returns `None`).
+    fn requant(&mut self, l: &LayerPlan, cp: &Compute) -> Option<u32> {
+        let (pe, m, groups) = (self.pe, l.m, l.groups);
+        match &cp.output {
+            Output::Codes { bits, requant, .. } => {
+                for (p, consts) in self.pact_consts.iter_mut().enumerate() {
+                    for g in 0..groups {
+                        let c = g * pe + p;
+                        consts.push(if c < m {
+                            ChannelConsts {
+                                m0: requant.m0[c],
+                                shift: requant.shift[c] as u32,
+                                bias: cp.bias[c],
+                            }
+                        } else {
+                            // An absent channel: M0 = 0 gives code 0 (padding channels must read 0).
+                            ChannelConsts {
+                                m0: 0,
+                                shift: 1,
+                                bias: 0,
+                            }
+                        });
+                    }
+                }
+                self.slots += groups;
+                Some(*bits)
+            }
+            Output::Logits => {
+                for (p, b) in self.logit_bias.iter_mut().enumerate() {
+                    for g in 0..groups {
+                        let c = g * pe + p;
+                        b.push(if c < m { cp.bias[c] } else { 0 });
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// The plan of `layers`: engine widths and the checks over every layer (slots, PACT constants).
+    fn finish(mut self, layers: Vec<LayerPlan>, cfg: &AccelConfig) -> Result<Plan, HdlError> {
         let ka = layers.iter().map(|l| l.in_bits).max().unwrap_or(8);
         let kw = layers.iter().map(|l| l.wbits).max().unwrap_or(1);
         let acc = layers.iter().map(|l| l.acc_bits).max().unwrap_or(2);
         let ka_out = layers.iter().filter_map(|l| l.out_bits).max().unwrap_or(1);
+        let slots = self.slots;
         if slots > MAX_CHANNELS {
             return Err(err(format!(
                 "the model needs {slots} requantization slots per PACT unit, more than the {MAX_CHANNELS} a unit \
@@ -562,7 +562,7 @@ impl Plan {
         }
         if slots == 0 {
             // No layer outputs codes: the PACT units still need a (never used) slot.
-            for c in &mut pact_consts {
+            for c in &mut self.pact_consts {
                 c.push(ChannelConsts {
                     m0: 0,
                     shift: 1,
@@ -570,38 +570,160 @@ impl Plan {
                 });
             }
         }
-        for (p, consts) in pact_consts.iter().enumerate() {
+        for (p, consts) in self.pact_consts.iter().enumerate() {
             check_consts(consts, acc).map_err(|e| {
                 err(format!(
                     "requantization constants of PE {p} do not fit the PACT unit ({e}; M0 has {M0_BITS} bits)"
                 ))
             })?;
         }
-        for (i, d) in bank_depth.iter_mut().enumerate() {
+        for (i, d) in self.bank_depth.iter_mut().enumerate() {
             if *d == 0 {
                 *d = 1;
-                bank_bits[i] = 1;
+                self.bank_bits[i] = 1;
             }
         }
-        let plan = Plan {
-            pe,
-            simd,
+        Ok(Plan {
+            pe: self.pe,
+            simd: self.simd,
             target: cfg.target(),
-            input: [c0, h0, w0],
-            input_replicated,
-            input_depth,
+            input: self.input,
+            input_replicated: self.input_replicated,
+            input_depth: self.input_depth,
             layers,
             ka,
             kw,
             acc,
             ka_out,
-            bank_depth,
-            bank_bits,
+            bank_depth: self.bank_depth,
+            bank_bits: self.bank_bits,
             slots: slots.max(1),
-            pact_consts,
-            logit_bias,
-            classes: q.classes(),
-        };
+            pact_consts: self.pact_consts,
+            logit_bias: self.logit_bias,
+            classes: self.q.classes(),
+        })
+    }
+}
+
+/// The weight column (index into a row of `fan_in`) that lane `s` of beat `b` reads, `None` past the fan-in or
+/// the channels.
+fn weight_column(l: &LayerPlan, simd: usize, b: usize, s: usize) -> Option<usize> {
+    let src = &l.src_layout;
+    if l.perlane {
+        let j = b * simd + s;
+        (j < l.fan_in).then_some(j)
+    } else if l.kind == LayerKind::Conv2d {
+        let (kpos, wi) = (b / src.cw, b % src.cw);
+        let (ky, kx) = (kpos / l.kernel[1], kpos % l.kernel[1]);
+        let c = wi * simd + s;
+        (c < src.c).then(|| (c * l.kernel[0] + ky) * l.kernel[1] + kx)
+    } else {
+        let (pos, wi) = (b / src.cw, b % src.cw);
+        let c = wi * simd + s;
+        (c < src.c).then(|| c * src.h * src.w + pos)
+    }
+}
+
+/// The layer's weight indices packed per PE, columns in beat order (rows `p, p + pe, …` for PE `p`).
+fn pack_weights(l: &LayerPlan, cp: &Compute, pe: usize, simd: usize) -> Result<Vec<WeightBlock>, HdlError> {
+    let (m, n) = (l.m, l.fan_in);
+    let mut weights = Vec::with_capacity(pe);
+    for p in 0..pe {
+        let mut index = Vec::new();
+        for row in (p..m).step_by(pe).take(l.groups) {
+            for b in 0..l.beats {
+                for s in 0..simd {
+                    index.push(match weight_column(l, simd, b, s) {
+                        Some(j) => cp.weights.index[row * n + j],
+                        None => 0,
+                    });
+                }
+            }
+        }
+        if index.len() / simd > MAX_WEIGHT_DEPTH {
+            return Err(err(format!(
+                "layer '{}': a weight ROM of {} words does not fit the {WADDR_BITS}-bit address (at most \
+                 {MAX_WEIGHT_DEPTH})",
+                l.name,
+                index.len() / simd
+            )));
+        }
+        weights.push(WeightBlock {
+            bits: cp.weights.bits,
+            index,
+        });
+    }
+    Ok(weights)
+}
+
+/// The per-lane im2col table of the first conv (`input` = `[c, h, w]`): `[offset, ky, kx, valid]` per beat and
+/// lane, beat-major.
+fn im2col_patch(l: &LayerPlan, input: [usize; 3], simd: usize) -> Result<Vec<[u16; 4]>, HdlError> {
+    let [_, h0, w0] = input;
+    let (kh, kw) = (l.kernel[0], l.kernel[1]);
+    let mut patch = Vec::with_capacity(l.beats * simd);
+    for j in 0..l.beats * simd {
+        if j < l.fan_in {
+            let (c, ky, kx) = (j / (kh * kw), (j / kw) % kh, j % kw);
+            let off = fits16("im2col offset", &l.name, c * h0 * w0 + ky * w0 + kx)?;
+            patch.push([off, ky as u16, kx as u16, 1]);
+        } else {
+            patch.push([0, 0, 0, 0]);
+        }
+    }
+    Ok(patch)
+}
+
+/// Idle cycles after each group's beats. Writer throughput: a group of pe > simd codes takes pe/simd cycles to
+/// write, and a fused max pool needs two cycles between writes of the same word (consecutive positions of a
+/// window); bubbles after each group's beats provide them.
+fn bubbles(l: &LayerPlan, pe: usize, simd: usize, pooled: bool) -> usize {
+    if l.out_bits.is_none() {
+        return 0;
+    }
+    let words = (pe / simd).saturating_sub(l.beats);
+    let pool_gap = if pooled {
+        2usize.saturating_sub(l.groups * l.beats)
+    } else {
+        0
+    };
+    words.max(pool_gap)
+}
+
+/// Every value a 16-bit counter or descriptor field of the layer holds must fit it.
+fn check_counters(l: &LayerPlan) -> Result<(), HdlError> {
+    let src = &l.src_layout;
+    for (what, v) in [
+        ("input height", src.h),
+        ("input width", src.w),
+        ("output height", l.oh),
+        ("output width", l.ow),
+        ("beats per group", l.beats),
+        ("output groups", l.groups),
+        ("words per position", src.cw),
+        ("kernel width", l.kernel[1]),
+        ("row step", l.stride[0] * src.w * src.cw),
+        ("output words per row", l.out_layout.w * l.out_layout.cw),
+    ] {
+        fits16(what, &l.name, v)?;
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// Map `q` onto the engine of `cfg`. Errors name the layer or the setting (the messages are pinned by tests).
+    pub fn new(q: &QModel, cfg: &AccelConfig) -> Result<Self, HdlError> {
+        let (pe, simd) = (cfg.pe(), cfg.simd());
+        q.validate().map_err(|e| err(format!("invalid quantized model: {e}")))?;
+        let items = gather(q)?;
+        check_shapes(q, &items, pe, simd)?;
+        let mut planner = Planner::new(q, &items, pe, simd)?;
+        let layers = items
+            .iter()
+            .enumerate()
+            .map(|(k, it)| planner.layer(k, it))
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = planner.finish(layers, cfg)?;
         if let Some(device) = plan.target {
             pact_device::check_fit(device, &super::emit::fit_estimate(&plan)).map_err(|e| err(e.to_string()))?;
         }
@@ -637,7 +759,7 @@ impl Plan {
     /// Cycles from the last issue cycle of the last layer to its done flag: [`timing::LOGITS_DRAIN`] plus the
     /// argmax tree's levels for `pe` PEs.
     pub fn logits_drain(&self) -> usize {
-        timing::LOGITS_DRAIN + super::blocks::argmax_levels(self.pe)
+        timing::LOGITS_DRAIN + super::logit::argmax_levels(self.pe)
     }
 
     /// Exact cycles of layer `i`: START, its beats and bubbles, its drain.

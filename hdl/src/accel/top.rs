@@ -1,18 +1,16 @@
 //! The accelerator top: one controller running the layers of a model one after another on a shared
 //! `pe × simd` MAC array, with the memories, the PACT units, the streaming interface and the debug read port.
-use super::blocks::{Issue, LogitUnit, Writer};
-use super::mem::{LaneRam, Table, WeightMem, ADDR_BITS};
+use super::desc::TopRow as T;
+use super::issue::Issue;
+use super::logit::LogitUnit;
+use super::mem::{LaneRam, Table, WeightMem};
+use super::shared::A16;
+use super::writer::Writer;
 use crate::array::Array;
 use crate::pact::Pact;
 use crate::resize::ZeroResize;
 use crate::rom::CHANNEL_BITS;
 use rust_hdl::prelude::*;
-
-type A16 = Bits<ADDR_BITS>;
-
-/// Top-level descriptor fields (one row per layer): source bank, destination bank, is-last flag, first PACT slot,
-/// groups − 1.
-pub const TOP_FIELDS: usize = 5;
 
 /// Controller state `LOAD`: accepting pixels (`in_ready` high).
 pub const ST_LOAD: u64 = 0;
@@ -35,7 +33,8 @@ pub struct AccelParts {
     pub issue: Issue,
     pub writer: Writer,
     pub logits: LogitUnit,
-    pub top_desc: Vec<Vec<u16>>,
+    /// The controller's descriptor, one row per layer.
+    pub top_desc: Vec<T>,
     pub input: (usize, usize),
     pub banks: [(usize, usize); 2],
     pub logit_depth: usize,
@@ -43,7 +42,7 @@ pub struct AccelParts {
     pub replicated: bool,
 }
 
-/// The whole-model accelerator (the emitted module `top`).
+/// The whole-model accelerator (rust-hdl emits it as module `top`; `generate` renames it, `pact_accel` by default).
 ///
 /// Interface (all synchronous to the rising edge of `clk`; see docs/accelerator.md for the timing):
 /// * `rst` (in): synchronous reset of the controller (back to `LOAD`, nothing else is cleared);
@@ -166,7 +165,6 @@ impl Accel {
             pixels,
             replicated,
         } = parts;
-        assert!(top_desc.iter().all(|r| r.len() == TOP_FIELDS));
         let ram8 = |(depth, bits): (usize, usize)| (0..simd).map(|_| LaneRam::new(depth, bits)).collect::<Vec<_>>();
         Self {
             clk: Default::default(),
@@ -194,7 +192,7 @@ impl Accel {
             bank_a: ram8(banks[0]),
             bank_b: ram8(banks[1]),
             lram: (0..pe).map(|_| LaneRam::new(logit_depth, 32)).collect(),
-            ltab: Table::new(top_desc),
+            ltab: Table::new(top_desc.iter().map(T::to_words).collect()),
             chan: Default::default(),
             dz: Default::default(),
             state: Default::default(),
@@ -272,11 +270,17 @@ impl Logic for Accel {
         self.ltab.index.next = self.layer.q.val();
         // The layer's descriptor, decoded into registers: valid from the cycle after START (in which `layer` is new),
         // which has no reads or writes yet; they drive the memory multiplexers and the result paths.
-        self.src_a.d.next = self.ltab.field[0].val() == self.bank_a_code.val();
-        self.src_b.d.next = self.ltab.field[0].val() == self.bank_b_code.val();
-        self.dst_a.d.next = self.ltab.field[1].val() == self.bank_a_code.val();
-        self.dst_b.d.next = self.ltab.field[1].val() == self.bank_b_code.val();
-        self.last_r.d.next = self.ltab.field[2].val() != self.zero.val();
+        for c in T::SRC..(T::SRC + 1) {
+            self.src_a.d.next = self.ltab.field[c].val() == self.bank_a_code.val();
+            self.src_b.d.next = self.ltab.field[c].val() == self.bank_b_code.val();
+        }
+        for c in T::DST..(T::DST + 1) {
+            self.dst_a.d.next = self.ltab.field[c].val() == self.bank_a_code.val();
+            self.dst_b.d.next = self.ltab.field[c].val() == self.bank_b_code.val();
+        }
+        for c in T::LAST..(T::LAST + 1) {
+            self.last_r.d.next = self.ltab.field[c].val() != self.zero.val();
+        }
         // `state == LOAD`, from a register of its own (set from the next state below; 0 = LOAD at power-up): it selects
         // the memories' read addresses.
         self.loading.next = !self.not_loading.q.val();
@@ -389,12 +393,16 @@ impl Logic for Accel {
             self.writer.cv.next = self.pact_v[q].val();
         }
         if self.array.valid.val() {
-            if self.rg.q.val() == self.ltab.field[4].val() {
-                self.rg.d.next = self.zero.val();
-                self.chan_r.d.next = self.ltab.field[3].val();
-            } else {
-                self.rg.d.next = self.rg.q.val() + self.one.val();
-                self.chan_r.d.next = self.chan_r.q.val() + self.one.val();
+            for g in T::GROUPS_M1..(T::GROUPS_M1 + 1) {
+                if self.rg.q.val() == self.ltab.field[g].val() {
+                    self.rg.d.next = self.zero.val();
+                    for c in T::CH_BASE..(T::CH_BASE + 1) {
+                        self.chan_r.d.next = self.ltab.field[c].val();
+                    }
+                } else {
+                    self.rg.d.next = self.rg.q.val() + self.one.val();
+                    self.chan_r.d.next = self.chan_r.q.val() + self.one.val();
+                }
             }
         }
 
@@ -462,7 +470,9 @@ impl Logic for Accel {
             }
         } else if self.state.q.val() == self.st_start.val() {
             self.rg.d.next = self.zero.val();
-            self.chan_r.d.next = self.ltab.field[3].val();
+            for c in T::CH_BASE..(T::CH_BASE + 1) {
+                self.chan_r.d.next = self.ltab.field[c].val();
+            }
             self.state.d.next = self.st_run.val();
         } else if self.state.q.val() == self.st_run.val() {
             if self.issue.final_beat.val() {
