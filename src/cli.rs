@@ -208,7 +208,13 @@ impl Ui {
 
 fn quant_config(q: &QuantArgs) -> Result<QuantConfig> {
     let wq: WeightQuantizer = q.weight_quant.parse()?;
-    Ok(QuantConfig::new(q.wbits, q.abits, q.first_last_bits, q.m0_bits, wq)?)
+    Ok(QuantConfig::builder()
+        .wbits(q.wbits)
+        .abits(q.abits)
+        .first_last_bits(q.first_last_bits)
+        .m0_bits(q.m0_bits)
+        .weights(wq)
+        .build()?)
 }
 
 /// Load `spec`'s split for evaluation: the test split of a named set, a PATH whole.

@@ -25,7 +25,7 @@ use pact_hdl::widths::MacWidths;
 use pact_synth::{DspMode, SynthOptions, SynthReport, Target};
 use pact_toolchain::fsutil::write_atomic;
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -306,7 +306,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             None => default_float(&a.out)?,
         };
         let fm = pact_toolchain::model_io::load_float(&path, None)?;
-        let cfg = QuantConfig::new(a.accel_bits, a.accel_bits, 8, 16, WeightQuantizer::Dorefa)?;
+        let cfg = QuantConfig::builder().wbits(a.accel_bits).abits(a.accel_bits).build()?;
         Some(quantize(&fm, &cfg, None, &path.display().to_string())?)
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

@@ -7,10 +7,10 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pact_hdl::accel::{AccelConfig, InjectedFault};
 use pact_toolchain::data::{self, Dataset};
+use pact_toolchain::eval;
 use pact_toolchain::model_io::{self, AnyModel};
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
-use pact_toolchain::{contract, eval};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use std::path::{Path, PathBuf};
 
 /// Which simulator runs the RTL.
@@ -92,7 +92,7 @@ pub fn load_model(path: &Path) -> Result<QModel> {
     match model_io::load_any(path, None).with_context(|| format!("loading the model {}", path.display()))? {
         AnyModel::Quant(q) => Ok(*q),
         AnyModel::Float(f) => {
-            let cfg = QuantConfig::new(4, 4, 8, contract::DEFAULT_M0_BITS, WeightQuantizer::Dorefa)?;
+            let cfg = QuantConfig::default();
             quantize(&f, &cfg, None, &path.display().to_string()).with_context(|| {
                 format!(
                     "quantizing {} with the defaults (W4A4, first/last 8 bits); run `pact quantize` first for other \

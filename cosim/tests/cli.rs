@@ -90,7 +90,7 @@ fn a_passing_run_reports_every_image() {
 /// model is ~770 MB per image.
 fn tiny_digits_model(dir: &std::path::Path) -> std::path::PathBuf {
     use pact_toolchain::float::{FloatModel, InputSpec, Node, Op, Tensor};
-    use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+    use pact_toolchain::quantize::{quantize, QuantConfig};
     let w: Vec<f32> = (0..640).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
     let node = |name: &str, op, inputs| Node {
         name: name.into(),
@@ -117,7 +117,7 @@ fn tiny_digits_model(dir: &std::path::Path) -> std::path::PathBuf {
     };
     let q = quantize(
         &fm,
-        &QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap(),
+        &QuantConfig::builder().wbits(4).abits(4).build().unwrap(),
         None,
         "tiny",
     )
