@@ -66,13 +66,13 @@ pub const DEFAULT_SIMD: usize = pact_cosim::fixtures::DEFAULT_SIMD;
 #[derive(Args, Debug, Clone)]
 pub struct QuantArgs {
     /// Weight bits of inner layers (1..=8; 1 = binary ±1 with a per-layer scale).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = contract::DEFAULT_WBITS)]
     pub wbits: u32,
     /// Activation bits of inner layers (1..=8).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = contract::DEFAULT_ABITS)]
     pub abits: u32,
     /// Bits of the first and last layers' weights and of the last layer's input activations (1..=8).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = contract::DEFAULT_FIRST_LAST_BITS)]
     pub first_last_bits: u32,
     /// Width of the requantization multiplier M0 (2..=31 bits).
     #[arg(long, default_value_t = contract::DEFAULT_M0_BITS)]

@@ -22,9 +22,9 @@ default_model!("mnist5k-small-w4a4", "small-cnn-arch.json");
 pub const TRAIN_EPOCHS: usize = 30;
 
 /// Inner weight bits of the default quantization (first and last layers: 8).
-pub const WBITS: u32 = 4;
+pub const WBITS: u32 = pact_toolchain::contract::DEFAULT_WBITS;
 /// Inner activation bits of the default quantization.
-pub const ABITS: u32 = 4;
+pub const ABITS: u32 = pact_toolchain::contract::DEFAULT_ABITS;
 
 /// Write the embedded default model into `dir` (its JSON and weights, and the architecture it was trained from,
 /// atomically each) and return the model JSON's path. Files already there with the same bytes are left alone.

@@ -300,7 +300,12 @@ fn markdown(r: &RunReport, plan: &pact_hdl::accel::Plan) -> String {
         ),
         (
             "quantization",
-            format!("W{}A{}, first/last layers 8 bits", defaults::WBITS, defaults::ABITS),
+            format!(
+                "W{}A{}, first/last layers {} bits",
+                defaults::WBITS,
+                defaults::ABITS,
+                pact_toolchain::contract::DEFAULT_FIRST_LAST_BITS
+            ),
         ),
         ("test data", format!("{} ({} images)", r.data, r.images)),
         ("accuracy, float (DoReFa unrounded)", f(r.accuracy_float)),

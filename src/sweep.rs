@@ -46,7 +46,7 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "1x1,2x2,4x4")]
     pub arrays: Vec<String>,
     /// Inner W/A bits of the model for the accelerator points (1..=8; first/last layers 8 bits).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = pact_toolchain::contract::DEFAULT_WBITS)]
     pub accel_bits: u32,
     /// Float model for the accelerator points (default: the shipped default model).
     #[arg(long)]

@@ -95,9 +95,12 @@ pub fn load_model(path: &Path) -> Result<QModel> {
             let cfg = QuantConfig::default();
             quantize(&f, &cfg, None, &path.display().to_string()).with_context(|| {
                 format!(
-                    "quantizing {} with the defaults (W4A4, first/last 8 bits); run `pact quantize` first for other \
-                     settings or calibration",
-                    path.display()
+                    "quantizing {} with the defaults (W{}A{}, first/last {} bits); run `pact quantize` first for \
+                     other settings or calibration",
+                    path.display(),
+                    cfg.wbits(),
+                    cfg.abits(),
+                    cfg.first_last_bits()
                 )
             })
         }
