@@ -343,14 +343,9 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
     use pact_hdl::accel::{generate, AccelConfig, Target};
     let q = QModel::load(&a.model)?;
-    let target: Target = a
-        .target
-        .parse()
-        .map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
-    let cfg = AccelConfig::new(a.array.pe, a.array.simd)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .with_target(target);
-    let r = generate(&q, &cfg, &a.output).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    let target: Target = a.target.parse()?;
+    let cfg = AccelConfig::new(a.array.pe, a.array.simd)?.with_target(target);
+    let r = generate(&q, &cfg, &a.output).with_context(|| a.model.display().to_string())?;
     ui.say(&r.summary());
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! atomically, after every stage succeeded; a run that fails removes an earlier run's reports first, so nothing in
 //! the directory looks finished.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use pact_synth::{Board, SynthOptions, SynthReport, Target};
 use pact_toolchain::data::{self, DataSpec, Split};
@@ -447,7 +447,7 @@ fn write_reports(out: &Path, r: &RunReport, plan: &pact_hdl::accel::Plan) -> Res
         write_atomic(&file, svg.as_bytes())?;
     }
     let md = markdown(r, plan);
-    let json = serde_json::to_string_pretty(r).map_err(|e| anyhow!("report.json: {e}"))?;
+    let json = serde_json::to_string_pretty(r).context("report.json")?;
     // report.json last: its presence means the run finished.
     write_atomic(out.join("report.md"), md.as_bytes())?;
     write_atomic(out.join("report.html"), html(&md, &plots).as_bytes())?;

@@ -320,7 +320,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
     };
     for &k in &a.bits {
         let t = Instant::now();
-        let mut mac = OffsetMac::<16, 16, 33, 64>::new(MacWidths::new(k, k, 2 * k + 9)).map_err(|e| anyhow!("{e}"))?;
+        let mut mac = OffsetMac::<16, 16, 33, 64>::new(MacWidths::new(k, k, 2 * k + 9))?;
         let v = emit(&mut mac);
         // Only the accumulator's 2k + 9 significant bits (the rest is its sign extension to 64).
         let (h, bound) = harness(&v, "top", &|name, w| {
@@ -415,7 +415,7 @@ fn accel_point(
     let t = Instant::now();
     let name = format!("accel-{}x{}", x.pe, x.simd);
     let gen = dir.join(&name).join("gen");
-    let r = pact_hdl::accel::generate(q, cfg, &gen).map_err(|e| anyhow!("{name}: {e}"))?;
+    let r = pact_hdl::accel::generate(q, cfg, &gen).with_context(|| name.clone())?;
     let (h, bound) = harness(&r.verilog, "top", &|_, w| w)?;
     write_atomic(gen.join("sweep_top.v"), h.as_bytes())?;
     let s = synth_point(

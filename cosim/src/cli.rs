@@ -2,7 +2,7 @@
 
 use crate::check::{self, CheckOptions, CoSimReport, RunOptions};
 use crate::icarus;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pact_hdl::accel::{AccelConfig, InjectedFault};
@@ -136,7 +136,7 @@ fn bar(n: usize, quiet: bool) -> ProgressBar {
 pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
     let q = load_model(&args.model)?;
     let ds = load_data(&args.data, args.limit, &q)?;
-    let config = AccelConfig::new(args.pe, args.simd).map_err(|e| anyhow!("{e}"))?;
+    let config = AccelConfig::new(args.pe, args.simd)?;
     let verilator = args.simulator == Simulator::Verilator;
     if !verilator && args.trace.is_some() {
         bail!("--trace needs --simulator verilator");
@@ -179,9 +179,7 @@ pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
         r.map_err(what)?
     } else {
         if !quiet {
-            let cycles = pact_hdl::accel::Plan::new(&q, &config)
-                .map(|p| p.total_cycles())
-                .map_err(|e| anyhow!("{e}"))?;
+            let cycles = pact_hdl::accel::Plan::new(&q, &config).map(|p| p.total_cycles())?;
             println!(
                 "running Icarus Verilog ({cycles} cycles per image at roughly 1 000–3 000 cycles/s: about {:.0}–{:.0} s for {n} images)",
                 (n * cycles) as f64 / 3000.0,

@@ -469,7 +469,7 @@ impl<'a> Ctx<'a> {
         let too_large = || self.err(i, "pooling window too large");
         let k32 = u32::try_from(k).map_err(|_| too_large())?;
         let max_sum = k32.checked_mul(code_max(inp.bits)).ok_or_else(too_large)?;
-        let d = contract::exact_divider(k32, max_sum, self.cfg.m0_bits).map_err(|e| self.err(i, e.to_string()))?;
+        let d = contract::exact_divider(k32, max_sum, self.cfg.m0_bits).map_err(|e| e.in_layer(&node.name, None))?;
         let op = match &node.op {
             Op::AvgPool { kernel, stride } => QOp::AvgPool {
                 kernel: *kernel,
@@ -502,7 +502,8 @@ impl<'a> Ctx<'a> {
         let bits = self.act_bits(act);
         let ma = a.scale * code_max(bits) as f64 / alpha;
         let mb = b.scale * code_max(bits) as f64 / alpha;
-        let big = FixedMultiplier::from_real(ma.max(mb), self.cfg.m0_bits).map_err(|e| self.err(i, e.to_string()))?;
+        let big = FixedMultiplier::from_real(ma.max(mb), self.cfg.m0_bits)
+            .map_err(|e| e.in_layer(&self.nodes[i].name, None))?;
         let scale = 2f64.powi(big.shift as i32);
         let m0 = [round_half_up(ma * scale) as u32, round_half_up(mb * scale) as u32];
         let out_scale = alpha / code_max(bits) as f64;
@@ -719,7 +720,7 @@ impl<'a> Ctx<'a> {
             let m = g.abs() * f.s * code_max(bits) as f64 / alpha;
             side.max_bias_error = side.max_bias_error.max((bi as f64 - b).abs() * m);
             let fm = FixedMultiplier::from_real(m, self.cfg.m0_bits)
-                .map_err(|e| self.err(i, format!("channel {c}: {e}")))?;
+                .map_err(|e| e.in_layer(&self.nodes[i].name, Some(format!("channel {c}"))))?;
             max_rel_error = max_rel_error.max(fm.rel_error());
             requant.m0.push(fm.m0);
             requant.shift.push(fm.shift as u8);

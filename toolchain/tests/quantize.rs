@@ -564,3 +564,51 @@ fn quant_config_builder() {
         "--first-last-bits = 0 is out of range: 1..=8 bits"
     );
 }
+
+/// A constant the contract cannot represent is an error of the layer whose `source()` is the contract's own error
+/// (not a copy of its text), and the whole chain reads as before: `layer '…': channel c: <the contract's message>`.
+#[test]
+fn contract_errors_keep_their_source() {
+    use pact_toolchain::Error;
+    use std::error::Error as _;
+    let mut r = rng();
+    // α = 1e-6 after fc1: M = s_in·s_w·255/α is far above 2^15, so no 16-bit M0 with a shift ≥ 1 exists.
+    let m = FloatModel {
+        input: InputSpec {
+            shape: [1, 2, 2],
+            scale: 1.0,
+        },
+        nodes: vec![
+            node("input", Op::Input, vec![]),
+            node("flat", Op::Flatten, vec![0]),
+            node(
+                "fc1",
+                Op::Dense {
+                    weight: rand_tensor(&mut r, vec![3, 4], 1.0),
+                    bias: None,
+                },
+                vec![1],
+            ),
+            node("act1", Op::Pact { alpha: 1e-6 }, vec![2]),
+            node(
+                "fc2",
+                Op::Dense {
+                    weight: rand_tensor(&mut r, vec![2, 3], 1.0),
+                    bias: None,
+                },
+                vec![3],
+            ),
+        ],
+    };
+    let e = quantize(&m, &cfg(4, 4, 8), None, "t").unwrap_err();
+    assert!(matches!(&e, Error::InLayer { layer, .. } if layer == "fc1"), "{e:?}");
+    let src = e
+        .source()
+        .expect("a source")
+        .downcast_ref::<Error>()
+        .expect("the toolchain's error");
+    assert!(matches!(src, Error::Config(_)), "{src:?}");
+    assert!(src.to_string().starts_with("requantization multiplier "), "{src}");
+    assert_eq!(e.to_string(), "layer 'fc1': channel 0");
+    assert_eq!(e.chain(), format!("layer 'fc1': channel 0: {src}"));
+}

@@ -370,7 +370,7 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
                     .count();
                 (Some(hits as f64 / test_set.len().max(1) as f64), None)
             }
-            Err(e) => (None, Some(format!("the model does not quantize: {e}"))),
+            Err(e) => (None, Some(format!("the model does not quantize: {}", e.chain()))),
         },
     };
     let train_seconds: f64 = history.iter().map(|e| e.seconds).sum();
