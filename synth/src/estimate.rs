@@ -32,7 +32,7 @@ pub struct Estimate {
 }
 
 /// A lower bound on the LUT4s of one MAC built from LUTs (signed `b × b` multiply + accumulator), from yosys
-/// `synth_ice40` measurements (DESIGN.md §3: 23, 58, 219, 817 LUT4 at 2, 4, 8, 16 bits), rounded down and
+/// `synth_ice40` measurements (docs/bitstream.md: 23, 58, 219, 817 LUT4 at 2, 4, 8, 16 bits), rounded down and
 /// interpolated downwards between the measured points.
 pub fn min_luts_per_mac(bits: u32) -> u64 {
     match bits {

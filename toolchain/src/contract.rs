@@ -1,4 +1,4 @@
-//! The integer contract (DESIGN.md §2): the single definition of every piece of integer arithmetic that the
+//! The integer contract (docs/integer-contract.md): the single definition of every piece of integer arithmetic that the
 //! golden model computes and the RTL generator must reproduce bit for bit.
 //!
 //! * Activation codes are unsigned, `k_a` ∈ 1..=8 bits, code `a` stands for the real value `a · α/(2^k_a − 1)`.
