@@ -61,13 +61,13 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct QuantArgs {
     /// Weight bits of inner layers (1..=8; 1 = binary ±1 with a per-layer scale).
-    #[arg(long, default_value_t = crate::defaults::WBITS)]
+    #[arg(long, default_value_t = contract::DEFAULT_WBITS)]
     pub wbits: u32,
     /// Activation bits of inner layers (1..=8).
-    #[arg(long, default_value_t = crate::defaults::ABITS)]
+    #[arg(long, default_value_t = contract::DEFAULT_ABITS)]
     pub abits: u32,
     /// Bits of the first and last layers' weights and of the last layer's input activations (1..=8).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = contract::DEFAULT_FIRST_LAST_BITS)]
     pub first_last_bits: u32,
     /// Width of the requantization multiplier M0 (2..=31 bits).
     #[arg(long, default_value_t = contract::DEFAULT_M0_BITS)]
@@ -178,7 +178,13 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn quant_config(q: &QuantArgs) -> Result<QuantConfig> {
     let wq: WeightQuantizer = q.weight_quant.parse()?;
-    Ok(QuantConfig::new(q.wbits, q.abits, q.first_last_bits, q.m0_bits, wq)?)
+    Ok(QuantConfig::builder()
+        .wbits(q.wbits)
+        .abits(q.abits)
+        .first_last_bits(q.first_last_bits)
+        .m0_bits(q.m0_bits)
+        .weights(wq)
+        .build()?)
 }
 
 /// Load `spec`'s split for evaluation: the test split of a named set, a PATH whole.
@@ -311,17 +317,15 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
     use pact_hdl::accel::{generate_with, parse_target, AccelConfig, GenOptions, TopName};
-    let top: TopName = a.top.parse().map_err(|e: pact_hdl::HdlError| anyhow::anyhow!("{e}"))?;
+    let top: TopName = a.top.parse()?;
     let q = QModel::load(&a.model)?;
-    let target = parse_target(&a.target).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cfg = AccelConfig::new(a.array.pe, a.array.simd)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .with_target(target);
+    let target = parse_target(&a.target)?;
+    let cfg = AccelConfig::new(a.array.pe, a.array.simd)?.with_target(target);
     let opts = GenOptions {
         top,
         ..GenOptions::default()
     };
-    let r = generate_with(&q, &cfg, &a.output, &opts).map_err(|e| anyhow::anyhow!("{}: {e}", a.model.display()))?;
+    let r = generate_with(&q, &cfg, &a.output, &opts).with_context(|| a.model.display().to_string())?;
     ui.say(&r.summary());
     Ok(())
 }

@@ -28,9 +28,9 @@ pub const DEFAULT_PE: usize = pact_cosim::fixtures::DEFAULT_PE;
 pub const DEFAULT_SIMD: usize = pact_cosim::fixtures::DEFAULT_SIMD;
 
 /// Inner weight bits of the default quantization (first and last layers: 8).
-pub const WBITS: u32 = 4;
+pub const WBITS: u32 = pact_toolchain::contract::DEFAULT_WBITS;
 /// Inner activation bits of the default quantization.
-pub const ABITS: u32 = 4;
+pub const ABITS: u32 = pact_toolchain::contract::DEFAULT_ABITS;
 
 /// Write the embedded default model into `dir` (its JSON and weights, and the architecture it was trained from,
 /// atomically each) and return the model JSON's path. Files already there with the same bytes are left alone.

@@ -122,7 +122,10 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
     let test = data::load(&spec, Split::Test)?;
     let (q, ev) = stage(quiet, &mut times, "quantize + evaluate", || {
         let fm = model_io::load_float(&float_path, None)?;
-        let qc = QuantConfig::new(defaults::WBITS, defaults::ABITS, 8, 16, WeightQuantizer::Dorefa)?;
+        let qc = QuantConfig::builder()
+            .wbits(defaults::WBITS)
+            .abits(defaults::ABITS)
+            .build()?;
         let q = quantize::quantize(&fm, &qc, None, &float_path.display().to_string())?;
         q.save(&a.out.join("model.pqm"))?;
         let fr = quantize::float_reference(&fm, WeightQuantizer::Dorefa);

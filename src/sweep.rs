@@ -25,7 +25,7 @@ use pact_hdl::widths::MacWidths;
 use pact_synth::{DspMode, SynthOptions, SynthReport, Target};
 use pact_toolchain::fsutil::write_atomic;
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -47,7 +47,7 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "1x1,2x2,4x4")]
     pub arrays: Vec<String>,
     /// Inner W/A bits of the model for the accelerator points (1..=8; first/last layers 8 bits).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = pact_toolchain::contract::DEFAULT_WBITS)]
     pub accel_bits: u32,
     /// Float model for the accelerator points (default: the shipped default model).
     #[arg(long)]
@@ -307,7 +307,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             None => default_float(&a.out)?,
         };
         let fm = pact_toolchain::model_io::load_float(&path, None)?;
-        let cfg = QuantConfig::new(a.accel_bits, a.accel_bits, 8, 16, WeightQuantizer::Dorefa)?;
+        let cfg = QuantConfig::builder().wbits(a.accel_bits).abits(a.accel_bits).build()?;
         Some(quantize(&fm, &cfg, None, &path.display().to_string())?)
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
@@ -321,7 +321,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
     };
     for &k in &a.bits {
         let t = Instant::now();
-        let mut mac = OffsetMac::<16, 16, 33, 64>::new(MacWidths::new(k, k, 2 * k + 9)).map_err(|e| anyhow!("{e}"))?;
+        let mut mac = OffsetMac::<16, 16, 33, 64>::new(MacWidths::new(k, k, 2 * k + 9))?;
         let v = emit(&mut mac);
         // Only the accumulator's 2k + 9 significant bits (the rest is its sign extension to 64).
         let (h, bound) = harness(&v, "top", &|name, w| {
@@ -416,7 +416,7 @@ fn accel_point(
     let t = Instant::now();
     let name = format!("accel-{}x{}", x.pe, x.simd);
     let gen = dir.join(&name).join("gen");
-    let r = pact_hdl::accel::generate(q, cfg, &gen).map_err(|e| anyhow!("{name}: {e}"))?;
+    let r = pact_hdl::accel::generate(q, cfg, &gen).with_context(|| name.clone())?;
     let (h, bound) = harness(&r.verilog, "top", &|_, w| w)?;
     write_atomic(gen.join("sweep_top.v"), h.as_bytes())?;
     let s = synth_point(

@@ -4,7 +4,7 @@
 //! `pact_synth::run` synthesizes, places, routes and packs it into `OUT/` (`report.json`, `summary.txt`, the
 //! bitstream and every tool's log).
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use pact_hdl::accel::{generate, AccelConfig, GenReport};
 use pact_synth::{SynthReport, Target};
@@ -26,13 +26,13 @@ pub struct SynthCmdArgs {
 
 /// The accelerator configuration for `target` (the fit rule checks the design against it before any tool runs).
 pub fn accel_config(array: ArrayArgs, target: Option<Target>) -> Result<AccelConfig> {
-    let cfg = AccelConfig::new(array.pe, array.simd).map_err(|e| anyhow!("{e}"))?;
+    let cfg = AccelConfig::new(array.pe, array.simd)?;
     Ok(cfg.with_target(target))
 }
 
 /// Generate `q` into `dir` (replacing an earlier generator output there), naming the model file on errors.
 pub fn generate_into(q: &QModel, cfg: &AccelConfig, model: &Path, dir: &Path) -> Result<GenReport> {
-    generate(q, cfg, dir).map_err(|e| anyhow!("{}: {e}", model.display()))
+    generate(q, cfg, dir).with_context(|| model.display().to_string())
 }
 
 /// Run `pact synth`: returns the report (also written to `OUT/report.json`).

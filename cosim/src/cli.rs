@@ -2,15 +2,14 @@
 
 use crate::check::{self, CheckOptions, CoSimReport, RunOptions};
 use crate::icarus;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pact_hdl::accel::{AccelConfig, InjectedFault};
-use pact_toolchain::contract;
 use pact_toolchain::data::{self, Dataset};
 use pact_toolchain::model_io::{self, AnyModel};
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use std::path::{Path, PathBuf};
 
 /// Which simulator runs the RTL.
@@ -92,12 +91,15 @@ pub fn load_model(path: &Path) -> Result<QModel> {
     match model_io::load_any(path, None).with_context(|| format!("loading the model {}", path.display()))? {
         AnyModel::Quant(q) => Ok(*q),
         AnyModel::Float(f) => {
-            let cfg = QuantConfig::new(4, 4, 8, contract::DEFAULT_M0_BITS, WeightQuantizer::Dorefa)?;
+            let cfg = QuantConfig::default();
             quantize(&f, &cfg, None, &path.display().to_string()).with_context(|| {
                 format!(
-                    "quantizing {} with the defaults (W4A4, first/last 8 bits); run `pact quantize` first for other \
-                     settings or calibration",
-                    path.display()
+                    "quantizing {} with the defaults (W{}A{}, first/last {} bits); run `pact quantize` first for \
+                     other settings or calibration",
+                    path.display(),
+                    cfg.wbits(),
+                    cfg.abits(),
+                    cfg.first_last_bits()
                 )
             })
         }
@@ -136,7 +138,7 @@ fn bar(n: usize, quiet: bool) -> ProgressBar {
 pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
     let q = load_model(&args.model)?;
     let ds = load_data(&args.data, args.limit, &q)?;
-    let config = AccelConfig::new(args.pe, args.simd).map_err(|e| anyhow!("{e}"))?;
+    let config = AccelConfig::new(args.pe, args.simd)?;
     let verilator = args.simulator == Simulator::Verilator;
     if !verilator && args.trace.is_some() {
         bail!("--trace needs --simulator verilator");
@@ -179,9 +181,7 @@ pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
         r.map_err(what)?
     } else {
         if !quiet {
-            let cycles = pact_hdl::accel::Plan::new(&q, &config)
-                .map(|p| p.total_cycles())
-                .map_err(|e| anyhow!("{e}"))?;
+            let cycles = pact_hdl::accel::Plan::new(&q, &config).map(|p| p.total_cycles())?;
             println!(
                 "running Icarus Verilog ({cycles} cycles per image at roughly 1 000–3 000 cycles/s: about {:.0}–{:.0} s for {n} images)",
                 (n * cycles) as f64 / 3000.0,

@@ -109,7 +109,7 @@ pub fn prepare(q: &QModel, cfg: &AccelConfig, fault: Option<InjectedFault>, cach
         fault,
         ..GenOptions::default()
     };
-    let mut report = generate_with(q, cfg, &tmp, &opts).map_err(|e| anyhow!("{e}"))?;
+    let mut report = generate_with(q, cfg, &tmp, &opts)?;
     let reused = same_files(&tmp, &dir, &report.files);
     if reused {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;

@@ -1,6 +1,6 @@
 //! The Verilated accelerator behind its ports (docs/accelerator.md, "Interface and timing").
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use pact_hdl::accel::plan::{Bank, LayerPlan, Plan};
 use pact_sim::{Model, PortId, Sim};
 use rand::Rng;
@@ -55,10 +55,7 @@ impl Dut {
             sim.trace(p)
                 .with_context(|| format!("opening the VCD {}", p.display()))?;
         }
-        let p = |n: &str| {
-            sim.port(n)
-                .map_err(|e| anyhow!("the design is not a pact accelerator: {e}"))
-        };
+        let p = |n: &str| sim.port(n).context("the design is not a pact accelerator");
         let mut d = Dut {
             rst: p("rst")?,
             in_valid: p("in_valid")?,

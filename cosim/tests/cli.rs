@@ -18,7 +18,7 @@ fn sim(args: &[&str]) -> anyhow::Result<SimOutcome> {
     let cache = cache();
     let mut v = vec!["pact-sim", "--cache", cache.to_str().unwrap()];
     v.extend_from_slice(args);
-    let p = P::try_parse_from(&v).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p = P::try_parse_from(&v)?;
     run(&p.a, 1, true)
 }
 
@@ -31,6 +31,27 @@ fn err(args: &[&str]) -> String {
         Ok(o) => panic!("expected an error for {args:?}, got {} images", o.report.images),
         Err(e) => format!("{e:#}"),
     }
+}
+
+/// An error of the hardware generator reaches the caller as itself (`downcast_ref::<HdlError>`), not as a copy of its
+/// text, and its message is printed once.
+#[test]
+fn hardware_errors_keep_their_type() {
+    use pact_hdl::HdlError;
+    let m = model();
+    let e = sim(&[&m, "--pe", "0"]).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(e.downcast_ref::<HdlError>(), Some(HdlError::Config(_))),
+        "{e:?}"
+    );
+    assert_eq!(format!("{e:#}"), "--pe 0 is out of range 1..=64");
+    // From the generator, called inside pact-cosim's design cache.
+    let e = sim(&[&m, "--pe", "64", "--simd", "1", "--limit", "1"])
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.chain().any(|c| c.downcast_ref::<HdlError>().is_some()), "{e:?}");
+    let msg = format!("{e:#}");
+    assert_eq!(msg.matches("--pe 64 is larger than every layer").count(), 1, "{msg}");
 }
 
 #[test]
@@ -88,7 +109,7 @@ fn a_passing_run_reports_every_image() {
 /// model is ~770 MB per image.
 fn tiny_digits_model(dir: &std::path::Path) -> std::path::PathBuf {
     use pact_toolchain::float::{FloatModel, InputSpec, Node, Op, Tensor};
-    use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+    use pact_toolchain::quantize::{quantize, QuantConfig};
     let w: Vec<f32> = (0..640).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
     let node = |name: &str, op, inputs| Node {
         name: name.into(),
@@ -115,7 +136,7 @@ fn tiny_digits_model(dir: &std::path::Path) -> std::path::PathBuf {
     };
     let q = quantize(
         &fm,
-        &QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap(),
+        &QuantConfig::builder().wbits(4).abits(4).build().unwrap(),
         None,
         "tiny",
     )

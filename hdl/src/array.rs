@@ -87,12 +87,12 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
     pub fn new(pe: usize, simd: usize, w: MacWidths) -> Result<Self, HdlError> {
         w.check(KA, KW, R)?;
         if pe == 0 || simd == 0 {
-            return Err(HdlError::new(format!(
+            return Err(HdlError::config(format!(
                 "array size {pe}×{simd}: PE and SIMD must be at least 1"
             )));
         }
         if pe * simd > 4096 {
-            return Err(HdlError::new(format!(
+            return Err(HdlError::config(format!(
                 "array size {pe}×{simd} has more than 4096 lanes"
             )));
         }

@@ -17,6 +17,8 @@
 //! [`verilog`] emits Verilog and runs the open tools on it (Verilator lint with the waiver list, yosys statistics).
 //! `docs/hardware.md` describes interfaces, timing, the rust-hdl traps worked around, and resource figures.
 
+use std::path::PathBuf;
+
 pub mod accel;
 pub mod array;
 pub mod cast;
@@ -30,21 +32,77 @@ pub mod widths;
 /// Whether this crate can generate a whole-model accelerator (`pact gen` checks it): [`accel::generate`].
 pub const AVAILABLE: bool = true;
 
-/// A parameter the hardware cannot take; the message names it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HdlError(pub String);
+/// Errors of the hardware generator. `Display` is one line for the user naming the parameter, layer, file or tool
+/// at fault (a tool's failure appends the tool's output). A variant caused by another error returns it from
+/// `source()` and leaves it out of its own `Display`, so that a chain printer (`anyhow`'s `{:#}`) says it once.
+#[derive(Debug, thiserror::Error)]
+pub enum HdlError {
+    /// A parameter the hardware cannot take (a width, the array size, a per-channel constant, an option).
+    #[error("{0}")]
+    Config(String),
+    /// A layer or model feature the accelerator does not implement.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The model does not fit the target device or a capacity of the hardware.
+    #[error("{0}")]
+    DoesNotFit(String),
+    /// Reading or writing `path` failed: `Display` is `doing` followed by the path (`cannot write /tmp/x.v`), the
+    /// OS error is the source.
+    #[error("{doing}{}", path.display())]
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An external tool is not installed: `tool` is its program, `package` the Debian package that provides it.
+    #[error("{tool} is not installed (Debian: apt-get install {package})")]
+    ToolMissing { tool: String, package: String },
+    /// An external tool could not run or failed; `msg` holds its output, `source` the OS error if there is one.
+    #[error("{msg}")]
+    Tool {
+        msg: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// The quantized model failed its own check; the toolchain's error is the source.
+    #[error("invalid quantized model")]
+    InvalidModel(#[source] pact_toolchain::Error),
+    /// An error of the toolchain, passed on as it is.
+    #[error(transparent)]
+    Toolchain(#[from] pact_toolchain::Error),
+}
 
 impl HdlError {
-    /// An error with this message.
+    /// A [`HdlError::Config`] error with this message (kept for the callers written before the variants).
     pub fn new(msg: impl Into<String>) -> Self {
-        HdlError(msg.into())
+        HdlError::Config(msg.into())
+    }
+    /// A [`HdlError::Config`] error: a parameter the hardware cannot take; the message names it.
+    pub fn config(msg: impl Into<String>) -> Self {
+        HdlError::Config(msg.into())
+    }
+    /// A [`HdlError::Unsupported`] error: a layer or model feature the accelerator does not implement.
+    pub fn unsupported(msg: impl Into<String>) -> Self {
+        HdlError::Unsupported(msg.into())
+    }
+    /// A [`HdlError::DoesNotFit`] error: the model does not fit the target or a capacity of the hardware.
+    pub fn does_not_fit(msg: impl Into<String>) -> Self {
+        HdlError::DoesNotFit(msg.into())
+    }
+    /// An [`HdlError::Io`] error: `doing` (e.g. `"cannot write "`, or `""`) then `path`, caused by `source`.
+    pub fn io(doing: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        HdlError::Io {
+            doing,
+            path: path.into(),
+            source,
+        }
+    }
+    /// An [`HdlError::Tool`] error with the tool's output in `msg`, without an OS error.
+    pub fn tool(msg: impl Into<String>) -> Self {
+        HdlError::Tool {
+            msg: msg.into(),
+            source: None,
+        }
     }
 }
-
-impl std::fmt::Display for HdlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HdlError {}

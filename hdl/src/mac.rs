@@ -1,6 +1,6 @@
 //! Weight decode, low-bit products, the accumulator and the single MAC.
 //!
-//! Number formats (DESIGN.md §2, `pact_toolchain::contract`):
+//! Number formats (docs/integer-contract.md, `pact_toolchain::contract`):
 //! * activation code `a`: unsigned, `ka` bits, `0 ..= 2^ka − 1`;
 //! * weight index `i`: unsigned, `kw` bits; decoded weight `w = 2i − (2^kw − 1)`, odd, signed, `kw + 1` bits;
 //! * product `a·w`: signed, `ka + kw + 1` bits (|a·w| ≤ (2^ka − 1)(2^kw − 1) < 2^(ka+kw));
@@ -83,7 +83,7 @@ impl<const KW: usize, const W1: usize> Logic for WeightDecode<KW, W1> {
 /// The activation is masked to `ka` bits and zero-extended to 16; the weight `(i << 1 | 1) − 2^kw` is formed at
 /// 16 bits (the two's complement of `2i − (2^kw − 1)`: [`WeightDecode`] plus sign extension) and wrapped at
 /// `kw + 1` bits; rust-hdl's only signed multiply, `Signed<16> × Signed<16> → Signed<32>`, runs alone in its own
-/// assignment into a 32-bit signal (never inside a larger expression: DESIGN.md §4); the product is narrowed to
+/// assignment into a 32-bit signal (never inside a larger expression: docs/hardware.md); the product is narrowed to
 /// `P` bits and wrapped at `ka + kw + 1` bits.
 #[derive(LogicBlock)]
 pub struct LaneProduct<const KA: usize, const KW: usize, const W1: usize, const P: usize> {
@@ -590,7 +590,7 @@ impl<const KW: usize> Logic for LaneWeight<KW> {
 }
 
 /// One lane of the MAC array from a decoded weight ([`LaneWeight`]): the signed multiply `a·w` (16 × 16 → 32,
-/// alone in its assignment: DESIGN.md §4) registered raw, so that the multiplier has only wires on both sides
+/// alone in its assignment: docs/hardware.md) registered raw, so that the multiplier has only wires on both sides
 /// (its operands come from registers, its product goes straight into one); the narrowing to `P` bits, the wrap at
 /// `ka + kw + 1` bits and the enable (registered beside the product) follow the register, combinationally.
 /// Latency 1, the same `prod` as [`LaneProduct`] for the same beat.

@@ -271,7 +271,7 @@ impl<const R: usize, const V: usize, const KA: usize> PactUnit<R, V, KA> {
 /// Check per-channel constants against the hardware limits (see [`PactUnit::new`]).
 pub fn check_consts(consts: &[ChannelConsts], acc_bits: u32) -> Result<(), HdlError> {
     if consts.is_empty() || consts.len() > MAX_CHANNELS {
-        return Err(HdlError::new(format!(
+        return Err(HdlError::config(format!(
             "a PACT unit holds 1..={MAX_CHANNELS} channels, got {}",
             consts.len()
         )));
@@ -279,19 +279,19 @@ pub fn check_consts(consts: &[ChannelConsts], acc_bits: u32) -> Result<(), HdlEr
     let (lo, hi) = (-(1i64 << (acc_bits - 1)), (1i64 << (acc_bits - 1)) - 1);
     for (c, k) in consts.iter().enumerate() {
         if k.m0 >= 1 << M0_BITS {
-            return Err(HdlError::new(format!(
+            return Err(HdlError::config(format!(
                 "channel {c}: M0 = {} does not fit {M0_BITS} bits",
                 k.m0
             )));
         }
         if !(1..=MAX_SHIFT).contains(&k.shift) {
-            return Err(HdlError::new(format!(
+            return Err(HdlError::config(format!(
                 "channel {c}: shift {} is out of range 1..={MAX_SHIFT}",
                 k.shift
             )));
         }
         if k.bias < lo || k.bias > hi {
-            return Err(HdlError::new(format!(
+            return Err(HdlError::config(format!(
                 "channel {c}: bias {} does not fit a {acc_bits}-bit accumulator",
                 k.bias
             )));

@@ -37,7 +37,7 @@ impl ScratchDir {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("pact-hdl-{what}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| HdlError::new(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| HdlError::io("cannot create ", &dir, e))?;
         Ok(ScratchDir(dir))
     }
     /// The directory.
@@ -47,7 +47,7 @@ impl ScratchDir {
     /// Write `text` to `name` inside the directory and return its path.
     pub fn write(&self, name: &str, text: &str) -> Result<PathBuf, HdlError> {
         let p = self.0.join(name);
-        std::fs::write(&p, text).map_err(|e| HdlError::new(format!("cannot write {}: {e}", p.display())))?;
+        std::fs::write(&p, text).map_err(|e| HdlError::io("cannot write ", &p, e))?;
         Ok(p)
     }
 }
@@ -63,9 +63,15 @@ pub fn run_tool(cmd: &mut Command, package: &str) -> Result<std::process::Output
     let prog = cmd.get_program().to_string_lossy().into_owned();
     cmd.output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            HdlError::new(format!("{prog} is not installed (Debian: apt-get install {package})"))
+            HdlError::ToolMissing {
+                tool: prog,
+                package: package.into(),
+            }
         } else {
-            HdlError::new(format!("cannot run {prog}: {e}"))
+            HdlError::Tool {
+                msg: format!("cannot run {prog}"),
+                source: Some(e),
+            }
         }
     })
 }
@@ -101,7 +107,7 @@ pub fn lint_named(verilog: &str, top: &str) -> Result<(), HdlError> {
     if out.status.success() && !text.contains("%Warning") && !text.contains("%Error") {
         Ok(())
     } else {
-        Err(HdlError::new(format!("verilator lint failed:\n{text}")))
+        Err(HdlError::tool(format!("verilator lint failed:\n{text}")))
     }
 }
 
@@ -143,13 +149,16 @@ pub fn synth_ice40_named(verilog: &str, top: &str, dsp: bool) -> Result<Ice40Sta
     let script = synth_ice40_script(&file.to_string_lossy(), top, dsp, &stat.to_string_lossy());
     let out = run_tool(Command::new("yosys").arg("-q").arg("-p").arg(&script), "yosys")?;
     if !out.status.success() {
-        return Err(HdlError::new(format!(
+        return Err(HdlError::tool(format!(
             "yosys failed:\n{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    let text = std::fs::read_to_string(&stat).map_err(|e| HdlError::new(format!("no yosys stat report: {e}")))?;
+    let text = std::fs::read_to_string(&stat).map_err(|e| HdlError::Tool {
+        msg: "no yosys stat report".into(),
+        source: Some(e),
+    })?;
     parse_stat(&text)
 }
 
@@ -157,7 +166,7 @@ pub fn synth_ice40_named(verilog: &str, top: &str, dsp: bool) -> Result<Ice40Sta
 pub fn parse_stat(text: &str) -> Result<Ice40Stats, HdlError> {
     let start = text
         .rfind("Number of cells:")
-        .ok_or_else(|| HdlError::new("no yosys stat report in output"))?;
+        .ok_or_else(|| HdlError::tool("no yosys stat report in output"))?;
     let mut s = Ice40Stats::default();
     for line in text[start..].lines().skip(1) {
         let mut it = line.split_whitespace();

@@ -57,7 +57,7 @@ pub(crate) fn check_range(what: &str, v: u32, lo: u32, hi: u32) -> Result<(), Hd
     if (lo..=hi).contains(&v) {
         Ok(())
     } else {
-        Err(HdlError::new(format!("{what} {v} is out of range {lo}..={hi} bits")))
+        Err(HdlError::config(format!("{what} {v} is out of range {lo}..={hi} bits")))
     }
 }
 

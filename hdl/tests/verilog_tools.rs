@@ -1,5 +1,5 @@
 //! The emitted Verilog, checked by the open tools, because rust-hdl's simulator can be wrong about its own
-//! Verilog (DESIGN.md §4):
+//! Verilog (docs/hardware.md, rust-hdl traps):
 //! * `verilator --lint-only -Wall` on every block (waivers: `pact_hdl::verilog::VERILATOR_LINT_FLAGS`);
 //! * Icarus Verilog runs of the emitted MAC, PACT unit and MAC array against vectors from the contract functions,
 //!   compared every cycle (the same stimulus generators as the rust-hdl simulations);

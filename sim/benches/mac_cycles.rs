@@ -1,6 +1,6 @@
 //! Simulated clock cycles per second of the MAC test fixture through the Verilator shim: free-running (one call
-//! for many cycles), and the co-simulation loop (set a and b, tick, read acc, every cycle). DESIGN.md's figure to
-//! beat is ~20 M cycles/s for one MAC.
+//! for many cycles), and the co-simulation loop (set a and b, tick, read acc, every cycle). The figure to beat is
+//! ~20 M cycles/s for one MAC (docs/simulation.md, Figures).
 
 use std::path::PathBuf;
 

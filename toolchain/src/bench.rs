@@ -4,7 +4,7 @@ use crate::float::{FloatModel, InputSpec, Node, Op, Tensor};
 use crate::forward::FakeQuant;
 use crate::golden::Golden;
 use crate::qmodel::QModel;
-use crate::quantize::{quantize, QuantConfig, WeightQuantizer};
+use crate::quantize::{quantize, QuantConfig};
 use crate::report::total_macs;
 use crate::Result;
 use rand::{Rng, SeedableRng};
@@ -142,7 +142,7 @@ pub fn measure(name: &str, q: &QModel, images: usize, seed: u64) -> BenchResult 
 
 /// The built-in benchmark models quantized at W4A4.
 pub fn builtin_models(seed: u64) -> Result<Vec<(String, QModel)>> {
-    let cfg = QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa)?;
+    let cfg = QuantConfig::builder().wbits(4).abits(4).build()?;
     Ok(vec![
         (
             "mlp 784-256-128-10".into(),

@@ -1,4 +1,4 @@
-//! The integer contract (DESIGN.md §2): the single definition of every piece of integer arithmetic that the
+//! The integer contract (docs/integer-contract.md): the single definition of every piece of integer arithmetic that the
 //! golden model computes and the RTL generator must reproduce bit for bit.
 //!
 //! * Activation codes are unsigned, `k_a` ∈ 1..=8 bits, code `a` stands for the real value `a · α/(2^k_a − 1)`.
@@ -21,6 +21,12 @@ pub const MAX_SHIFT: u32 = 62;
 pub const MAX_ACC_BITS: u32 = 32;
 /// Default width of `M0` in bits (unsigned); 16 fits one iCE40 SB_MAC16 operand.
 pub const DEFAULT_M0_BITS: u32 = 16;
+/// Default weight bits of the inner dense/conv layers (the W4 of W4A4).
+pub const DEFAULT_WBITS: u32 = 4;
+/// Default activation bits of the inner layers (the A4 of W4A4).
+pub const DEFAULT_ABITS: u32 = 4;
+/// Default bits of the first and last layers' weights and of the activations feeding the last layer.
+pub const DEFAULT_FIRST_LAST_BITS: u32 = 8;
 
 /// Largest activation code for `bits` bits: `2^bits − 1`. `bits` must be in 1..=16.
 pub fn code_max(bits: u32) -> u32 {

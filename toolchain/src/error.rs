@@ -22,6 +22,16 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("{0}")]
     Config(String),
+    /// An error of a layer caused by another toolchain error (a constant the contract cannot represent …):
+    /// `Display` names the layer and, if given, where in it (`channel 3`); the cause is the `source`, not repeated.
+    #[error("layer '{layer}'{}", at.as_deref().map(|a| format!(": {a}")).unwrap_or_default())]
+    InLayer {
+        layer: String,
+        at: Option<String>,
+        /// Always a toolchain [`Error`] (boxed as `dyn` so that `source()` yields it, not its box).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Result alias of the toolchain.
@@ -53,11 +63,31 @@ impl Error {
     pub fn config(msg: impl Into<String>) -> Self {
         Error::Config(msg.into())
     }
+    /// `self` as the cause of an error of `layer` (at `at` in it, e.g. `channel 3`).
+    pub fn in_layer(self, layer: impl Into<String>, at: Option<String>) -> Self {
+        Error::InLayer {
+            layer: layer.into(),
+            at,
+            source: Box::new(self),
+        }
+    }
+    /// The message of `self` and of every error in its `source()` chain, joined by `": "` (what `anyhow`'s `{:#}`
+    /// prints): the whole message for a caller that formats errors itself.
+    pub fn chain(&self) -> String {
+        let mut s = self.to_string();
+        let mut e: Option<&dyn std::error::Error> = std::error::Error::source(self);
+        while let Some(x) = e {
+            s.push_str(": ");
+            s.push_str(&x.to_string());
+            e = x.source();
+        }
+        s
+    }
     /// Prefix a layer or config error with the file it came from (I/O and file errors already name one).
     pub fn in_file(self, path: impl AsRef<Path>) -> Self {
         match self {
             Error::Io { .. } | Error::File { .. } => self,
-            other => Error::file(path, other.to_string()),
+            other => Error::file(path, other.chain()),
         }
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::contract::{self, code_max, round_half_up, FixedMultiplier, MAX_ACC_BITS};
 use crate::error::{Error, Result};
-use crate::float::{FloatModel, Op};
+use crate::float::{BatchNorm, FloatModel, Node, Op, Shape, Tensor};
 use crate::qmodel::{
     self, ChannelRequant, Compute, ConvGeom, Output, Provenance, QInput, QLayer, QModel, QOp, Weights,
 };
@@ -57,7 +57,8 @@ impl std::str::FromStr for WeightQuantizer {
     }
 }
 
-/// Validated quantization settings.
+/// Validated quantization settings. Build them with [`QuantConfig::builder`]; [`QuantConfig::default`] is W4A4,
+/// first/last layers 8 bits, a 16-bit `M0` and DoReFa weights (the `contract::DEFAULT_*` constants).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantConfig {
     wbits: u32,
@@ -70,29 +71,25 @@ pub struct QuantConfig {
 /// Percentile used to calibrate α of a plain ReLU.
 pub const CALIB_PERCENTILE: f64 = 99.99;
 
+impl Default for QuantConfig {
+    fn default() -> Self {
+        QuantConfig {
+            wbits: contract::DEFAULT_WBITS,
+            abits: contract::DEFAULT_ABITS,
+            first_last_bits: contract::DEFAULT_FIRST_LAST_BITS,
+            m0_bits: contract::DEFAULT_M0_BITS,
+            quantizer: WeightQuantizer::Dorefa,
+        }
+    }
+}
+
 impl QuantConfig {
-    /// Settings: weights `wbits` ∈ 1..=8, activations `abits` ∈ 1..=8, first/last layers `first_last_bits` ∈ 1..=8
-    /// (weights and input activations of the last layer, weights of the first), `M0` of `m0_bits` ∈ 2..=31 bits.
-    pub fn new(wbits: u32, abits: u32, first_last_bits: u32, m0_bits: u32, quantizer: WeightQuantizer) -> Result<Self> {
-        contract::check_weight_bits("--wbits", wbits)?;
-        contract::check_act_bits("--abits", abits)?;
-        if !(1..=8).contains(&first_last_bits) {
-            return Err(Error::config(format!(
-                "--first-last-bits = {first_last_bits} is out of range: 1..=8 bits"
-            )));
+    /// A builder starting from the defaults ([`QuantConfig::default`]); its [`QuantConfigBuilder::build`]
+    /// checks the ranges.
+    pub fn builder() -> QuantConfigBuilder {
+        QuantConfigBuilder {
+            cfg: QuantConfig::default(),
         }
-        if !(2..=31).contains(&m0_bits) {
-            return Err(Error::config(format!(
-                "--m0-bits = {m0_bits} is out of range: 2..=31 bits"
-            )));
-        }
-        Ok(QuantConfig {
-            wbits,
-            abits,
-            first_last_bits,
-            m0_bits,
-            quantizer,
-        })
     }
     /// Weight bits of inner layers.
     pub fn wbits(&self) -> u32 {
@@ -105,6 +102,71 @@ impl QuantConfig {
     /// Bits of the first/last layers.
     pub fn first_last_bits(&self) -> u32 {
         self.first_last_bits
+    }
+    /// Width of the unsigned requantization multiplier `M0` in bits.
+    pub fn m0_bits(&self) -> u32 {
+        self.m0_bits
+    }
+    /// How float weights become weight indices.
+    pub fn quantizer(&self) -> WeightQuantizer {
+        self.quantizer
+    }
+}
+
+/// Builder of a [`QuantConfig`]; every setting not given keeps its default. Nothing is checked before
+/// [`Self::build`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct QuantConfigBuilder {
+    cfg: QuantConfig,
+}
+
+impl QuantConfigBuilder {
+    /// Weight bits of the inner dense/conv layers, 1..=8 (`--wbits`).
+    pub fn wbits(mut self, bits: u32) -> Self {
+        self.cfg.wbits = bits;
+        self
+    }
+    /// Activation bits of the inner layers, 1..=8 (`--abits`).
+    pub fn abits(mut self, bits: u32) -> Self {
+        self.cfg.abits = bits;
+        self
+    }
+    /// Bits of the first and last layers' weights and of the activations feeding the last layer, 1..=8
+    /// (`--first-last-bits`).
+    pub fn first_last_bits(mut self, bits: u32) -> Self {
+        self.cfg.first_last_bits = bits;
+        self
+    }
+    /// Width of the unsigned requantization multiplier `M0`, 2..=31 bits (`--m0-bits`).
+    pub fn m0_bits(mut self, bits: u32) -> Self {
+        self.cfg.m0_bits = bits;
+        self
+    }
+    /// How float weights become weight indices.
+    pub fn weights(mut self, quantizer: WeightQuantizer) -> Self {
+        self.cfg.quantizer = quantizer;
+        self
+    }
+    /// The settings, if every width is in range; the error names the first one out of range by its flag
+    /// (checked in the order `--wbits`, `--abits`, `--first-last-bits`, `--m0-bits`).
+    pub fn build(self) -> Result<QuantConfig> {
+        let c = self.cfg;
+        contract::check_weight_bits("--wbits", c.wbits)?;
+        contract::check_act_bits("--abits", c.abits)?;
+        if !(1..=8).contains(&c.first_last_bits) {
+            return Err(Error::config(format!(
+                "--first-last-bits = {} is out of range: 1..=8 bits",
+                c.first_last_bits
+            )));
+        }
+        if !(2..=31).contains(&c.m0_bits) {
+            return Err(Error::config(format!(
+                "--m0-bits = {} is out of range: 2..=31 bits",
+                c.m0_bits
+            )));
+        }
+        Ok(c)
     }
 }
 
@@ -134,228 +196,12 @@ struct Codes {
 /// Quantize `model`. `calib` holds calibration images back to back (needed only if some ReLU has no α).
 /// `source` is recorded in the provenance.
 pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, source: &str) -> Result<QModel> {
-    let shapes = model.shapes()?;
-    let nodes = &model.nodes;
-    let mut consumers = vec![Vec::new(); nodes.len()];
-    for (i, n) in nodes.iter().enumerate() {
-        for &j in &n.inputs {
-            consumers[j].push(i);
-        }
-    }
-    let (first, last) = model
-        .first_last_compute()
-        .ok_or_else(|| Error::config("the model has no dense or conv layer"))?;
-    if last != nodes.len() - 1 {
-        let n = &nodes[nodes.len() - 1];
-        return Err(Error::layer(
-            &n.name,
-            format!(
-                "the model must end with its last dense/conv layer (logits), it ends with {}",
-                n.op.kind()
-            ),
-        ));
-    }
-    // Activations reaching the last layer only through shape-only ops use first_last_bits.
-    let feeds_last = model.feeds_last();
-    let alphas = calibrate(model, calib)?;
-    let mut notes = Vec::new();
-    for (i, a) in alphas.iter().enumerate() {
-        if let Some(a) = a {
-            notes.push(format!("layer '{}': ReLU without learned alpha, calibrated alpha = {a:.6} ({CALIB_PERCENTILE}th percentile of its outputs)", nodes[i].name));
-        }
-    }
-
-    let mut layers: Vec<QLayer> = Vec::new();
-    let mut codes: Vec<Option<Codes>> = vec![None; nodes.len()];
-    let mut fused = vec![false; nodes.len()];
+    let cx = Ctx::new(model, cfg, calib)?;
     let in_scale = model.input.scale as f64;
-    codes[0] = Some(Codes {
-        layer: 0,
-        bits: 8,
-        scale: in_scale,
-    });
-    // The activation (α, bits) of node `a` if it is a ReLU/PACT.
-    let act_of = |a: usize| -> Option<f64> {
-        match nodes[a].op {
-            Op::Pact { alpha } => Some(alpha as f64),
-            Op::Relu => alphas[a],
-            _ => None,
-        }
-    };
-    let sole = |i: usize| {
-        if consumers[i].len() == 1 {
-            Some(consumers[i][0])
-        } else {
-            None
-        }
-    };
-
-    for i in 1..nodes.len() {
-        if fused[i] {
-            continue;
-        }
-        let node = &nodes[i];
-        let err = |m: String| Error::layer(&node.name, m);
-        let input_codes = |j: usize| -> Result<Codes> {
-            codes[j].ok_or_else(|| err(format!("reads '{}' ({}), which is not a tensor of activation codes: a dense/conv layer must be followed by its ReLU/PACT (BatchNorm between them is fine)", nodes[j].name, nodes[j].op.kind())))
-        };
-        match &node.op {
-            Op::Input => unreachable!("node 0 only"),
-            Op::Dense { weight, bias } | Op::Conv2d { weight, bias, .. } => {
-                let inp = input_codes(node.inputs[0])?;
-                let mut tail = i;
-                let mut bn = None;
-                if let Some(n) = sole(tail) {
-                    if let Op::BatchNorm(b) = &nodes[n].op {
-                        bn = Some(b);
-                        fused[n] = true;
-                        tail = n;
-                    }
-                }
-                let mut act = None;
-                if let Some(n) = sole(tail) {
-                    if let Some(alpha) = act_of(n) {
-                        act = Some((n, alpha));
-                        fused[n] = true;
-                        tail = n;
-                    }
-                }
-                let out_ch = weight.shape[0];
-                let fan_in = weight.numel() / out_ch;
-                let wbits = if i == first || i == last { cfg.first_last_bits } else { cfg.wbits };
-                let (mut index, s_w) = match cfg.quantizer {
-                    WeightQuantizer::Dorefa => contract::dorefa_weights(&weight.data, wbits),
-                    WeightQuantizer::MaxAbs => contract::maxabs_weights(&weight.data, wbits),
-                };
-                let s = inp.scale * s_w;
-                let float_bias: Vec<f64> = (0..out_ch).map(|c| bias.as_ref().map_or(0.0, |b| b[c] as f64)).collect();
-                let (bn_g, bn_h): (Vec<f64>, Vec<f64>) = match bn {
-                    Some(b) => b.affine().into_iter().unzip(),
-                    None => (vec![1.0; out_ch], vec![0.0; out_ch]),
-                };
-                let mut flip = vec![false; out_ch];
-                let mut bias_int = Vec::with_capacity(out_ch);
-                let mut max_bias_error: f64 = 0.0;
-                let output;
-                let (out_bits, out_scale);
-                match act {
-                    None if i != last => return Err(err("is not followed by a ReLU/PACT activation; only the last layer may end without one".into())),
-                    None => {
-                        if bn.is_some() {
-                            return Err(err("BatchNorm after the last layer is not supported (its per-channel scale would change the argmax)".into()));
-                        }
-                        for fb in &float_bias {
-                            let b = fb / s;
-                            let bi = to_acc_int(round_half_up(b)).map_err(&err)?;
-                            max_bias_error = max_bias_error.max((bi as f64 - b).abs());
-                            bias_int.push(bi);
-                        }
-                        output = Output::Logits;
-                        out_bits = 0; // set below to the accumulator width
-                        out_scale = s;
-                    }
-                    Some((a_node, alpha)) => {
-                        let bits = if feeds_last[a_node] { cfg.first_last_bits } else { cfg.abits };
-                        let mut requant = ChannelRequant { m0: Vec::new(), shift: Vec::new() };
-                        let mut m_real = Vec::new();
-                        let mut max_rel_error: f64 = 0.0;
-                        for c in 0..out_ch {
-                            let g = bn_g[c];
-                            if g == 0.0 || !g.is_finite() {
-                                return Err(err(format!("channel {c}: BatchNorm scale γ/σ is {g}, the channel would be constant; not supported")));
-                            }
-                            if g < 0.0 {
-                                flip[c] = true;
-                                for x in &mut index[c * fan_in..(c + 1) * fan_in] {
-                                    *x = contract::negate_weight_index(*x as u32, wbits) as u8;
-                                }
-                            }
-                            let b = g.signum() * (float_bias[c] + bn_h[c] / g) / s;
-                            let bi = to_acc_int(round_half_up(b)).map_err(&err)?;
-                            bias_int.push(bi);
-                            let m = g.abs() * s * code_max(bits) as f64 / alpha;
-                            max_bias_error = max_bias_error.max((bi as f64 - b).abs() * m);
-                            let fm = FixedMultiplier::from_real(m, cfg.m0_bits).map_err(|e| err(format!("channel {c}: {e}")))?;
-                            max_rel_error = max_rel_error.max(fm.rel_error());
-                            requant.m0.push(fm.m0);
-                            requant.shift.push(fm.shift as u8);
-                            m_real.push(m);
-                        }
-                        output = Output::Codes { bits, alpha, requant, m_real, max_rel_error };
-                        out_bits = bits;
-                        out_scale = alpha / code_max(bits) as f64;
-                    }
-                }
-                let weights = Weights { bits: wbits, out: out_ch, fan_in, index, scale: s_w, quantizer: cfg.quantizer.name().into() };
-                let rows: Vec<Vec<i32>> = (0..out_ch).map(|o| weights.row(o)).collect();
-                let acc_bits = contract::acc_width(code_max(inp.bits), rows.iter().map(|r| r.as_slice()).zip(bias_int.iter().copied()));
-                if acc_bits > MAX_ACC_BITS {
-                    return Err(err(format!("needs a {acc_bits}-bit accumulator, more than the {MAX_ACC_BITS} bits supported")));
-                }
-                let conv = match &node.op {
-                    Op::Conv2d { stride, pad, .. } => Some(ConvGeom { kernel: [weight.shape[2], weight.shape[3]], stride: *stride, pad: *pad }),
-                    _ => None,
-                };
-                let cp = Compute { weights, conv, bias: bias_int, max_bias_error, acc_bits, in_bits: inp.bits, in_scale: inp.scale, output, float_bias, bn_g, bn_h, flip };
-                let op = if conv.is_some() { QOp::Conv2d(cp) } else { QOp::Dense(cp) };
-                let out_bits = if out_bits == 0 { acc_bits } else { out_bits };
-                layers.push(QLayer { name: node.name.clone(), inputs: vec![inp.layer], out_shape: shapes[i].clone(), out_bits, out_scale, op });
-                codes[tail] = Some(Codes { layer: layers.len(), bits: out_bits, scale: out_scale });
-            }
-            Op::BatchNorm(_) => return Err(err("BatchNorm must directly follow a dense or conv layer (it is folded into its requantization)".into())),
-            Op::Relu | Op::Pact { .. } => {
-                return Err(err(format!("activation reads '{}' ({}); it must follow a dense/conv layer (optionally through BatchNorm) or an add", nodes[node.inputs[0]].name, nodes[node.inputs[0]].op.kind())))
-            }
-            Op::MaxPool { kernel, stride, pad } => {
-                let inp = input_codes(node.inputs[0])?;
-                layers.push(QLayer { name: node.name.clone(), inputs: vec![inp.layer], out_shape: shapes[i].clone(), out_bits: inp.bits, out_scale: inp.scale, op: QOp::MaxPool { kernel: *kernel, stride: *stride, pad: *pad } });
-                codes[i] = Some(Codes { layer: layers.len(), ..inp });
-            }
-            Op::AvgPool { .. } | Op::GlobalAvgPool => {
-                let inp = input_codes(node.inputs[0])?;
-                let xs = &shapes[node.inputs[0]];
-                let k = match &node.op {
-                    Op::AvgPool { kernel, .. } => kernel[0] * kernel[1],
-                    _ => xs[1] * xs[2],
-                };
-                let k32 = u32::try_from(k).map_err(|_| err("pooling window too large".into()))?;
-                let max_sum = k32.checked_mul(code_max(inp.bits)).ok_or_else(|| err("pooling window too large".into()))?;
-                let d = contract::exact_divider(k32, max_sum, cfg.m0_bits).map_err(|e| err(e.to_string()))?;
-                let op = match &node.op {
-                    Op::AvgPool { kernel, stride } => QOp::AvgPool { kernel: *kernel, stride: *stride, m0: d.m0, shift: d.shift },
-                    _ => QOp::GlobalAvgPool { m0: d.m0, shift: d.shift },
-                };
-                layers.push(QLayer { name: node.name.clone(), inputs: vec![inp.layer], out_shape: shapes[i].clone(), out_bits: inp.bits, out_scale: inp.scale, op });
-                codes[i] = Some(Codes { layer: layers.len(), ..inp });
-            }
-            Op::Flatten => {
-                let inp = input_codes(node.inputs[0])?;
-                layers.push(QLayer { name: node.name.clone(), inputs: vec![inp.layer], out_shape: shapes[i].clone(), out_bits: inp.bits, out_scale: inp.scale, op: QOp::Flatten });
-                codes[i] = Some(Codes { layer: layers.len(), ..inp });
-            }
-            Op::Add => {
-                let a = input_codes(node.inputs[0])?;
-                let b = input_codes(node.inputs[1])?;
-                let Some((act, alpha)) = sole(i).and_then(|n| act_of(n).map(|al| (n, al))) else {
-                    return Err(err("a residual add must be followed by a ReLU/PACT activation".into()));
-                };
-                fused[act] = true;
-                let bits = if feeds_last[act] { cfg.first_last_bits } else { cfg.abits };
-                let ma = a.scale * code_max(bits) as f64 / alpha;
-                let mb = b.scale * code_max(bits) as f64 / alpha;
-                let big = FixedMultiplier::from_real(ma.max(mb), cfg.m0_bits).map_err(|e| err(e.to_string()))?;
-                let scale = 2f64.powi(big.shift as i32);
-                let m0 = [round_half_up(ma * scale) as u32, round_half_up(mb * scale) as u32];
-                layers.push(QLayer {
-                    name: node.name.clone(),
-                    inputs: vec![a.layer, b.layer],
-                    out_shape: shapes[i].clone(),
-                    out_bits: bits,
-                    out_scale: alpha / code_max(bits) as f64,
-                    op: QOp::Add { m0, shift: big.shift, bits, alpha, m_real: [ma, mb] },
-                });
-                codes[act] = Some(Codes { layer: layers.len(), bits, scale: alpha / code_max(bits) as f64 });
-            }
+    let mut walk = Walk::new(model.nodes.len(), in_scale);
+    for i in 1..model.nodes.len() {
+        if !walk.fused[i] {
+            cx.node(&mut walk, i)?;
         }
     }
     let [c, h, w] = model.input.shape;
@@ -367,7 +213,7 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
             bits: 8,
             scale: in_scale,
         },
-        layers,
+        layers: walk.layers,
         provenance: Provenance {
             source: source.into(),
             wbits: cfg.wbits,
@@ -375,11 +221,520 @@ pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, sou
             first_last_bits: cfg.first_last_bits,
             m0_bits: cfg.m0_bits,
             weight_quantizer: cfg.quantizer.name().into(),
-            notes,
+            notes: cx.notes(),
         },
     };
     q.validate()?;
     Ok(q)
+}
+
+/// What [`quantize`] knows of the float model before walking it.
+struct Ctx<'a> {
+    nodes: &'a [Node],
+    cfg: &'a QuantConfig,
+    shapes: Vec<Shape>,
+    /// The nodes reading each node.
+    consumers: Vec<Vec<usize>>,
+    /// The first and the last dense/conv node (their weights use `first_last_bits`).
+    first: usize,
+    last: usize,
+    /// Activations reaching the last layer only through shape-only ops (they use `first_last_bits`).
+    feeds_last: Vec<bool>,
+    /// Calibrated α of every ReLU (`None` elsewhere).
+    alphas: Vec<Option<f64>>,
+}
+
+/// The quantized model being built, node by node.
+struct Walk {
+    layers: Vec<QLayer>,
+    /// Where each float node's value lives once quantized.
+    codes: Vec<Option<Codes>>,
+    /// Nodes folded into an earlier layer (BatchNorm, activations).
+    fused: Vec<bool>,
+}
+
+impl Walk {
+    /// Nothing quantized yet; node 0, the input, is 8-bit pixel codes of scale `in_scale`.
+    fn new(nodes: usize, in_scale: f64) -> Self {
+        let mut codes = vec![None; nodes];
+        codes[0] = Some(Codes {
+            layer: 0,
+            bits: 8,
+            scale: in_scale,
+        });
+        Walk {
+            layers: Vec::new(),
+            codes,
+            fused: vec![false; nodes],
+        }
+    }
+    /// Append `layer`, whose output is the value of float node `at` as `bits`-bit codes of step `scale`.
+    fn push(&mut self, layer: QLayer, at: usize, bits: u32, scale: f64) {
+        self.layers.push(layer);
+        self.codes[at] = Some(Codes {
+            layer: self.layers.len(),
+            bits,
+            scale,
+        });
+    }
+}
+
+/// The output side of a dense/conv layer: integer bias, flipped channels and requantization (or logits).
+struct OutputSide {
+    bias: Vec<i64>,
+    max_bias_error: f64,
+    flip: Vec<bool>,
+    output: Output,
+    /// Output code bits; `None` for logits (the accumulator width).
+    bits: Option<u32>,
+    scale: f64,
+}
+
+/// A dense/conv layer's float parameters on the accumulator scale `s = s_in·s_w`.
+struct Folding<'a> {
+    s: f64,
+    float_bias: &'a [f64],
+    bn_g: &'a [f64],
+    bn_h: &'a [f64],
+}
+
+impl<'a> Ctx<'a> {
+    /// Check the model's overall form, and calibrate the α of plain ReLUs over `calib`.
+    fn new(model: &'a FloatModel, cfg: &'a QuantConfig, calib: Option<&[u8]>) -> Result<Self> {
+        let shapes = model.shapes()?;
+        let nodes = &model.nodes;
+        let mut consumers = vec![Vec::new(); nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
+            for &j in &n.inputs {
+                consumers[j].push(i);
+            }
+        }
+        let (first, last) = model
+            .first_last_compute()
+            .ok_or_else(|| Error::config("the model has no dense or conv layer"))?;
+        if last != nodes.len() - 1 {
+            let n = &nodes[nodes.len() - 1];
+            return Err(Error::layer(
+                &n.name,
+                format!(
+                    "the model must end with its last dense/conv layer (logits), it ends with {}",
+                    n.op.kind()
+                ),
+            ));
+        }
+        let feeds_last = model.feeds_last();
+        let alphas = calibrate(model, calib)?;
+        Ok(Ctx {
+            nodes,
+            cfg,
+            shapes,
+            consumers,
+            first,
+            last,
+            feeds_last,
+            alphas,
+        })
+    }
+
+    /// The provenance notes: one per calibrated α.
+    fn notes(&self) -> Vec<String> {
+        let calibrated = self.alphas.iter().enumerate().filter_map(|(i, a)| a.map(|a| (i, a)));
+        calibrated
+            .map(|(i, a)| {
+                format!(
+                    "layer '{}': ReLU without learned alpha, calibrated alpha = {a:.6} ({CALIB_PERCENTILE}th \
+                     percentile of its outputs)",
+                    self.nodes[i].name
+                )
+            })
+            .collect()
+    }
+
+    /// The clipping level α of node `a` if it is a ReLU/PACT activation.
+    fn act_of(&self, a: usize) -> Option<f64> {
+        match self.nodes[a].op {
+            Op::Pact { alpha } => Some(alpha as f64),
+            Op::Relu => self.alphas[a],
+            _ => None,
+        }
+    }
+
+    /// The only node reading node `i`, if exactly one does.
+    fn sole(&self, i: usize) -> Option<usize> {
+        match self.consumers[i].as_slice() {
+            &[n] => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Output bits of activation node `a`.
+    fn act_bits(&self, a: usize) -> u32 {
+        if self.feeds_last[a] {
+            self.cfg.first_last_bits
+        } else {
+            self.cfg.abits
+        }
+    }
+
+    /// An error about node `i`.
+    fn err(&self, i: usize, msg: impl Into<String>) -> Error {
+        Error::layer(&self.nodes[i].name, msg)
+    }
+
+    /// The codes node `i` reads as its input `k`; an error unless that input is a tensor of codes.
+    fn input_codes(&self, w: &Walk, i: usize, k: usize) -> Result<Codes> {
+        let j = self.nodes[i].inputs[k];
+        w.codes[j].ok_or_else(|| {
+            self.err(
+                i,
+                format!(
+                    "reads '{}' ({}), which is not a tensor of activation codes: a dense/conv layer must be \
+                     followed by its ReLU/PACT (BatchNorm between them is fine)",
+                    self.nodes[j].name,
+                    self.nodes[j].op.kind()
+                ),
+            )
+        })
+    }
+
+    /// The quantized layer of node `i`.
+    fn layer(&self, i: usize, inputs: Vec<usize>, out_bits: u32, out_scale: f64, op: QOp) -> QLayer {
+        QLayer {
+            name: self.nodes[i].name.clone(),
+            inputs,
+            out_shape: self.shapes[i].clone(),
+            out_bits,
+            out_scale,
+            op,
+        }
+    }
+
+    /// Quantize node `i` (not fused into an earlier layer).
+    fn node(&self, w: &mut Walk, i: usize) -> Result<()> {
+        let node = &self.nodes[i];
+        match &node.op {
+            Op::Input => unreachable!("node 0 only"),
+            Op::Dense { weight, bias } | Op::Conv2d { weight, bias, .. } => self.compute(w, i, weight, bias.as_deref()),
+            Op::BatchNorm(_) => Err(self.err(
+                i,
+                "BatchNorm must directly follow a dense or conv layer (it is folded into its requantization)",
+            )),
+            Op::Relu | Op::Pact { .. } => {
+                let src = &self.nodes[node.inputs[0]];
+                Err(self.err(
+                    i,
+                    format!(
+                        "activation reads '{}' ({}); it must follow a dense/conv layer (optionally through \
+                         BatchNorm) or an add",
+                        src.name,
+                        src.op.kind()
+                    ),
+                ))
+            }
+            Op::MaxPool { kernel, stride, pad } => {
+                let op = QOp::MaxPool {
+                    kernel: *kernel,
+                    stride: *stride,
+                    pad: *pad,
+                };
+                self.pass_through(w, i, op)
+            }
+            Op::AvgPool { .. } | Op::GlobalAvgPool => self.avg_pool(w, i),
+            Op::Flatten => self.pass_through(w, i, QOp::Flatten),
+            Op::Add => self.add(w, i),
+        }
+    }
+
+    /// A layer whose output codes have its input's bits and scale (max pool, flatten).
+    fn pass_through(&self, w: &mut Walk, i: usize, op: QOp) -> Result<()> {
+        let inp = self.input_codes(w, i, 0)?;
+        w.push(
+            self.layer(i, vec![inp.layer], inp.bits, inp.scale, op),
+            i,
+            inp.bits,
+            inp.scale,
+        );
+        Ok(())
+    }
+
+    /// An average pool: the exact rounded mean of the window, by [`contract::exact_divider`].
+    fn avg_pool(&self, w: &mut Walk, i: usize) -> Result<()> {
+        let node = &self.nodes[i];
+        let inp = self.input_codes(w, i, 0)?;
+        let xs = &self.shapes[node.inputs[0]];
+        let k = match &node.op {
+            Op::AvgPool { kernel, .. } => kernel[0] * kernel[1],
+            _ => xs[1] * xs[2],
+        };
+        let too_large = || self.err(i, "pooling window too large");
+        let k32 = u32::try_from(k).map_err(|_| too_large())?;
+        let max_sum = k32.checked_mul(code_max(inp.bits)).ok_or_else(too_large)?;
+        let d = contract::exact_divider(k32, max_sum, self.cfg.m0_bits).map_err(|e| e.in_layer(&node.name, None))?;
+        let op = match &node.op {
+            Op::AvgPool { kernel, stride } => QOp::AvgPool {
+                kernel: *kernel,
+                stride: *stride,
+                m0: d.m0,
+                shift: d.shift,
+            },
+            _ => QOp::GlobalAvgPool {
+                m0: d.m0,
+                shift: d.shift,
+            },
+        };
+        w.push(
+            self.layer(i, vec![inp.layer], inp.bits, inp.scale, op),
+            i,
+            inp.bits,
+            inp.scale,
+        );
+        Ok(())
+    }
+
+    /// A residual add fused with the activation after it: `clamp((a·M0_a + b·M0_b + 2^(n−1)) >> n)`, one shift.
+    fn add(&self, w: &mut Walk, i: usize) -> Result<()> {
+        let a = self.input_codes(w, i, 0)?;
+        let b = self.input_codes(w, i, 1)?;
+        let Some((act, alpha)) = self.sole(i).and_then(|n| self.act_of(n).map(|al| (n, al))) else {
+            return Err(self.err(i, "a residual add must be followed by a ReLU/PACT activation"));
+        };
+        w.fused[act] = true;
+        let bits = self.act_bits(act);
+        let ma = a.scale * code_max(bits) as f64 / alpha;
+        let mb = b.scale * code_max(bits) as f64 / alpha;
+        let big = FixedMultiplier::from_real(ma.max(mb), self.cfg.m0_bits)
+            .map_err(|e| e.in_layer(&self.nodes[i].name, None))?;
+        let scale = 2f64.powi(big.shift as i32);
+        let m0 = [round_half_up(ma * scale) as u32, round_half_up(mb * scale) as u32];
+        let out_scale = alpha / code_max(bits) as f64;
+        let op = QOp::Add {
+            m0,
+            shift: big.shift,
+            bits,
+            alpha,
+            m_real: [ma, mb],
+        };
+        w.push(
+            self.layer(i, vec![a.layer, b.layer], bits, out_scale, op),
+            act,
+            bits,
+            out_scale,
+        );
+        Ok(())
+    }
+
+    /// The BatchNorm and the activation fused into dense/conv node `i` (each only if it is the sole reader of
+    /// what precedes it), marked fused; returns the last fused node and what was fused.
+    fn fuse_tail(&self, w: &mut Walk, i: usize) -> (usize, Option<&'a BatchNorm>, Option<(usize, f64)>) {
+        let nodes: &'a [Node] = self.nodes;
+        let mut tail = i;
+        let mut bn = None;
+        if let Some(n) = self.sole(tail) {
+            if let Op::BatchNorm(b) = &nodes[n].op {
+                bn = Some(b);
+                w.fused[n] = true;
+                tail = n;
+            }
+        }
+        let mut act = None;
+        if let Some(n) = self.sole(tail) {
+            if let Some(alpha) = self.act_of(n) {
+                act = Some((n, alpha));
+                w.fused[n] = true;
+                tail = n;
+            }
+        }
+        (tail, bn, act)
+    }
+
+    /// Dense/conv node `i` with the BatchNorm and activation after it folded in.
+    fn compute(&self, w: &mut Walk, i: usize, weight: &Tensor, bias: Option<&[f32]>) -> Result<()> {
+        let node = &self.nodes[i];
+        let inp = self.input_codes(w, i, 0)?;
+        let (tail, bn, act) = self.fuse_tail(w, i);
+        let out_ch = weight.shape[0];
+        let fan_in = weight.numel() / out_ch;
+        let (wbits, mut index, s_w) = self.weight_indices(i, weight);
+        let float_bias: Vec<f64> = (0..out_ch).map(|c| bias.map_or(0.0, |b| b[c] as f64)).collect();
+        let (bn_g, bn_h): (Vec<f64>, Vec<f64>) = match bn {
+            Some(b) => b.affine().into_iter().unzip(),
+            None => (vec![1.0; out_ch], vec![0.0; out_ch]),
+        };
+        let f = Folding {
+            s: inp.scale * s_w,
+            float_bias: &float_bias,
+            bn_g: &bn_g,
+            bn_h: &bn_h,
+        };
+        let side = match act {
+            None => self.logits(i, bn.is_some(), &f)?,
+            Some(act) => self.requant(i, act, &f, &mut index, wbits)?,
+        };
+        let weights = Weights {
+            bits: wbits,
+            out: out_ch,
+            fan_in,
+            index,
+            scale: s_w,
+            quantizer: self.cfg.quantizer.name().into(),
+        };
+        let acc_bits = self.acc_bits(i, &weights, inp.bits, &side.bias)?;
+        let conv = match &node.op {
+            Op::Conv2d { stride, pad, .. } => Some(ConvGeom {
+                kernel: [weight.shape[2], weight.shape[3]],
+                stride: *stride,
+                pad: *pad,
+            }),
+            _ => None,
+        };
+        let out_bits = side.bits.unwrap_or(acc_bits);
+        let cp = Compute {
+            weights,
+            conv,
+            bias: side.bias,
+            max_bias_error: side.max_bias_error,
+            acc_bits,
+            in_bits: inp.bits,
+            in_scale: inp.scale,
+            output: side.output,
+            float_bias,
+            bn_g,
+            bn_h,
+            flip: side.flip,
+        };
+        let op = if conv.is_some() {
+            QOp::Conv2d(cp)
+        } else {
+            QOp::Dense(cp)
+        };
+        w.push(
+            self.layer(i, vec![inp.layer], out_bits, side.scale, op),
+            tail,
+            out_bits,
+            side.scale,
+        );
+        Ok(())
+    }
+
+    /// The weight width of dense/conv node `i` (`first_last_bits` for the first and the last layer), its weights
+    /// as indices of that width, and the real value `s_w` of one integer weight step.
+    fn weight_indices(&self, i: usize, weight: &Tensor) -> (u32, Vec<u8>, f64) {
+        let wbits = if i == self.first || i == self.last {
+            self.cfg.first_last_bits
+        } else {
+            self.cfg.wbits
+        };
+        let (index, s_w) = match self.cfg.quantizer {
+            WeightQuantizer::Dorefa => contract::dorefa_weights(&weight.data, wbits),
+            WeightQuantizer::MaxAbs => contract::maxabs_weights(&weight.data, wbits),
+        };
+        (wbits, index, s_w)
+    }
+
+    /// The exact accumulator width of dense/conv node `i`; an error past [`MAX_ACC_BITS`].
+    fn acc_bits(&self, i: usize, weights: &Weights, in_bits: u32, bias: &[i64]) -> Result<u32> {
+        let rows: Vec<Vec<i32>> = (0..weights.out).map(|o| weights.row(o)).collect();
+        let acc_bits = contract::acc_width(
+            code_max(in_bits),
+            rows.iter().map(|r| r.as_slice()).zip(bias.iter().copied()),
+        );
+        if acc_bits > MAX_ACC_BITS {
+            return Err(self.err(
+                i,
+                format!("needs a {acc_bits}-bit accumulator, more than the {MAX_ACC_BITS} bits supported"),
+            ));
+        }
+        Ok(acc_bits)
+    }
+
+    /// The output side of dense/conv node `i` without an activation: logits, `b_int = round_half_up(b/s)`.
+    /// Only the last layer may end so, and without BatchNorm.
+    fn logits(&self, i: usize, has_bn: bool, f: &Folding) -> Result<OutputSide> {
+        if i != self.last {
+            return Err(self.err(
+                i,
+                "is not followed by a ReLU/PACT activation; only the last layer may end without one",
+            ));
+        }
+        if has_bn {
+            return Err(self.err(
+                i,
+                "BatchNorm after the last layer is not supported (its per-channel scale would change the argmax)",
+            ));
+        }
+        let mut bias = Vec::with_capacity(f.float_bias.len());
+        let mut max_bias_error: f64 = 0.0;
+        for fb in f.float_bias {
+            let b = fb / f.s;
+            let bi = to_acc_int(round_half_up(b)).map_err(|m| self.err(i, m))?;
+            max_bias_error = max_bias_error.max((bi as f64 - b).abs());
+            bias.push(bi);
+        }
+        Ok(OutputSide {
+            flip: vec![false; bias.len()],
+            bias,
+            max_bias_error,
+            output: Output::Logits,
+            bits: None,
+            scale: f.s,
+        })
+    }
+
+    /// The output side of dense/conv node `i` followed by activation `(a_node, α)`: per channel, the folded
+    /// integer bias and `M0/2^n`; a channel with `γ < 0` gets its `wbits`-bit weight indices in `index` negated.
+    fn requant(&self, i: usize, act: (usize, f64), f: &Folding, index: &mut [u8], wbits: u32) -> Result<OutputSide> {
+        let (a_node, alpha) = act;
+        let bits = self.act_bits(a_node);
+        let out_ch = f.bn_g.len();
+        let fan_in = index.len() / out_ch;
+        let mut side = OutputSide {
+            bias: Vec::with_capacity(out_ch),
+            max_bias_error: 0.0,
+            flip: vec![false; out_ch],
+            output: Output::Logits,
+            bits: Some(bits),
+            scale: alpha / code_max(bits) as f64,
+        };
+        let mut requant = ChannelRequant {
+            m0: Vec::new(),
+            shift: Vec::new(),
+        };
+        let (mut m_real, mut max_rel_error) = (Vec::new(), 0f64);
+        for c in 0..out_ch {
+            let g = f.bn_g[c];
+            if g == 0.0 || !g.is_finite() {
+                return Err(self.err(
+                    i,
+                    format!("channel {c}: BatchNorm scale γ/σ is {g}, the channel would be constant; not supported"),
+                ));
+            }
+            if g < 0.0 {
+                side.flip[c] = true;
+                for x in &mut index[c * fan_in..(c + 1) * fan_in] {
+                    *x = contract::negate_weight_index(*x as u32, wbits) as u8;
+                }
+            }
+            let b = g.signum() * (f.float_bias[c] + f.bn_h[c] / g) / f.s;
+            let bi = to_acc_int(round_half_up(b)).map_err(|m| self.err(i, m))?;
+            side.bias.push(bi);
+            let m = g.abs() * f.s * code_max(bits) as f64 / alpha;
+            side.max_bias_error = side.max_bias_error.max((bi as f64 - b).abs() * m);
+            let fm = FixedMultiplier::from_real(m, self.cfg.m0_bits)
+                .map_err(|e| e.in_layer(&self.nodes[i].name, Some(format!("channel {c}"))))?;
+            max_rel_error = max_rel_error.max(fm.rel_error());
+            requant.m0.push(fm.m0);
+            requant.shift.push(fm.shift as u8);
+            m_real.push(m);
+        }
+        side.output = Output::Codes {
+            bits,
+            alpha,
+            requant,
+            m_real,
+            max_rel_error,
+        };
+        Ok(side)
+    }
 }
 
 fn to_acc_int(v: f64) -> std::result::Result<i64, String> {

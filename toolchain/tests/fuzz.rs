@@ -34,7 +34,7 @@ use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::float::FloatModel;
 use pact_toolchain::import::{onnx, statedict};
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -450,7 +450,7 @@ fn pqm_target() -> Target {
     digits.truncate(64);
     for (name, m) in float_models() {
         for (w, a) in [(4, 4), (2, 3)] {
-            let cfg = QuantConfig::new(w, a, 8, 16, WeightQuantizer::Dorefa).unwrap();
+            let cfg = QuantConfig::builder().wbits(w).abits(a).build().unwrap();
             let calib = (m.input.shape == [1, 8, 8]).then_some(&digits.images[..]);
             // The residual fixture does not quantize (a conv feeding an Add directly); the others do.
             if let Ok(q) = quantize(&m, &cfg, calib, name) {

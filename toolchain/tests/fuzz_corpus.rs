@@ -19,7 +19,7 @@ use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::import::onnx::proto::{ModelProto, StringStringEntryProto, TensorProto};
 use pact_toolchain::import::{onnx, statedict};
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -135,7 +135,7 @@ fn small_model() -> (String, Vec<u8>) {
 
 fn pqm_seed() -> Vec<u8> {
     let m = statedict::load_arch(&root().join("models/mnist5k-small-w4a4.json")).unwrap();
-    let cfg = QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap();
+    let cfg = QuantConfig::builder().wbits(4).abits(4).build().unwrap();
     quantize(&m, &cfg, None, "corpus").unwrap().to_bytes().unwrap()
 }
 

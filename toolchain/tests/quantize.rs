@@ -99,7 +99,12 @@ fn images(r: &mut ChaCha8Rng, n: usize, px: usize, max: u8) -> Vec<u8> {
 }
 
 fn cfg(w: u32, a: u32, fl: u32) -> QuantConfig {
-    QuantConfig::new(w, a, fl, 16, WeightQuantizer::Dorefa).unwrap()
+    QuantConfig::builder()
+        .wbits(w)
+        .abits(a)
+        .first_last_bits(fl)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -227,7 +232,12 @@ fn float_trace_matches_fake_quant_at_8_bits_closely() {
     // DoReFa renormalises weights (a training-time quantizer); post-training comparison uses max-abs.
     let q = quantize(
         &m,
-        &QuantConfig::new(8, 8, 8, 16, WeightQuantizer::MaxAbs).unwrap(),
+        &QuantConfig::builder()
+            .wbits(8)
+            .abits(8)
+            .weights(WeightQuantizer::MaxAbs)
+            .build()
+            .unwrap(),
         None,
         "test",
     )
@@ -416,31 +426,6 @@ fn rejections_name_the_layer() {
         e,
         "layer 'bn_out': the model must end with its last dense/conv layer (logits), it ends with batchnorm"
     );
-    // Config ranges.
-    assert_eq!(
-        QuantConfig::new(9, 4, 8, 16, WeightQuantizer::Dorefa)
-            .unwrap_err()
-            .to_string(),
-        "--wbits = 9 is out of range: weights take 1..=8 bits"
-    );
-    assert_eq!(
-        QuantConfig::new(4, 0, 8, 16, WeightQuantizer::Dorefa)
-            .unwrap_err()
-            .to_string(),
-        "--abits = 0 is out of range: activations take 1..=8 bits"
-    );
-    assert_eq!(
-        QuantConfig::new(4, 4, 9, 16, WeightQuantizer::Dorefa)
-            .unwrap_err()
-            .to_string(),
-        "--first-last-bits = 9 is out of range: 1..=8 bits"
-    );
-    assert_eq!(
-        QuantConfig::new(4, 4, 8, 1, WeightQuantizer::Dorefa)
-            .unwrap_err()
-            .to_string(),
-        "--m0-bits = 1 is out of range: 2..=31 bits"
-    );
 }
 
 /// Residual add and average pools: exact integer division, shared-shift add, agreement with fake-quant.
@@ -525,4 +510,105 @@ fn residual_add_and_average_pools() {
         err_of(&m2, None),
         "layer 'res': a residual add must be followed by a ReLU/PACT activation"
     );
+}
+
+/// The builder: defaults, every setting kept, each range checked at `build()` with its exact message, both ends.
+#[test]
+fn quant_config_builder() {
+    // The documented defaults (README: W4A4, first/last layers 8 bits; M0 fits one 16-bit DSP operand).
+    let d = QuantConfig::builder().build().unwrap();
+    let got = (d.wbits(), d.abits(), d.first_last_bits(), d.m0_bits(), d.quantizer());
+    assert_eq!(got, (4, 4, 8, 16, WeightQuantizer::Dorefa));
+    assert_eq!(d, QuantConfig::default());
+    let c = QuantConfig::builder()
+        .wbits(1)
+        .abits(8)
+        .first_last_bits(1)
+        .m0_bits(31)
+        .weights(WeightQuantizer::MaxAbs)
+        .build()
+        .unwrap();
+    let got = (c.wbits(), c.abits(), c.first_last_bits(), c.m0_bits(), c.quantizer());
+    assert_eq!(got, (1, 8, 1, 31, WeightQuantizer::MaxAbs));
+    let e = |b: pact_toolchain::quantize::QuantConfigBuilder| b.build().unwrap_err().to_string();
+    let b = QuantConfig::builder;
+    for (w, msg) in [(0, "--wbits = 0"), (9, "--wbits = 9")] {
+        assert_eq!(
+            e(b().wbits(w)),
+            format!("{msg} is out of range: weights take 1..=8 bits")
+        );
+    }
+    for (a, msg) in [(0, "--abits = 0"), (9, "--abits = 9")] {
+        assert_eq!(
+            e(b().abits(a)),
+            format!("{msg} is out of range: activations take 1..=8 bits")
+        );
+    }
+    for v in [0, 9] {
+        let msg = format!("--first-last-bits = {v} is out of range: 1..=8 bits");
+        assert_eq!(e(b().first_last_bits(v)), msg);
+    }
+    for v in [1, 32] {
+        assert_eq!(
+            e(b().m0_bits(v)),
+            format!("--m0-bits = {v} is out of range: 2..=31 bits")
+        );
+    }
+    // Several out of range: the first in flag order is reported.
+    assert_eq!(
+        e(b().m0_bits(0).first_last_bits(0).abits(0).wbits(9)),
+        "--wbits = 9 is out of range: weights take 1..=8 bits"
+    );
+    assert_eq!(
+        e(b().m0_bits(0).first_last_bits(0)),
+        "--first-last-bits = 0 is out of range: 1..=8 bits"
+    );
+}
+
+/// A constant the contract cannot represent is an error of the layer whose `source()` is the contract's own error
+/// (not a copy of its text), and the whole chain reads as before: `layer '…': channel c: <the contract's message>`.
+#[test]
+fn contract_errors_keep_their_source() {
+    use pact_toolchain::Error;
+    use std::error::Error as _;
+    let mut r = rng();
+    // α = 1e-6 after fc1: M = s_in·s_w·255/α is far above 2^15, so no 16-bit M0 with a shift ≥ 1 exists.
+    let m = FloatModel {
+        input: InputSpec {
+            shape: [1, 2, 2],
+            scale: 1.0,
+        },
+        nodes: vec![
+            node("input", Op::Input, vec![]),
+            node("flat", Op::Flatten, vec![0]),
+            node(
+                "fc1",
+                Op::Dense {
+                    weight: rand_tensor(&mut r, vec![3, 4], 1.0),
+                    bias: None,
+                },
+                vec![1],
+            ),
+            node("act1", Op::Pact { alpha: 1e-6 }, vec![2]),
+            node(
+                "fc2",
+                Op::Dense {
+                    weight: rand_tensor(&mut r, vec![2, 3], 1.0),
+                    bias: None,
+                },
+                vec![3],
+            ),
+        ],
+    };
+    let e = quantize(&m, &cfg(4, 4, 8), None, "t").unwrap_err();
+    assert!(matches!(&e, Error::InLayer { layer, .. } if layer == "fc1"), "{e:?}");
+    let src = e
+        .source()
+        .expect("a source")
+        .downcast_ref::<Error>()
+        .expect("the toolchain's error");
+    assert!(matches!(src, Error::Config(_)), "{src:?}");
+    assert!(src.to_string().starts_with("requantization multiplier "), "{src}");
+    assert_eq!(e.to_string(), "layer 'fc1': channel 0");
+    assert_eq!(e.chain(), format!("layer 'fc1': channel 0: {src}"));
 }

@@ -6,6 +6,7 @@ use crate::optim::OptimizerKind;
 use crate::train::{accuracy, train_run, BatchStats, EpochStats, ModelSpec, Schedule, TrainConfig};
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pact_toolchain::contract;
 use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::golden::Golden;
 use pact_toolchain::import::statedict;
@@ -68,13 +69,13 @@ pub struct TrainArgs {
     #[arg(long)]
     pub arch: Option<String>,
     /// Weight bits of the inner dense/conv layers (1..=8, or 32 for float weights).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = contract::DEFAULT_WBITS)]
     pub wbits: u32,
     /// Activation bits of the inner layers (1..=8, or 32 for plain ReLU).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = contract::DEFAULT_ABITS)]
     pub abits: u32,
     /// Bits of the first/last layers' weights and of the activation feeding the last layer.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = contract::DEFAULT_FIRST_LAST_BITS)]
     pub first_last_bits: u32,
     /// Passes over the training set.
     #[arg(long, default_value_t = 10)]
@@ -133,9 +134,9 @@ impl TrainArgs {
         TrainArgs {
             data: "mnist5k".into(),
             arch: None,
-            wbits: 4,
-            abits: 4,
-            first_last_bits: 8,
+            wbits: contract::DEFAULT_WBITS,
+            abits: contract::DEFAULT_ABITS,
+            first_last_bits: contract::DEFAULT_FIRST_LAST_BITS,
             epochs: 10,
             batch: 64,
             lr: None,
@@ -369,7 +370,7 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
                     .count();
                 (Some(hits as f64 / test_set.len().max(1) as f64), None)
             }
-            Err(e) => (None, Some(format!("the model does not quantize: {e}"))),
+            Err(e) => (None, Some(format!("the model does not quantize: {}", e.chain()))),
         },
     };
     let train_seconds: f64 = history.iter().map(|e| e.seconds).sum();

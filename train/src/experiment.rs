@@ -117,7 +117,7 @@ pub struct ExperimentArgs {
     #[arg(long, default_value_t = 6.0)]
     pub fixed_clip: f32,
     /// Bits of the first/last layers' weights and of the activation feeding the last layer.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = pact_toolchain::contract::DEFAULT_FIRST_LAST_BITS)]
     pub first_last_bits: u32,
     /// Mini-batch size.
     #[arg(long, default_value_t = 64)]
@@ -158,7 +158,7 @@ impl ExperimentArgs {
             epochs: 10,
             configs,
             fixed_clip: 6.0,
-            first_last_bits: 8,
+            first_last_bits: pact_toolchain::contract::DEFAULT_FIRST_LAST_BITS,
             batch: 64,
             optimizer: OptimizerKind::Adam,
             lr: None,

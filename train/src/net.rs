@@ -90,14 +90,14 @@ impl Precision {
         if self.wbits == FLOAT_BITS || self.abits == FLOAT_BITS {
             return None;
         }
-        QuantConfig::new(
-            self.wbits,
-            self.abits,
-            self.first_last_bits,
-            16,
-            WeightQuantizer::Dorefa,
-        )
-        .ok()
+        QuantConfig::builder()
+            .wbits(self.wbits)
+            .abits(self.abits)
+            .first_last_bits(self.first_last_bits)
+            .m0_bits(16)
+            .weights(WeightQuantizer::Dorefa)
+            .build()
+            .ok()
     }
 }
 

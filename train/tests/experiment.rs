@@ -4,7 +4,7 @@
 use pact_toolchain::data::{load, DataSpec, Split};
 use pact_toolchain::golden::Golden;
 use pact_toolchain::import::statedict;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use pact_train::experiment::{self, ExperimentArgs, RunConfig};
 
 #[test]
@@ -31,7 +31,7 @@ fn pact_vs_clip_smoke() {
 
     // The integer accuracy in the table is that of the saved model, quantized and run by the golden model.
     let test = load(&DataSpec::Digits, Split::Test).unwrap();
-    let qc = QuantConfig::new(2, 2, 8, 16, WeightQuantizer::Dorefa).unwrap();
+    let qc = QuantConfig::builder().wbits(2).abits(2).build().unwrap();
     for r in &report.runs[1..] {
         let m = statedict::load_arch(&dir.path().join("models").join(format!("{}.json", r.config))).unwrap();
         let pred = Golden::new(&quantize(&m, &qc, None, "test").unwrap()).classify_batch(&test.images);

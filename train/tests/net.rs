@@ -6,7 +6,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use pact_toolchain::float::{FloatModel, InputSpec, Op};
 use pact_toolchain::forward::{fake_quant_forward, float_forward};
 use pact_toolchain::golden::argmax;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use pact_train::ops::conv2d_cm;
 use pact_train::{AlphaInit, ArchSpec, Net, Precision};
 use rand::{Rng, SeedableRng};
@@ -217,7 +217,7 @@ fn full_precision_forward_matches_the_float_evaluator() {
 #[test]
 fn quantized_forward_matches_fake_quant() {
     let m = every_layer_model(34, 2.0);
-    let qc = QuantConfig::new(4, 3, 8, 16, WeightQuantizer::Dorefa).unwrap();
+    let qc = QuantConfig::builder().wbits(4).abits(3).build().unwrap();
     let q = quantize(&m, &qc, None, "test").unwrap();
     let mut net = Net::new(&m, Precision::new(4, 3, 8).unwrap(), AlphaInit::default()).unwrap();
     let n = 300;

@@ -7,7 +7,7 @@ use pact_toolchain::float::{FloatModel, InputSpec, Op};
 use pact_toolchain::forward::float_forward;
 use pact_toolchain::golden::Golden;
 use pact_toolchain::import::onnx::load_onnx;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use pact_train::{onnx, ArchSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -97,7 +97,7 @@ fn round_trip(m: &FloatModel) {
         );
         assert_eq!(a, b, "image {i}: float outputs differ");
     }
-    let qc = QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap();
+    let qc = QuantConfig::builder().wbits(4).abits(4).build().unwrap();
     let imgs = &data.images[..200 * data.pixels_per_image()];
     let calib = Some(&imgs[..50 * data.pixels_per_image()]); // for the plain ReLU
     let (qa, qb) = (

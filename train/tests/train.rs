@@ -5,7 +5,7 @@ use pact_toolchain::data::{load, DataSpec, Dataset, Split};
 use pact_toolchain::forward::fake_quant_forward;
 use pact_toolchain::golden::{argmax, Golden};
 use pact_toolchain::import::statedict;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use pact_train::{run, train, AlphaInit, ArchSpec, ModelSpec, Net, Precision, TrainArgs, TrainConfig};
 
 fn digits(split: Split) -> Dataset {
@@ -64,7 +64,7 @@ fn trains_and_agrees(arch: ArchSpec, epochs: usize, min_acc: f64) {
     let ours = net.classify(&test_set.images).unwrap();
     let q = quantize(
         &model,
-        &QuantConfig::new(4, 4, 8, 16, WeightQuantizer::Dorefa).unwrap(),
+        &QuantConfig::builder().wbits(4).abits(4).build().unwrap(),
         None,
         "test",
     )

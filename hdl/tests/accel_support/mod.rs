@@ -5,7 +5,7 @@
 use pact_hdl::accel::{AccelConfig, GenReport};
 use pact_toolchain::float::{BatchNorm, FloatModel, InputSpec, Node, Op, Tensor};
 use pact_toolchain::qmodel::QModel;
-use pact_toolchain::quantize::{quantize, QuantConfig, WeightQuantizer};
+use pact_toolchain::quantize::{quantize, QuantConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -182,7 +182,7 @@ pub fn random_images(r: &mut ChaCha8Rng, n: usize, pixels: usize) -> Vec<u8> {
 
 /// Quantize a float model at `wbits`/`abits` (first/last layers 8 bits), α calibrated on `calib`.
 pub fn quantize_at(fm: &FloatModel, wbits: u32, abits: u32, calib: &[u8], source: &str) -> QModel {
-    let cfg = QuantConfig::new(wbits, abits, 8, 16, WeightQuantizer::Dorefa).unwrap();
+    let cfg = QuantConfig::builder().wbits(wbits).abits(abits).build().unwrap();
     quantize(fm, &cfg, Some(calib), source).expect("quantize")
 }
 
