@@ -38,8 +38,11 @@ fn hardware_parameter_errors_print_as_before() {
         "error: --pe 0 is out of range 1..=64\n"
     );
     let e = fails(&["gen", &q, "-o", o, "--target", "ice40-up6k"]);
-    assert!(e.starts_with("error: target 'ice40-up6k' is unknown ("), "{e}");
-    assert_eq!(e.matches("is unknown").count(), 1, "{e}");
+    // The device table's parser (pact_device), shared with `pact synth --target`.
+    assert_eq!(
+        e,
+        "error: unknown target `ice40-up6k` (one of: any, ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k)\n"
+    );
     // An error of the generator is prefixed with the model file, once.
     let e = fails(&["gen", &q, "-o", o, "--pe", "64", "--simd", "1"]);
     assert!(
