@@ -372,10 +372,10 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
                 Ok(p) => p,
                 Err(e) => {
                     // A shape that does not fit the target is a result of the sweep, not a failure of it.
-                    let msg = format!("{e:#}");
-                    if !msg.contains("does not fit") {
+                    if !does_not_fit(&e) {
                         return Err(e);
                     }
+                    let msg = format!("{e:#}");
                     say(format!("accel {}x{}: does not fit: {msg}", x.pe, x.simd));
                     skipped.push(format!("{}x{}: {msg}", x.pe, x.simd));
                     continue;
@@ -405,6 +405,20 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
     Ok(points)
 }
 
+/// Whether `e` says the design does not fit: the generator's or the synthesis flow's own variant, anywhere in the
+/// chain (not a match on the message).
+fn does_not_fit(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<pact_hdl::HdlError>(),
+            Some(pact_hdl::HdlError::DoesNotFit(_))
+        ) || matches!(
+            c.downcast_ref::<pact_synth::SynthError>(),
+            Some(pact_synth::SynthError::DoesNotFit { .. })
+        )
+    })
+}
+
 fn accel_point(
     q: &QModel,
     x: ArrayArgs,
@@ -417,7 +431,7 @@ fn accel_point(
     let name = format!("accel-{}x{}", x.pe, x.simd);
     let gen = dir.join(&name).join("gen");
     let r = pact_hdl::accel::generate(q, cfg, &gen).with_context(|| name.clone())?;
-    let (h, bound) = harness(&r.verilog, "top", &|_, w| w)?;
+    let (h, bound) = harness(&r.verilog, r.top.as_str(), &|_, w| w)?;
     write_atomic(gen.join("sweep_top.v"), h.as_bytes())?;
     let s = synth_point(
         &dir.join(&name).join("flow"),
@@ -516,6 +530,22 @@ fn write_outputs(a: &SweepArgs, points: &[Point], skipped: &[String]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_does_not_fit_variants_count_as_not_fitting() {
+        use anyhow::Context;
+        let gen: Result<()> = Err(pact_hdl::HdlError::DoesNotFit("x".into())).context("accel-4x4");
+        assert!(does_not_fit(&gen.unwrap_err()));
+        let synth = anyhow::Error::new(pact_synth::SynthError::DoesNotFit {
+            target: "ice40-up5k".into(),
+            part: "iCE40UP5K-SG48".into(),
+            detail: "36 block RAMs after synthesis, 30 on the device".into(),
+        });
+        assert!(does_not_fit(&synth.context("synthesizing the sweep point")));
+        // A message that merely says so is not the variant: a real failure is not swallowed.
+        let other: Result<()> = Err(pact_hdl::HdlError::Config("the design does not fit my taste".into())).context("x");
+        assert!(!does_not_fit(&other.unwrap_err()));
+    }
 
     #[test]
     fn harness_connects_every_port() {

@@ -117,7 +117,8 @@ pub fn load_data(spec: &str, limit: Option<usize>, q: &QModel) -> Result<Dataset
     Ok(ds)
 }
 
-fn bar(n: usize, quiet: bool) -> ProgressBar {
+/// A progress bar of `n` steps labelled `msg`, in the style every `pact` command uses; hidden when `quiet`.
+pub fn progress_bar(n: usize, msg: &str, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
@@ -127,7 +128,7 @@ fn bar(n: usize, quiet: bool) -> ProgressBar {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    pb.set_message("sim");
+    pb.set_message(msg.to_string());
     pb
 }
 
@@ -175,7 +176,7 @@ pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
     }
     let what = |e: anyhow::Error| e.context(format!("pact sim {}", args.model.display()));
     let rep = if verilator {
-        let pb = bar(n, quiet || n < 2);
+        let pb = progress_bar(n, "sim", quiet || n < 2);
         let r = check::run_with_progress(&q, &ds.images, Some(&ds.labels), &opts, &|k| pb.set_position(k as u64));
         pb.finish_and_clear();
         r.map_err(what)?

@@ -259,7 +259,7 @@ fn gather(q: &QModel) -> Result<Vec<Item<'_>>, HdlError> {
             QOp::Flatten => {}
             QOp::MaxPool { kernel, stride, pad } => fuse_pool(&mut items, li, &l.name, *kernel, *stride, *pad)?,
             other => {
-                return Err(err(format!(
+                return Err(HdlError::Unsupported(format!(
                     "layer '{}' ({}) is not supported by the accelerator (it runs dense, conv2d, flatten and max \
                      pools fused into the conv before them)",
                     l.name,
@@ -725,7 +725,8 @@ impl Plan {
             .collect::<Result<Vec<_>, _>>()?;
         let plan = planner.finish(layers, cfg)?;
         if let Some(device) = plan.target {
-            pact_device::check_fit(device, &super::emit::fit_estimate(&plan)).map_err(|e| err(e.to_string()))?;
+            pact_device::check_fit(device, &super::emit::fit_estimate(&plan))
+                .map_err(|e| HdlError::DoesNotFit(e.to_string()))?;
         }
         Ok(plan)
     }
