@@ -88,7 +88,8 @@ pub struct SimOutcome {
 
 /// Load a model as `pact sim` does: a .pqm as it is, a float model quantized with the defaults.
 pub fn load_model(path: &Path) -> Result<QModel> {
-    match model_io::load_any(path, None).with_context(|| format!("loading the model {}", path.display()))? {
+    // The toolchain's errors name the file already.
+    match model_io::load_any(path, None)? {
         AnyModel::Quant(q) => Ok(*q),
         AnyModel::Float(f) => {
             let cfg = QuantConfig::default();

@@ -233,11 +233,11 @@ pub fn run(args: &TrainArgs, seed: u64, quiet: bool) -> anyhow::Result<TrainRepo
     crate::tune_allocator();
     let cfg = args.config()?;
     let spec: DataSpec = args.data.parse().expect("infallible");
-    let mut train_set = data::load(&spec, Split::Train).with_context(|| format!("loading --data {}", args.data))?;
+    let mut train_set = data::load(&spec, Split::Train).context("loading --data")?;
     if let Some(n) = args.limit {
         train_set.truncate(n);
     }
-    let test_set = data::load(&spec, Split::Test).with_context(|| format!("loading --data {}", args.data))?;
+    let test_set = data::load(&spec, Split::Test).context("loading --data")?;
     let model_spec = match (&args.init, &args.arch) {
         (Some(_), Some(_)) => bail!("--arch and --init exclude each other (--init brings its own architecture)"),
         (Some(p), None) => {

@@ -284,11 +284,11 @@ pub fn run(args: &ExperimentArgs, seed: u64, quiet: bool) -> anyhow::Result<Expe
     }
     let load_start = loadavg();
     let spec: DataSpec = args.data.parse().expect("infallible");
-    let mut train_set = data::load(&spec, Split::Train).with_context(|| format!("loading --data {}", args.data))?;
+    let mut train_set = data::load(&spec, Split::Train).context("loading --data")?;
     if let Some(n) = args.limit {
         train_set.truncate(n);
     }
-    let mut test_set = data::load(&spec, Split::Test).with_context(|| format!("loading --data {}", args.data))?;
+    let mut test_set = data::load(&spec, Split::Test).context("loading --data")?;
     if let Some(n) = args.test_limit {
         test_set.truncate(n);
     }
