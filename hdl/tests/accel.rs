@@ -288,3 +288,16 @@ fn a_last_conv_needs_a_single_position() {
          channel (a 1 × 1 output)"
     );
 }
+
+/// The planner's refusals carry their kind, so callers (`pact sweep`) need not read the text: a design larger than
+/// its target device and a hardware capacity are `DoesNotFit`; the same array without a target plans.
+#[test]
+fn refusals_have_their_variant() {
+    use pact_hdl::HdlError;
+    let q = default_model();
+    let big = AccelConfig::new(16, 16).unwrap();
+    assert!(Plan::new(&q, &big).is_ok(), "16 × 16 without a target plans");
+    let up5k = parse_target("ice40-up5k").unwrap();
+    let e = Plan::new(&q, &big.with_target(up5k)).unwrap_err();
+    assert!(matches!(e, HdlError::DoesNotFit(_)), "{e:?}");
+}

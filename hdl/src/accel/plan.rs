@@ -231,7 +231,7 @@ fn fits16(what: &str, layer: &str, v: usize) -> Result<u16, HdlError> {
     if v <= MAX_DEPTH {
         Ok(v as u16)
     } else {
-        Err(err(format!(
+        Err(HdlError::DoesNotFit(format!(
             "layer '{layer}': {what} {v} does not fit the 16-bit address counters (at most {MAX_DEPTH})"
         )))
     }
@@ -555,7 +555,7 @@ impl<'a> Planner<'a> {
         let ka_out = layers.iter().filter_map(|l| l.out_bits).max().unwrap_or(1);
         let slots = self.slots;
         if slots > MAX_CHANNELS {
-            return Err(err(format!(
+            return Err(HdlError::DoesNotFit(format!(
                 "the model needs {slots} requantization slots per PACT unit, more than the {MAX_CHANNELS} a unit \
                  holds; use a larger --pe"
             )));
@@ -641,7 +641,7 @@ fn pack_weights(l: &LayerPlan, cp: &Compute, pe: usize, simd: usize) -> Result<V
             }
         }
         if index.len() / simd > MAX_WEIGHT_DEPTH {
-            return Err(err(format!(
+            return Err(HdlError::DoesNotFit(format!(
                 "layer '{}': a weight ROM of {} words does not fit the {WADDR_BITS}-bit address (at most \
                  {MAX_WEIGHT_DEPTH})",
                 l.name,
