@@ -618,7 +618,28 @@ pub struct BoardSources {
     pub files: Vec<String>,
 }
 
-/// Write `pact_board_core.v` and the shell (`pact_<board>.v`) into `dir` for a design clock of `freq_mhz`.
+/// [`core_verilog`]'s text split into the core module (with the header comment before it) and its submodules
+/// (`pact_board_core$…`, everything after the core's `endmodule`): each module in a file of its own name, and the
+/// submodules in a Verilog library file (`verilator -v`), so that `verilator -Wall` gives no DECLFILENAME.
+pub fn split_core(core_v: &str) -> Result<(String, String), String> {
+    let end = format!("endmodule // {CORE_MODULE}\n");
+    let at: Vec<usize> = core_v.match_indices(&end).map(|(i, _)| i).collect();
+    match at[..] {
+        [i] => Ok((core_v[..i + end.len()].to_string(), core_v[i + end.len()..].to_string())),
+        _ => Err(format!(
+            "the board core's Verilog ends module `{CORE_MODULE}` {} times (expected once)",
+            at.len()
+        )),
+    }
+}
+
+/// The file of [`split_core`]'s submodules: `pact_board_core_modules.v`.
+pub fn core_modules_file() -> String {
+    format!("{CORE_MODULE}_modules.v")
+}
+
+/// Write `pact_board_core.v` (the core), `pact_board_core_modules.v` (its submodules, [`split_core`]) and the shell
+/// (`pact_<board>.v`) into `dir` for a design clock of `freq_mhz`.
 pub fn write_board_sources(
     dir: &Path,
     shell: Shell,
@@ -629,16 +650,20 @@ pub fn write_board_sources(
     let (shell_v, f) = board_shell(shell, freq_mhz)?;
     let core_v = core_verilog(f, baud, ports)?;
     let cpb = check_baud(f * 1e6, baud)?;
-    let core_file = format!("{CORE_MODULE}.v");
-    let shell_file = format!("{}.v", shell.module());
-    for (name, text) in [(&core_file, &core_v), (&shell_file, &shell_v)] {
+    let (core_top, core_modules) = split_core(&core_v)?;
+    let files = [
+        (format!("{CORE_MODULE}.v"), core_top),
+        (core_modules_file(), core_modules),
+        (format!("{}.v", shell.module()), shell_v),
+    ];
+    for (name, text) in &files {
         std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))?;
     }
     Ok(BoardSources {
         top: shell.module().to_string(),
         clock_mhz: f,
         clocks_per_bit: cpb,
-        files: vec![core_file, shell_file],
+        files: files.into_iter().map(|(name, _)| name).collect(),
     })
 }
 
@@ -697,6 +722,27 @@ pub fn standin_class(pixels: &[u8]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_core_splits_after_its_own_endmodule_only() {
+        let v = format!(
+            "// h\nmodule {CORE_MODULE}(a);\nendmodule // {CORE_MODULE}\nmodule {CORE_MODULE}$x(b);\nendmodule // \
+             {CORE_MODULE}$x\n"
+        );
+        let (top, modules) = split_core(&v).unwrap();
+        assert_eq!(
+            top,
+            format!("// h\nmodule {CORE_MODULE}(a);\nendmodule // {CORE_MODULE}\n")
+        );
+        assert_eq!(
+            modules,
+            format!("module {CORE_MODULE}$x(b);\nendmodule // {CORE_MODULE}$x\n")
+        );
+        assert_eq!(
+            split_core("module x;\nendmodule\n").unwrap_err(),
+            format!("the board core's Verilog ends module `{CORE_MODULE}` 0 times (expected once)")
+        );
+    }
 
     #[test]
     fn rename_only_whole_identifiers() {
