@@ -15,13 +15,19 @@ fn graph() -> BTreeMap<String, Vec<String>> {
         }
         let name = p.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&p).unwrap();
+        let ident = |s: &str| -> String {
+            s.trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        };
         let mut deps: Vec<String> = text
             .split("crate::")
             .skip(1)
-            .map(|rest| {
-                rest.chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect()
+            .flat_map(|rest| match rest.strip_prefix('{') {
+                // `use crate::{a, b::C}`: every module of the group.
+                Some(group) => group.split('}').next().unwrap_or("").split(',').map(ident).collect(),
+                None => vec![ident(rest)],
             })
             .filter(|d: &String| !d.is_empty() && *d != name)
             .collect();

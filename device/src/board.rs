@@ -110,14 +110,7 @@ impl fmt::Display for Board {
 impl FromStr for Board {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, UnknownName> {
-        Board::ALL
-            .into_iter()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| UnknownName {
-                what: "board",
-                name: s.to_string(),
-                known: Board::ALL.map(Board::name).join(", "),
-            })
+        UnknownName::lookup("board", &Board::ALL, Board::name, s)
     }
 }
 

@@ -297,17 +297,21 @@ pub struct UnknownName {
     pub known: String,
 }
 
+impl UnknownName {
+    /// The entry of `all` whose `name` is `s`, else an [`UnknownName`] listing them (`what`: `target`, `board`).
+    pub fn lookup<T: Copy>(what: &'static str, all: &[T], name: fn(T) -> &'static str, s: &str) -> Result<T, Self> {
+        all.iter().copied().find(|&t| name(t) == s).ok_or_else(|| UnknownName {
+            what,
+            name: s.to_string(),
+            known: all.iter().map(|&t| name(t)).collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
 impl FromStr for Device {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, UnknownName> {
-        Device::ALL
-            .into_iter()
-            .find(|d| d.name() == s)
-            .ok_or_else(|| UnknownName {
-                what: "target",
-                name: s.to_string(),
-                known: Device::names(),
-            })
+        UnknownName::lookup("target", &Device::ALL, Device::name, s)
     }
 }
 
