@@ -110,7 +110,7 @@ impl AccuracyByBits {
     /// Read `results.csv` as `pact experiment` writes it: a header naming at least `config`, `method`, `bits`,
     /// `float_acc` and `integer_acc` (fractions 0..=1, empty when not measured), then one row per configuration.
     pub fn read_csv(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
         let col = |name: &str| {
@@ -433,7 +433,7 @@ pub fn write_reports(out: &Path, r: &RunReport) -> Result<()> {
         write_atomic(dir.join(format!("{i}-{stem}.svg")), svg.as_bytes())?;
     }
     let md = markdown(r);
-    let json = serde_json::to_string_pretty(r).map_err(|e| anyhow!("report.json: {e}"))?;
+    let json = serde_json::to_string_pretty(r).context("report.json")?;
     write_atomic(out.join("report.md"), md.as_bytes())?;
     write_atomic(out.join("report.html"), html(&md, &plots).as_bytes())?;
     write_atomic(out.join("report.json"), json.as_bytes())?;
