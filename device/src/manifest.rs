@@ -14,8 +14,9 @@ use crate::fit::Estimate;
 pub const FILE: &str = "manifest.json";
 /// Its `format`.
 pub const FORMAT: &str = "pact-accel";
-/// The version this build writes and reads. 2: the typed manifest (version 1 was written untyped).
-pub const VERSION: u32 = 2;
+/// The version this build writes and reads. 3: digit passes (`widths.lane_bits`, `layers[].digits`,
+/// `bubbles_per_pass`); 2: the typed manifest (version 1 was written untyped).
+pub const VERSION: u32 = 3;
 
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,9 +91,12 @@ pub struct Port {
 /// The engine's datapath widths, in bits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Widths {
-    /// Activation codes into the array (unsigned).
+    /// Digit width `k` of the passes: a layer whose codes or weight indices are wider than the lanes runs as
+    /// `⌈bits/k⌉` activation × weight digit passes (docs/accelerator.md).
+    pub lane_bits: u32,
+    /// Activation codes (digits) into the lanes (unsigned).
     pub activation_bits: u32,
-    /// Weights (signed).
+    /// Weight indices (digits) into the lanes, decoded to odd signed weights.
     pub weight_bits: u32,
     /// Accumulators (signed).
     pub accumulator_bits: u32,
@@ -187,8 +191,10 @@ pub struct Layer {
     pub stored_output: StoredOutput,
     /// Beats issued.
     pub beats: usize,
-    /// Idle issue cycles per group.
-    pub bubbles_per_group: usize,
+    /// Activation and weight digits: a group takes their product in passes of `beats_per_group` beats.
+    pub digits: [usize; 2],
+    /// Idle issue cycles after each pass.
+    pub bubbles_per_pass: usize,
     /// Issue cycles.
     pub issue_cycles: usize,
     /// The formula's cycles for this layer.
@@ -402,6 +408,7 @@ impl Manifest {
             },
             ports,
             widths: Widths {
+                lane_bits: 0,
                 activation_bits: 0,
                 weight_bits: 0,
                 accumulator_bits: 0,
@@ -553,7 +560,7 @@ mod tests {
         let e = refused(|v| v["version"] = 1.into());
         assert_eq!(
             e,
-            "gen/manifest.json: manifest version 1 is not supported (this pact reads version 2); generate the design \
+            "gen/manifest.json: manifest version 1 is not supported (this pact reads version 3); generate the design \
              again with `pact gen`"
         );
         let e = refused(|v| v["format"] = "other".into());

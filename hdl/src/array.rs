@@ -56,6 +56,9 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     pub clear: Signal<In, Bit>,
     /// This beat ends the sums (taken only with `en`).
     pub last: Signal<In, Bit>,
+    /// Horner step: multiply the running sums by `2^k` before adding this beat (the first beat of a digit pass
+    /// whose digit weight is `2^k` times smaller than the previous pass's; ignored with `clear`).
+    pub shift: Signal<In, Bit>,
     /// Running sums, signed, `acc` significant bits sign-extended to `R`, one per PE.
     pub acc: Vec<Signal<Out, Signed<R>>>,
     /// High for one cycle when `acc` holds completed sums.
@@ -66,6 +69,7 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     en_r: DFF<Bit>,
     clear_r: DFF<Bit>,
     last_r: DFF<Bit>,
+    shift_r: DFF<Bit>,
     lanes: Vec<RawLaneProduct<KA, P>>,
     ext: Vec<SignResize<P, R>>,
     tree: Vec<Signal<Local, Signed<R>>>,
@@ -75,6 +79,8 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     last_1: DFF<Bit>,
     clear_2: DFF<Bit>,
     last_2: DFF<Bit>,
+    shift_1: DFF<Bit>,
+    shift_2: DFF<Bit>,
     valid_and: Vec<Signal<Local, Bit>>,
     _pe: usize,
     _simd: usize,
@@ -85,6 +91,12 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
     /// A `pe × simd` array for run-time widths `w` within the capacity. `pe` and `simd` must be at least 1,
     /// `pe·simd ≤ 4096`.
     pub fn new(pe: usize, simd: usize, w: MacWidths) -> Result<Self, HdlError> {
+        Self::horner(pe, simd, w, 0)
+    }
+
+    /// A `pe × simd` array whose `shift` multiplies the running sums by `2^k` (digit-serial passes of `k`-bit
+    /// digits; `k = 0`: `shift` is a no-op).
+    pub fn horner(pe: usize, simd: usize, w: MacWidths, k: u32) -> Result<Self, HdlError> {
         w.check(KA, KW, R)?;
         if pe == 0 || simd == 0 {
             return Err(HdlError::config(format!(
@@ -104,6 +116,7 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             en: Default::default(),
             clear: Default::default(),
             last: Default::default(),
+            shift: Default::default(),
             acc: (0..pe).map(|_| Default::default()).collect(),
             valid: Default::default(),
             act_r: (0..simd).map(|_| Default::default()).collect(),
@@ -112,15 +125,20 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             en_r: Default::default(),
             clear_r: Default::default(),
             last_r: Default::default(),
+            shift_r: Default::default(),
             lanes: (0..lanes).map(|_| RawLaneProduct::new(w)).collect(),
             ext: (0..lanes).map(|_| Default::default()).collect(),
             tree: (0..pe * (2 * simd - 1)).map(|_| Default::default()).collect(),
             sum_reg: (0..pe).map(|_| Default::default()).collect(),
-            accum: (0..pe).map(|_| Accumulator::new(w.acc)).collect::<Result<_, _>>()?,
+            accum: (0..pe)
+                .map(|_| Accumulator::horner(w.acc, k))
+                .collect::<Result<_, _>>()?,
             clear_1: Default::default(),
             last_1: Default::default(),
             clear_2: Default::default(),
             last_2: Default::default(),
+            shift_1: Default::default(),
+            shift_2: Default::default(),
             valid_and: (0..pe).map(|_| Default::default()).collect(),
             _pe: pe,
             _simd: simd,
@@ -153,11 +171,12 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
     // can evaluate the index expressions when it unrolls the loops.
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, en_r, clear_r, last_r, clear_1, last_1, clear_2, last_2);
+        dff_setup!(self, clock, en_r, clear_r, last_r, shift_r, clear_1, last_1, clear_2, last_2, shift_1, shift_2);
         // Input register: the beat as presented.
         self.en_r.d.next = self.en.val();
         self.clear_r.d.next = self.clear.val();
         self.last_r.d.next = self.last.val();
+        self.shift_r.d.next = self.shift.val();
         for s in 0..self._simd {
             self.act_r[s].clock.next = self.clock.val();
             self.act_r[s].d.next = self.act[s].val();
@@ -171,6 +190,8 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
         self.last_1.d.next = self.en_r.q.val() & self.last_r.q.val();
         self.clear_2.d.next = self.clear_1.q.val();
         self.last_2.d.next = self.last_1.q.val();
+        self.shift_1.d.next = self.shift_r.q.val();
+        self.shift_2.d.next = self.shift_1.q.val();
         for n in self._simd..(self._simd + 1) {
             for p in 0..self._pe {
                 for s in 0..self._simd {
@@ -191,6 +212,7 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
                 self.accum[p].addend.next = self.sum_reg[p].q.val();
                 self.accum[p].clear.next = self.clear_2.q.val();
                 self.accum[p].last.next = self.last_2.q.val();
+                self.accum[p].shift.next = self.shift_2.q.val();
                 self.acc[p].next = self.accum[p].acc.val();
             }
         }

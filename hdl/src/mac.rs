@@ -337,7 +337,7 @@ impl<const KA: usize, const KW: usize, const P: usize> Logic for OffsetLaneProdu
 }
 
 /// Signed accumulator wrapping at exactly `acc` bits (run time, `acc ≤ R`), latency 1: at each rising edge
-/// `acc ← wrap_acc((clear ? 0 : acc) + sext(addend))` and `valid ← last`.
+/// `acc ← wrap_acc((clear ? 0 : shift ? acc·2^k : acc) + sext(addend))` and `valid ← last`.
 ///
 /// `addend` is a signed `P`-bit value (`P ≤ R`) sign-extended to the `R`-bit register; the sum is wrapped at
 /// `acc` bits (two's complement modulo `2^acc`, sign-extended to `R`), which is the contract's accumulator: the
@@ -345,6 +345,10 @@ impl<const KA: usize, const KW: usize, const P: usize> Logic for OffsetLaneProdu
 /// (also in the narrowest layers, where `acc` is smaller than one product's width). yosys keeps exactly `acc`
 /// flip-flops. `clear` restarts the sum at the addend of the same beat, so sums follow each other without a
 /// bubble. `valid` marks the cycle in which `acc` holds a sum whose last addend came with `last`.
+///
+/// `shift` (Horner step of the digit-serial passes, see [`crate::array::MacArray`]) multiplies the running sum by
+/// `2^k` before adding: a constant left shift, wires only; `k = 0` ([`Accumulator::new`]) makes it a no-op. The
+/// product modulo `2^acc` of the wrapped sum is the wrapped product of the true sum, so the result stays exact.
 #[derive(LogicBlock)]
 pub struct Accumulator<const P: usize, const R: usize> {
     /// Clock (rising edge).
@@ -355,6 +359,8 @@ pub struct Accumulator<const P: usize, const R: usize> {
     pub clear: Signal<In, Bit>,
     /// This beat completes the sum: `valid` is high while `acc` shows it.
     pub last: Signal<In, Bit>,
+    /// Multiply the running sum by `2^k` before adding this beat (ignored with `clear`).
+    pub shift: Signal<In, Bit>,
     /// The running sum: `acc` significant bits, sign-extended to `R` (registered).
     pub acc: Signal<Out, Signed<R>>,
     /// High for one cycle when `acc` is a completed sum.
@@ -368,22 +374,30 @@ pub struct Accumulator<const P: usize, const R: usize> {
     lo: Constant<Bits<R>>,
     hi: Constant<Bits<R>>,
     zero: Constant<Bits<R>>,
+    kshift: Constant<Bits<8>>,
     _acc: usize,
 }
 
 impl<const P: usize, const R: usize> Accumulator<P, R> {
     const WIDTHS_OK: () = assert!(P >= 2 && R >= P && R <= 64, "Accumulator needs 2 <= P <= R <= 64");
 
-    /// An accumulator of `acc` bits (2..=`R`) adding `P`-bit values.
+    /// An accumulator of `acc` bits (2..=`R`) adding `P`-bit values (`shift` is a no-op).
     pub fn new(acc: u32) -> Result<Self, HdlError> {
+        Self::horner(acc, 0)
+    }
+
+    /// An accumulator of `acc` bits whose `shift` multiplies the running sum by `2^k` (`k` ≤ 8).
+    pub fn horner(acc: u32, k: u32) -> Result<Self, HdlError> {
         #[allow(clippy::let_unit_value)]
         let () = Self::WIDTHS_OK;
         crate::widths::check_range("accumulator width", acc, 2, R as u32)?;
+        crate::widths::check_range("Horner shift", k, 0, 8)?;
         Ok(Self {
             clock: Default::default(),
             addend: Default::default(),
             clear: Default::default(),
             last: Default::default(),
+            shift: Default::default(),
             acc: Default::default(),
             valid: Default::default(),
             ext: Default::default(),
@@ -395,6 +409,7 @@ impl<const P: usize, const R: usize> Accumulator<P, R> {
             lo: Constant::new(bits(low_mask(acc))),
             hi: Constant::new(bits(high_mask(acc, R as u32))),
             zero: Constant::new(bits(0)),
+            kshift: Constant::new(bits(k as u64)),
             _acc: acc as usize,
         })
     }
@@ -407,6 +422,8 @@ impl<const P: usize, const R: usize> Logic for Accumulator<P, R> {
         self.ext.x.next = self.addend.val();
         if self.clear.val() {
             self.base.next = self.zero.val();
+        } else if self.shift.val() {
+            self.base.next = unsigned_cast(self.acc_reg.q.val()) << self.kshift.val();
         } else {
             self.base.next = unsigned_cast(self.acc_reg.q.val());
         }
@@ -494,6 +511,7 @@ macro_rules! define_mac {
                 self.accum.addend.next = self.lane.prod.val();
                 self.accum.clear.next = self.clear_reg.q.val();
                 self.accum.last.next = self.last_reg.q.val();
+                self.accum.shift.next = false;
                 self.acc.next = self.accum.acc.val();
                 self.valid.next = self.accum.valid.val();
             }

@@ -27,8 +27,10 @@ fn check(name: &str, q: &QModel, cfg: AccelConfig, images: &[u8], labels: Option
     let res = pact_cosim::run(q, images, labels, &opts(cfg, layered)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let plan = &res.design.as_ref().unwrap().report.plan;
     println!(
-        "{name}: {} images, {} mismatches{}; {} compute cycles per inference (formula {}, {:+.2} %); {:.2} M \
-         simulated cycles/s (Verilator cache hit: {})",
+        "{name}: lanes {} bits, digit passes {:?}: {} images, {} mismatches{}; {} compute cycles per inference \
+         (formula {}, {:+.2} %); {:.2} M simulated cycles/s (Verilator cache hit: {})",
+        plan.lane_bits,
+        plan.layers.iter().map(|l| l.pass_count()).collect::<Vec<_>>(),
         res.images,
         res.mismatches(),
         labels.map(|_| format!(", {} correct", res.correct)).unwrap_or_default(),
@@ -49,11 +51,17 @@ fn default_model_on_other_arrays_equals_golden() {
     let q = default_model();
     let ds = mnist_test();
     // 16 × 4 has PE > SIMD (4 words per group, bubbles on the 3-beat first conv); 2 × 8 has PE < SIMD.
-    for (pe, simd, n) in [(16, 4, 20), (2, 8, 10), (8, 8, 20)] {
+    // 8 × 8 on 4-bit lanes: the 8-bit first and last layers in 4 digit passes each.
+    for (pe, simd, n, k) in [
+        (16, 4, 20, None),
+        (2, 8, 10, None),
+        (8, 8, 20, None),
+        (8, 8, 20, Some(4)),
+    ] {
         check(
-            &format!("default_{pe}x{simd}"),
+            &format!("default_{pe}x{simd}_k{}", k.map_or("-".into(), |k: u32| k.to_string())),
             &q,
-            AccelConfig::new(pe, simd).unwrap(),
+            AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap(),
             &ds.images[..n * 784],
             Some(&ds.labels[..n]),
             1,
@@ -64,19 +72,37 @@ fn default_model_on_other_arrays_equals_golden() {
 #[test]
 fn tiny_conv_equals_golden_at_2_4_8_bits() {
     let mut r = rng("tiny_conv_equals_golden_at_2_4_8_bits");
+    // (pe, simd, lane bits): `None` is one pass per layer (lanes as wide as the widest operand); narrower lanes run
+    // the 8-bit first and last layers (and at 3 bits every layer) as digit passes.
     for (bits, shapes) in [
-        (4, &[(1, 1), (2, 4), (4, 2), (4, 4), (2, 8), (1, 4)][..]),
-        (2, &[(2, 4), (4, 2)][..]),
-        (8, &[(1, 1), (4, 4)][..]),
+        (
+            4,
+            &[
+                (1, 1, None),
+                (2, 4, None),
+                (4, 2, None),
+                (4, 4, None),
+                (2, 8, None),
+                (1, 4, None),
+                (2, 4, Some(4)),
+                (4, 4, Some(3)),
+                (1, 4, Some(1)),
+            ][..],
+        ),
+        (2, &[(2, 4, None), (4, 2, None), (4, 4, Some(2))][..]),
+        (8, &[(1, 1, None), (4, 4, None), (2, 4, Some(4))][..]),
     ] {
         let fm = tiny_conv(&mut r);
         let q = build_q(&mut r, &fm, bits, bits, &format!("tiny conv W{bits}A{bits}"));
         let images = random_images(&mut r, 6, 297);
-        for &(pe, simd) in shapes {
+        for &(pe, simd, k) in shapes {
             check(
-                &format!("tiny_conv_w{bits}_{pe}x{simd}"),
+                &format!(
+                    "tiny_conv_w{bits}_{pe}x{simd}_k{}",
+                    k.map_or("-".into(), |k: u32| k.to_string())
+                ),
                 &q,
-                AccelConfig::new(pe, simd).unwrap(),
+                AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap(),
                 &images,
                 None,
                 3,
@@ -89,18 +115,31 @@ fn tiny_conv_equals_golden_at_2_4_8_bits() {
 fn tiny_mlp_equals_golden_at_2_4_8_bits() {
     let mut r = rng("tiny_mlp_equals_golden_at_2_4_8_bits");
     for (bits, shapes) in [
-        (4, &[(1, 1), (4, 4), (8, 2), (2, 8)][..]),
-        (2, &[(2, 2), (4, 1)][..]),
-        (8, &[(1, 2), (4, 4)][..]),
+        (
+            4,
+            &[
+                (1, 1, None),
+                (4, 4, None),
+                (8, 2, None),
+                (2, 8, None),
+                (4, 4, Some(4)),
+                (8, 2, Some(2)),
+            ][..],
+        ),
+        (2, &[(2, 2, None), (4, 1, None), (2, 2, Some(2)), (4, 4, Some(1))][..]),
+        (8, &[(1, 2, None), (4, 4, None), (4, 4, Some(5))][..]),
     ] {
         let fm = tiny_mlp(&mut r);
         let q = build_q(&mut r, &fm, bits, bits, &format!("tiny mlp W{bits}A{bits}"));
         let images = random_images(&mut r, 8, 64);
-        for &(pe, simd) in shapes {
+        for &(pe, simd, k) in shapes {
             check(
-                &format!("tiny_mlp_w{bits}_{pe}x{simd}"),
+                &format!(
+                    "tiny_mlp_w{bits}_{pe}x{simd}_k{}",
+                    k.map_or("-".into(), |k: u32| k.to_string())
+                ),
                 &q,
-                AccelConfig::new(pe, simd).unwrap(),
+                AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap(),
                 &images,
                 None,
                 3,

@@ -69,6 +69,10 @@ fn rust_hdl_simulation_equals_golden() {
     let q = build_q(&mut r, &fm, 4, 4, "tiny mlp");
     let images = random_images(&mut r, 2, 64);
     run("mlp 2x4", &q, AccelConfig::new(2, 4).unwrap(), &images);
+    // Digit passes (Horner steps in the accumulators, shifted activation digits, weight digit words): 2-bit lanes,
+    // so the 8-bit first and last layers take 16 passes and the 4-bit middle layer 4.
+    let lanes2 = AccelConfig::new(2, 4).unwrap().with_lane_bits(Some(2)).unwrap();
+    run("mlp 2x4 on 2-bit lanes", &q, lanes2, &images);
     let fm = tiny_conv(&mut r);
     let q = build_q(&mut r, &fm, 4, 4, "tiny conv");
     let images = random_images(&mut r, 2, 297);

@@ -100,6 +100,28 @@ desc_table! {
         kw_m2 => KW_M2,
         /// Beats − 2 (wrapping).
         beats_m2 => BEATS_M2,
+        /// Digit passes per group − 1 (`D_a·D_w − 1`; 0: one pass).
+        passes_m1 => PASSES_M1,
+        /// Digit passes per group − 2 (wrapping).
+        passes_m2 => PASSES_M2,
+        /// The layer's first row in the pass table.
+        pass_base => PASS_BASE,
+        /// Weight words per output group: `D_w·beats`.
+        group_words => GROUP_WORDS,
+        /// Weight word offset of the first pass within its group.
+        woff_first => WOFF_FIRST,
+    }
+}
+
+desc_table! {
+    /// One digit pass of a layer (rows in pass order, layers one after another; see [`super::plan::Pass`]).
+    pub struct PassRow {
+        /// Right shift of the activation codes that selects this pass's digit: `k·j`.
+        shamt => SHAMT,
+        /// 1: the pass starts with a Horner step (its digit weight is `2^k` below the previous pass's).
+        shift => SHIFT,
+        /// Weight word offset (within the group) of the pass that follows this one (the first pass after the last).
+        woff_next => WOFF_NEXT,
     }
 }
 
@@ -171,7 +193,7 @@ mod tests {
         assert_eq!(words[WriterRow::GROUPS_M1], row.groups_m1);
         assert_eq!(words[WriterRow::PW], row.pw);
         assert_eq!(words[WriterRow::CODE_MAX], row.code_max);
-        assert_eq!(IssueRow::FIELDS, IssueRow::BEATS_M2 + 1);
+        assert_eq!(IssueRow::FIELDS, IssueRow::WOFF_FIRST + 1);
         assert_eq!(TopRow::FIELDS, TopRow::GROUPS_M1 + 1);
     }
 }

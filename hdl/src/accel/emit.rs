@@ -371,6 +371,7 @@ fn manifest(q: &QModel, plan: &Plan, top: &TopName, verilog_lines: usize) -> Man
             })
             .collect(),
         widths: manifest::Widths {
+            lane_bits: plan.lane_bits,
             activation_bits: plan.ka,
             weight_bits: plan.kw,
             accumulator_bits: plan.acc,
@@ -438,7 +439,8 @@ fn layer_entry(q: &QModel, plan: &Plan, i: usize) -> manifest::Layer {
             words_per_position: l.out_layout.cw,
         },
         beats: l.beat_count(),
-        bubbles_per_group: l.bubbles,
+        digits: [l.d_a, l.d_w],
+        bubbles_per_pass: l.bubbles,
         issue_cycles: l.run_cycles(),
         formula_cycles: l.formula(plan.simd),
         cycles: plan.layer_cycles(i),

@@ -6,9 +6,10 @@
 //! `for` loop because rust-hdl evaluates index expressions with loop variables only). All counters and addresses
 //! are 16-bit unsigned and wrap modulo `2^16`: a negative row or column (padding) wraps to a value `≥ H`/`≥ W`, so
 //! one unsigned compare is the bounds check.
-use super::desc::IssueRow as D;
+use super::desc::{IssueRow as D, PassRow};
 use super::mem::Table;
 use super::shared::{vd, A16, A24};
+use crate::resize::ZeroResize;
 use rust_hdl::prelude::*;
 
 /// The issue descriptor columns the unit registers (`dq`) and reads while a layer runs: [`IssueRow::PERLANE`] in
@@ -77,8 +78,33 @@ pub struct Issue {
     pub waddr: Signal<Out, A24>,
     /// The layer's last beat.
     pub final_beat: Signal<Out, Bit>,
+    /// Horner step: the first beat of a pass whose digit weight is `2^k` below the previous pass's.
+    pub shift: Signal<Out, Bit>,
+    /// Right shift (`k·j`, unsigned) that selects this beat's activation digit `j` from the codes.
+    pub shamt: Signal<Out, A16>,
     desc: Table,
     patch: Table,
+    ptab: Table,
+    ps: DFF<A16>,
+    pfirst: DFF<Bit>,
+    plast: DFF<Bit>,
+    prow: DFF<A16>,
+    gbase: DFF<A24>,
+    gnext: DFF<A24>,
+    pm2: DFF<A16>,
+    pz: DFF<Bit>,
+    pb: DFF<A16>,
+    gwz: ZeroResize<16, 24>,
+    woz: ZeroResize<16, 24>,
+    wfz: ZeroResize<16, 24>,
+    wsel: Signal<Local, A24>,
+    wsum: Signal<Local, A24>,
+    p_shift: DFF<Bit>,
+    a_shift: DFF<Bit>,
+    shift_q: DFF<Bit>,
+    p_sh: DFF<A16>,
+    a_sh: DFF<A16>,
+    sh_q: DFF<A16>,
     dq: Vec<DFF<A16>>,
     en_q: DFF<Bit>,
     clear_q: DFF<Bit>,
@@ -150,11 +176,35 @@ pub struct Issue {
 }
 
 impl Issue {
-    /// An issuer for `simd` lanes with one descriptor row per layer and the im2col table `patch` (rows per beat of
-    /// the per-lane layer: `[off, ky, kx, valid]` per lane; one zero row if there is none).
-    pub fn new(simd: usize, desc: &[D], patch: Vec<Vec<u16>>) -> Self {
+    /// An issuer for `simd` lanes with one descriptor row per layer, the im2col table `patch` (rows per beat of
+    /// the per-lane layer: `[off, ky, kx, valid]` per lane; one zero row if there is none) and the digit passes of
+    /// every layer (`passes`, at least one row; [`D::PASS_BASE`] points into it).
+    pub fn new(simd: usize, desc: &[D], patch: Vec<Vec<u16>>, passes: &[PassRow]) -> Self {
         assert!(patch.iter().all(|r| r.len() == 4 * simd));
         Self {
+            shift: Default::default(),
+            shamt: Default::default(),
+            ptab: Table::new(passes.iter().map(PassRow::to_words).collect()),
+            ps: Default::default(),
+            pfirst: Default::default(),
+            plast: Default::default(),
+            prow: Default::default(),
+            gbase: Default::default(),
+            gnext: Default::default(),
+            pm2: Default::default(),
+            pz: Default::default(),
+            pb: Default::default(),
+            gwz: Default::default(),
+            woz: Default::default(),
+            wfz: Default::default(),
+            wsel: Default::default(),
+            wsum: Default::default(),
+            p_shift: Default::default(),
+            a_shift: Default::default(),
+            shift_q: Default::default(),
+            p_sh: Default::default(),
+            a_sh: Default::default(),
+            sh_q: Default::default(),
             clock: Default::default(),
             layer: Default::default(),
             start: Default::default(),
@@ -246,7 +296,8 @@ impl Logic for Issue {
         dff_setup!(
             self, clock, en_q, clear_q, last_q, waddr_q, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base,
             row_base, p_en, p_clear, p_last, p_wa, p_iy0, p_ix0, p_pos, a_en, a_clear, a_last, a_wa, m1, m2, m3, m4,
-            m5, m6, m15, z1, z2, z3, z5, z6, z15, b_z, b_in, b_e, b_l, g_e, ox_e, oy_e, cw_e, kx_e
+            m5, m6, m15, z1, z2, z3, z5, z6, z15, b_z, b_in, b_e, b_l, g_e, ox_e, oy_e, cw_e, kx_e, ps, pfirst, plast,
+            prow, gbase, gnext, pm2, pz, pb, p_shift, a_shift, shift_q, p_sh, a_sh, sh_q
         );
         self.desc.index.next = self.layer.val();
         // The descriptor row, registered (the `start` branch below reads the table directly).
@@ -270,8 +321,15 @@ impl Logic for Issue {
         self.beat.next = self.b_in.q.val();
         // Stage 1: the beat's im2col entries (table row `b`, or the counters) and controls, registered.
         self.p_en.d.next = self.run.val() & self.beat.val();
-        self.p_clear.d.next = self.b_z.q.val();
-        self.p_last.d.next = self.b_l.q.val();
+        self.p_clear.d.next = self.b_z.q.val() & self.pfirst.q.val();
+        self.p_last.d.next = self.b_l.q.val() & self.plast.q.val();
+        self.ptab.index.next = self.prow.q.val();
+        for c in PassRow::SHIFT..(PassRow::SHIFT + 1) {
+            self.p_shift.d.next = self.b_z.q.val() & (self.ptab.field[c].val() != self.zero.val());
+        }
+        for c in PassRow::SHAMT..(PassRow::SHAMT + 1) {
+            self.p_sh.d.next = self.ptab.field[c].val();
+        }
         self.p_wa.d.next = self.wa.q.val();
         self.p_iy0.d.next = self.iy0.q.val();
         self.p_ix0.d.next = self.ix0.q.val();
@@ -297,6 +355,8 @@ impl Logic for Issue {
         self.a_en.d.next = self.p_en.q.val();
         self.a_clear.d.next = self.p_clear.q.val();
         self.a_last.d.next = self.p_last.q.val();
+        self.a_shift.d.next = self.p_shift.q.val();
+        self.a_sh.d.next = self.p_sh.q.val();
         self.a_wa.d.next = self.p_wa.q.val();
         for s in 0..self._simd {
             self.a_iy[s].clock.next = self.clock.val();
@@ -330,6 +390,10 @@ impl Logic for Issue {
         self.waddr_q.d.next = self.a_wa.q.val();
         self.clear.next = self.clear_q.q.val();
         self.last.next = self.last_q.q.val();
+        self.shift_q.d.next = self.a_shift.q.val();
+        self.sh_q.d.next = self.a_sh.q.val();
+        self.shift.next = self.shift_q.q.val();
+        self.shamt.next = self.sh_q.q.val();
         self.waddr.next = self.waddr_q.q.val();
         // The counters' end flags are registers, stepped with the counters: `*_e` is "counter == its last value",
         // from the descriptor's last value minus one (`m*`, the `*_M2` columns) or zero (`z*`), so no magnitude compare
@@ -373,7 +437,38 @@ impl Logic for Issue {
         for c in D::BEATS_M1..(D::BEATS_M1 + 1) {
             self.z15.d.next = self.desc.field[c].val() == self.zero.val();
         }
-        self.final_beat.next = self.b_e.q.val() & self.g_e.q.val() & self.ox_e.q.val() & self.oy_e.q.val();
+        for c in D::PASSES_M2..(D::PASSES_M2 + 1) {
+            self.pm2.d.next = self.desc.field[c].val();
+        }
+        for c in D::PASSES_M1..(D::PASSES_M1 + 1) {
+            self.pz.d.next = self.desc.field[c].val() == self.zero.val();
+        }
+        for c in D::PASS_BASE..(D::PASS_BASE + 1) {
+            self.pb.d.next = self.desc.field[c].val();
+        }
+        for c in D::GROUP_WORDS..(D::GROUP_WORDS + 1) {
+            self.gwz.x.next = self.desc.field[c].val();
+        }
+        for c in D::WOFF_FIRST..(D::WOFF_FIRST + 1) {
+            self.wfz.x.next = self.desc.field[c].val();
+        }
+        for c in PassRow::WOFF_NEXT..(PassRow::WOFF_NEXT + 1) {
+            self.woz.x.next = self.ptab.field[c].val();
+        }
+        // The weight address of the next pass: its group's base (the next group's after the last pass, 0 after the
+        // last group of a position) plus the pass's offset within the group.
+        if self.plast.q.val() {
+            if self.g_e.q.val() {
+                self.wsel.next = self.zero24.val();
+            } else {
+                self.wsel.next = self.gnext.q.val();
+            }
+        } else {
+            self.wsel.next = self.gbase.q.val();
+        }
+        self.wsum.next = self.wsel.val() + self.woz.y.val();
+        self.final_beat.next =
+            self.b_e.q.val() & self.plast.q.val() & self.g_e.q.val() & self.ox_e.q.val() & self.oy_e.q.val();
         if self.start.val() {
             self.b.d.next = self.zero.val();
             self.g.d.next = self.zero.val();
@@ -383,7 +478,17 @@ impl Logic for Issue {
             self.kx.d.next = self.zero.val();
             self.ky.d.next = self.zero.val();
             self.off.d.next = self.zero.val();
-            self.wa.d.next = self.zero24.val();
+            self.wa.d.next = self.wfz.y.val();
+            self.ps.d.next = self.zero.val();
+            self.pfirst.d.next = true;
+            for c in D::PASSES_M1..(D::PASSES_M1 + 1) {
+                self.plast.d.next = self.desc.field[c].val() == self.zero.val();
+            }
+            for c in D::PASS_BASE..(D::PASS_BASE + 1) {
+                self.prow.d.next = self.desc.field[c].val();
+            }
+            self.gbase.d.next = self.zero24.val();
+            self.gnext.d.next = self.gwz.y.val();
             for c in D::IY_FIRST..(D::IY_FIRST + 1) {
                 self.iy0.d.next = self.desc.field[c].val();
             }
@@ -430,39 +535,57 @@ impl Logic for Issue {
                 self.b_l.d.next = self.z15.q.val();
                 self.cw_e.d.next = self.z5.q.val();
                 self.kx_e.d.next = self.z6.q.val();
-                if self.g_e.q.val() {
-                    self.g.d.next = self.zero.val();
-                    self.wa.d.next = self.zero24.val();
-                    self.g_e.d.next = self.z2.q.val();
-                    if self.ox_e.q.val() {
-                        self.ox.d.next = self.zero.val();
-                        for c in run::IX_FIRST..(run::IX_FIRST + 1) {
-                            self.ix0.d.next = self.dq[c].q.val();
+                if self.plast.q.val() {
+                    // The group's last pass: the next group (or position) starts with its first pass.
+                    self.ps.d.next = self.zero.val();
+                    self.pfirst.d.next = true;
+                    self.plast.d.next = self.pz.q.val();
+                    self.prow.d.next = self.pb.q.val();
+                    if self.g_e.q.val() {
+                        self.g.d.next = self.zero.val();
+                        self.wa.d.next = self.wsum.val();
+                        self.gbase.d.next = self.zero24.val();
+                        self.gnext.d.next = self.gwz.y.val();
+                        self.g_e.d.next = self.z2.q.val();
+                        if self.ox_e.q.val() {
+                            self.ox.d.next = self.zero.val();
+                            for c in run::IX_FIRST..(run::IX_FIRST + 1) {
+                                self.ix0.d.next = self.dq[c].q.val();
+                            }
+                            self.oy.d.next = self.oy.q.val() + self.one.val();
+                            for c in run::SY..(run::SY + 1) {
+                                self.iy0.d.next = self.iy0.q.val() + self.dq[c].q.val();
+                            }
+                            for c in run::STEP_Y..(run::STEP_Y + 1) {
+                                self.row_base.d.next = self.row_base.q.val() + self.dq[c].q.val();
+                                self.pos_base.d.next = self.row_base.q.val() + self.dq[c].q.val();
+                            }
+                            self.ox_e.d.next = self.z3.q.val();
+                            self.oy_e.d.next = self.oy.q.val() == self.m4.q.val();
+                        } else {
+                            self.ox.d.next = self.ox.q.val() + self.one.val();
+                            for c in run::SX..(run::SX + 1) {
+                                self.ix0.d.next = self.ix0.q.val() + self.dq[c].q.val();
+                            }
+                            for c in run::STEP_X..(run::STEP_X + 1) {
+                                self.pos_base.d.next = self.pos_base.q.val() + self.dq[c].q.val();
+                            }
+                            self.ox_e.d.next = self.ox.q.val() == self.m3.q.val();
                         }
-                        self.oy.d.next = self.oy.q.val() + self.one.val();
-                        for c in run::SY..(run::SY + 1) {
-                            self.iy0.d.next = self.iy0.q.val() + self.dq[c].q.val();
-                        }
-                        for c in run::STEP_Y..(run::STEP_Y + 1) {
-                            self.row_base.d.next = self.row_base.q.val() + self.dq[c].q.val();
-                            self.pos_base.d.next = self.row_base.q.val() + self.dq[c].q.val();
-                        }
-                        self.ox_e.d.next = self.z3.q.val();
-                        self.oy_e.d.next = self.oy.q.val() == self.m4.q.val();
                     } else {
-                        self.ox.d.next = self.ox.q.val() + self.one.val();
-                        for c in run::SX..(run::SX + 1) {
-                            self.ix0.d.next = self.ix0.q.val() + self.dq[c].q.val();
-                        }
-                        for c in run::STEP_X..(run::STEP_X + 1) {
-                            self.pos_base.d.next = self.pos_base.q.val() + self.dq[c].q.val();
-                        }
-                        self.ox_e.d.next = self.ox.q.val() == self.m3.q.val();
+                        self.g.d.next = self.g.q.val() + self.one.val();
+                        self.wa.d.next = self.wsum.val();
+                        self.gbase.d.next = self.gnext.q.val();
+                        self.gnext.d.next = self.gnext.q.val() + self.gwz.y.val();
+                        self.g_e.d.next = self.g.q.val() == self.m2.q.val();
                     }
                 } else {
-                    self.g.d.next = self.g.q.val() + self.one.val();
-                    self.wa.d.next = self.wa.q.val() + self.one24.val();
-                    self.g_e.d.next = self.g.q.val() == self.m2.q.val();
+                    // The next pass of the same group.
+                    self.ps.d.next = self.ps.q.val() + self.one.val();
+                    self.pfirst.d.next = false;
+                    self.plast.d.next = self.ps.q.val() == self.pm2.q.val();
+                    self.prow.d.next = self.prow.q.val() + self.one.val();
+                    self.wa.d.next = self.wsum.val();
                 }
             } else {
                 self.b.d.next = self.b.q.val() + self.one.val();

@@ -59,6 +59,7 @@ pub struct AccelConfig {
     pe: usize,
     simd: usize,
     target: Option<Device>,
+    lane_bits: Option<u32>,
 }
 
 impl Default for AccelConfig {
@@ -68,6 +69,7 @@ impl Default for AccelConfig {
             pe: 4,
             simd: 4,
             target: None,
+            lane_bits: None,
         }
     }
 }
@@ -86,7 +88,12 @@ impl AccelConfig {
                  words)"
             )));
         }
-        Ok(AccelConfig { pe, simd, target: None })
+        Ok(AccelConfig {
+            pe,
+            simd,
+            target: None,
+            lane_bits: None,
+        })
     }
 
     /// The same array for `target` (a [`Device`], or `None`: no bound): the plan must pass the fit rule for it.
@@ -98,6 +105,23 @@ impl AccelConfig {
     }
 
     /// Output channels computed in parallel.
+    /// The digit width `k` of the lanes (`--lane-bits`, 1..=8): layers whose operands are wider run as digit
+    /// passes (docs/accelerator.md). `None` (the default): the widest operand of the inner layers
+    /// ([`plan::default_lane_bits`]).
+    pub fn with_lane_bits(self, k: Option<u32>) -> Result<Self, HdlError> {
+        if let Some(k) = k {
+            if !(1..=8).contains(&k) {
+                return Err(HdlError::new(format!("--lane-bits {k} is out of range 1..=8")));
+            }
+        }
+        Ok(AccelConfig { lane_bits: k, ..self })
+    }
+
+    /// The lane digit width chosen with [`Self::with_lane_bits`], if any.
+    pub fn lane_bits(&self) -> Option<u32> {
+        self.lane_bits
+    }
+
     pub fn pe(&self) -> usize {
         self.pe
     }
@@ -127,6 +151,7 @@ fn issue_row(l: &LayerPlan) -> IssueRow {
     let [sy, sx] = l.stride;
     let [pt, pl] = l.pad;
     let cycles = l.beats + l.bubbles;
+    let passes = l.pass_count();
     IssueRow {
         perlane: u16::from(l.perlane),
         group_cycles_m1: w16(cycles - 1),
@@ -154,6 +179,11 @@ fn issue_row(l: &LayerPlan) -> IssueRow {
         cw_m2: w16(cw.wrapping_sub(2)),
         kw_m2: w16(kw.wrapping_sub(2)),
         beats_m2: w16(l.beats.wrapping_sub(2)),
+        passes_m1: w16(passes - 1),
+        passes_m2: w16(passes.wrapping_sub(2)),
+        pass_base: w16(l.pass_base),
+        group_words: w16(l.d_w * l.beats),
+        woff_first: w16(l.passes()[0].l * l.beats),
     }
 }
 
@@ -192,7 +222,7 @@ fn top_row(l: &LayerPlan) -> TopRow {
 /// Build the rust-hdl top for a plan. `files[l][p]` are the `$readmemh` paths of the weight ROMs.
 pub fn build(plan: &Plan, files: Vec<Vec<String>>) -> Result<Accel, HdlError> {
     let (pe, simd) = (plan.pe, plan.simd);
-    let array = Array::new(pe, simd, MacWidths::new(plan.ka, plan.kw, plan.acc))?;
+    let array = Array::horner(pe, simd, MacWidths::new(plan.ka, plan.kw, plan.acc), plan.lane_bits)?;
     let pacts = plan
         .pact_consts
         .iter()
@@ -209,7 +239,7 @@ pub fn build(plan: &Plan, files: Vec<Vec<String>>) -> Result<Accel, HdlError> {
         None => vec![vec![0; 4 * simd]],
     };
     let issue_desc: Vec<IssueRow> = plan.layers.iter().map(issue_row).collect();
-    let issue = Issue::new(simd, &issue_desc, patch);
+    let issue = Issue::new(simd, &issue_desc, patch, &plan.pass_rows());
     let writer_desc: Vec<WriterRow> = plan.layers.iter().map(writer_row).collect();
     let writer = Writer::new(pe, simd, &writer_desc);
     let last = plan.last();

@@ -10,7 +10,8 @@
 //!   `(y·W + x)·CW + ⌊c/simd⌋`; channels `C..CW·simd` hold 0. A vector of `N` values is the case `H = W = 1`.
 //! * **weights**: per layer and PE `p`, the rows `p, p + pe, …` (output channels), `⌈N/simd⌉` words (beats) each of
 //!   `simd` indices of exactly `k_w` bits, columns reordered to the order the beats read the activations.
-use super::mem::{WeightBlock, MAX_DEPTH, MAX_WEIGHT_DEPTH, WADDR_BITS};
+use super::desc::PassRow;
+use super::mem::{WeightBlock, WeightMem, MAX_DEPTH, MAX_WEIGHT_DEPTH, WADDR_BITS};
 use super::{AccelConfig, Device};
 use crate::pact::{check_consts, ChannelConsts, M0_BITS};
 use crate::rom::MAX_CHANNELS;
@@ -119,12 +120,18 @@ pub struct LayerPlan {
     pub ow: usize,
     /// Fan-in `N` (inputs per output).
     pub fan_in: usize,
-    /// Beats per output group: `⌈N/simd⌉` (packed conv: `kh·kw·⌈C/simd⌉`).
+    /// Beats per output group and digit pass: `⌈N/simd⌉` (packed conv: `kh·kw·⌈C/simd⌉`).
     pub beats: usize,
+    /// Activation and weight digits: `⌈in_bits/k⌉` and `⌈wbits/k⌉` for the engine's digit width `k` (1 and 1 when
+    /// the layer's operands fit the lanes); a group takes `d_a·d_w` passes of `beats` beats.
+    pub d_a: usize,
+    pub d_w: usize,
+    /// The layer's first row in the plan's pass table ([`Plan::pass_rows`]).
+    pub pass_base: usize,
     /// Output groups `⌈M/pe⌉`.
     pub groups: usize,
-    /// Idle cycles after each group's beats (0 unless the writer needs more cycles per group: `pe/simd` words,
-    /// or 2 cycles per position for a fused max pool).
+    /// Idle cycles after each pass's beats (0 unless the writer needs more cycles per group than its passes take:
+    /// `pe/simd` words, or 2 cycles per position for a fused max pool).
     pub bubbles: usize,
     /// Weight index bits, input code bits, accumulator bits.
     pub wbits: u32,
@@ -151,22 +158,79 @@ impl LayerPlan {
     pub fn positions(&self) -> usize {
         self.oh * self.ow
     }
-    /// Beats the engine issues for this layer: positions × groups × beats.
+    /// Digit passes per group: `d_a·d_w`.
+    pub fn pass_count(&self) -> usize {
+        self.d_a * self.d_w
+    }
+    /// The layer's digit passes in issue order ([`digit_passes`]).
+    pub fn passes(&self) -> Vec<Pass> {
+        digit_passes(self.d_a, self.d_w)
+    }
+    /// Beats the engine issues for this layer: positions × groups × passes × beats.
     pub fn beat_count(&self) -> usize {
-        self.positions() * self.groups * self.beats
+        self.positions() * self.groups * self.pass_count() * self.beats
     }
-    /// Cycles the issuer runs for this layer: positions × groups × (beats + bubbles).
+    /// Cycles the issuer runs for this layer: positions × groups × passes × (beats + bubbles).
     pub fn run_cycles(&self) -> usize {
-        self.positions() * self.groups * (self.beats + self.bubbles)
+        self.positions() * self.groups * self.pass_count() * (self.beats + self.bubbles)
     }
-    /// The issue's formula for this layer: `⌈M/pe⌉·⌈N/simd⌉` (× output positions for a conv).
+    /// The issue's formula for this layer: `⌈M/pe⌉·⌈N/simd⌉·passes` (× output positions for a conv).
     pub fn formula(&self, simd: usize) -> usize {
-        self.positions() * self.groups * self.fan_in.div_ceil(simd)
+        self.positions() * self.groups * self.pass_count() * self.fan_in.div_ceil(simd)
     }
     /// Words per stored output position `⌈M/simd⌉`.
     pub fn out_words(&self) -> usize {
         self.out_layout.cw
     }
+}
+
+/// One digit pass of a group: activation digit `j` (bits `k·j ..< k·j + k` of the codes) times weight digit `l`
+/// (the `l`-th `k`-bit digit of the weight index widened to `d_w·k` bits, decoded on its own: the odd weight
+/// `2i − (2^(d_w·k) − 1)` is exactly `Σ_l 2^(k·l)·(2·e_l − (2^k − 1))`), weighted `2^(k·(j + l))`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pass {
+    pub j: usize,
+    pub l: usize,
+    /// The pass starts with a Horner step: the running sum is multiplied by `2^k` (its `j + l` is one below the
+    /// previous pass's).
+    pub shift: bool,
+}
+
+/// The passes of a group with `d_a` activation and `d_w` weight digits, in issue order: by `t = j + l` from the
+/// largest down (Horner: `acc ← acc·2^k + P_t` sums `Σ_t 2^(k·t)·P_t`), within one `t` by `j` from the largest down
+/// (so `l`, and with it the weight word address, rises from one pass to the next).
+pub fn digit_passes(d_a: usize, d_w: usize) -> Vec<Pass> {
+    let mut out = Vec::with_capacity(d_a * d_w);
+    for t in (0..d_a + d_w - 1).rev() {
+        let mut first_of_t = true;
+        for j in (0..d_a).rev() {
+            if t < j || t - j >= d_w {
+                continue;
+            }
+            out.push(Pass {
+                j,
+                l: t - j,
+                shift: first_of_t && !out.is_empty(),
+            });
+            first_of_t = false;
+        }
+    }
+    out
+}
+
+/// The default digit width `k` of the engine's lanes when neither `--lane-bits` nor automatic sizing chooses one:
+/// the widest operand (input code or weight index) of any layer, so that every layer takes a single pass.
+pub fn default_lane_bits(layers: &[(u32, u32)]) -> u32 {
+    layers.iter().map(|&(a, w)| a.max(w)).max().unwrap_or(8)
+}
+
+/// The digit widths worth trying for a model: each distinct operand width of its layers (a layer narrower than the
+/// lanes runs in one pass, a wider one in digit passes), ascending.
+pub fn lane_bits_candidates(layers: &[(u32, u32)]) -> Vec<u32> {
+    let mut ks: Vec<u32> = layers.iter().flat_map(|&(a, w)| [a, w]).collect();
+    ks.sort_unstable();
+    ks.dedup();
+    ks
 }
 
 /// Cycles of the fixed parts of the schedule (see docs/accelerator.md, "Timing").
@@ -205,7 +269,10 @@ pub struct Plan {
     /// Words per input-buffer lane.
     pub input_depth: usize,
     pub layers: Vec<LayerPlan>,
-    /// Engine capacities: activation bits, weight bits, accumulator bits (maxima over the layers).
+    /// Digit width `k` of the passes (see [`Pass`]).
+    pub lane_bits: u32,
+    /// The lanes' operand widths: activation bits `min(k, widest input code)`, weight bits `min(k, widest weight
+    /// index)`; accumulator bits (the widest layer's).
     pub ka: u32,
     pub kw: u32,
     pub acc: u32,
@@ -346,6 +413,10 @@ struct Planner<'a> {
     q: &'a QModel,
     pe: usize,
     simd: usize,
+    /// Digit width of the passes.
+    k: u32,
+    /// Pass-table rows of the layers planned so far.
+    pass_rows: usize,
     /// Model input `[c, h, w]`.
     input: [usize; 3],
     input_replicated: bool,
@@ -362,7 +433,7 @@ struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     /// The input buffer's layout (replicated for a first conv, packed for a first dense) and the empty state.
-    fn new(q: &'a QModel, items: &[Item], pe: usize, simd: usize) -> Result<Self, HdlError> {
+    fn new(q: &'a QModel, items: &[Item], pe: usize, simd: usize, k: u32) -> Result<Self, HdlError> {
         let [c0, h0, w0] = q.input.shape;
         let input_replicated = items[0].cp.conv.is_some();
         let input_depth = if input_replicated {
@@ -391,6 +462,8 @@ impl<'a> Planner<'a> {
             q,
             pe,
             simd,
+            k,
+            pass_rows: 0,
             input: [c0, h0, w0],
             input_replicated,
             input_depth,
@@ -407,7 +480,9 @@ impl<'a> Planner<'a> {
     /// Plan item `k`: its shape, weights, im2col table, requantization slots and bubbles, with its checks.
     fn layer(&mut self, k: usize, it: &Item) -> Result<LayerPlan, HdlError> {
         let mut l = self.shape(k, it);
-        l.weights = pack_weights(&l, it.cp, self.pe, self.simd)?;
+        l.pass_base = self.pass_rows;
+        self.pass_rows += l.pass_count();
+        l.weights = pack_weights(&l, it.cp, self.pe, self.simd, self.k)?;
         if l.perlane {
             l.patch = im2col_patch(&l, self.input, self.simd)?;
         }
@@ -486,6 +561,9 @@ impl<'a> Planner<'a> {
             ow,
             fan_in: n,
             beats,
+            d_a: cp.in_bits.div_ceil(self.k) as usize,
+            d_w: cp.weights.bits.div_ceil(self.k) as usize,
+            pass_base: 0,
             groups: m.div_ceil(self.pe),
             bubbles: 0,
             wbits: cp.weights.bits,
@@ -549,8 +627,8 @@ impl<'a> Planner<'a> {
 
     /// The plan of `layers`: engine widths and the checks over every layer (slots, PACT constants).
     fn finish(mut self, layers: Vec<LayerPlan>, cfg: &AccelConfig) -> Result<Plan, HdlError> {
-        let ka = layers.iter().map(|l| l.in_bits).max().unwrap_or(8);
-        let kw = layers.iter().map(|l| l.wbits).max().unwrap_or(1);
+        let ka = layers.iter().map(|l| l.in_bits).max().unwrap_or(8).min(self.k);
+        let kw = layers.iter().map(|l| l.wbits).max().unwrap_or(1).min(self.k);
         let acc = layers.iter().map(|l| l.acc_bits).max().unwrap_or(2);
         let ka_out = layers.iter().filter_map(|l| l.out_bits).max().unwrap_or(1);
         let slots = self.slots;
@@ -591,6 +669,7 @@ impl<'a> Planner<'a> {
             input_replicated: self.input_replicated,
             input_depth: self.input_depth,
             layers,
+            lane_bits: self.k,
             ka,
             kw,
             acc,
@@ -624,19 +703,31 @@ fn weight_column(l: &LayerPlan, simd: usize, b: usize, s: usize) -> Option<usize
     }
 }
 
-/// The layer's weight indices packed per PE, columns in beat order (rows `p, p + pe, …` for PE `p`).
-fn pack_weights(l: &LayerPlan, cp: &Compute, pe: usize, simd: usize) -> Result<Vec<WeightBlock>, HdlError> {
+/// The layer's weight indices packed per PE, columns in beat order (rows `p, p + pe, …` for PE `p`). A layer with
+/// `d_w > 1` weight digits stores each row as `d_w` blocks of `beats` words, block `l` holding digit `l` (`k` bits)
+/// of the indices widened to `d_w·k` bits ([`WeightMem::widen`]: the same odd weight).
+fn pack_weights(l: &LayerPlan, cp: &Compute, pe: usize, simd: usize, k: u32) -> Result<Vec<WeightBlock>, HdlError> {
     let (m, n) = (l.m, l.fan_in);
+    let wide = l.d_w as u32 * k;
     let mut weights = Vec::with_capacity(pe);
     for p in 0..pe {
         let mut index = Vec::new();
         for row in (p..m).step_by(pe).take(l.groups) {
-            for b in 0..l.beats {
-                for s in 0..simd {
-                    index.push(match weight_column(l, simd, b, s) {
-                        Some(j) => cp.weights.index[row * n + j],
-                        None => 0,
-                    });
+            for digit in 0..l.d_w {
+                for b in 0..l.beats {
+                    for s in 0..simd {
+                        let i = match weight_column(l, simd, b, s) {
+                            Some(j) => cp.weights.index[row * n + j],
+                            // Padding: index 0 of the stored width (its activation is 0).
+                            None => 0,
+                        };
+                        index.push(if l.d_w == 1 {
+                            i
+                        } else {
+                            let w = WeightMem::widen(u32::from(i), l.wbits, wide);
+                            ((w >> (k as usize * digit)) & ((1 << k) - 1)) as u8
+                        });
+                    }
                 }
             }
         }
@@ -649,7 +740,7 @@ fn pack_weights(l: &LayerPlan, cp: &Compute, pe: usize, simd: usize) -> Result<V
             )));
         }
         weights.push(WeightBlock {
-            bits: cp.weights.bits,
+            bits: if l.d_w == 1 { cp.weights.bits } else { k },
             index,
         });
     }
@@ -674,16 +765,17 @@ fn im2col_patch(l: &LayerPlan, input: [usize; 3], simd: usize) -> Result<Vec<[u1
     Ok(patch)
 }
 
-/// Idle cycles after each group's beats. Writer throughput: a group of pe > simd codes takes pe/simd cycles to
+/// Idle cycles after each pass's beats. Writer throughput: a group of pe > simd codes takes pe/simd cycles to
 /// write, and a fused max pool needs two cycles between writes of the same word (consecutive positions of a
-/// window); bubbles after each group's beats provide them.
+/// window); bubbles after each pass's beats provide them (spread over the group's passes, rounded up).
 fn bubbles(l: &LayerPlan, pe: usize, simd: usize, pooled: bool) -> usize {
     if l.out_bits.is_none() {
         return 0;
     }
-    let words = (pe / simd).saturating_sub(l.beats);
+    let d = l.pass_count();
+    let words = (pe / simd).saturating_sub(d * l.beats).div_ceil(d);
     let pool_gap = if pooled {
-        2usize.saturating_sub(l.groups * l.beats)
+        2usize.saturating_sub(l.groups * d * l.beats).div_ceil(l.groups * d)
     } else {
         0
     };
@@ -699,6 +791,7 @@ fn check_counters(l: &LayerPlan) -> Result<(), HdlError> {
         ("output height", l.oh),
         ("output width", l.ow),
         ("beats per group", l.beats),
+        ("weight words per group", l.d_w * l.beats),
         ("output groups", l.groups),
         ("words per position", src.cw),
         ("kernel width", l.kernel[1]),
@@ -717,7 +810,15 @@ impl Plan {
         q.validate().map_err(|e| err(format!("invalid quantized model: {e}")))?;
         let items = gather(q)?;
         check_shapes(q, &items, pe, simd)?;
-        let mut planner = Planner::new(q, &items, pe, simd)?;
+        let k = cfg.lane_bits().unwrap_or_else(|| {
+            default_lane_bits(
+                &items
+                    .iter()
+                    .map(|it| (it.cp.in_bits, it.cp.weights.bits))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let mut planner = Planner::new(q, &items, pe, simd, k)?;
         let layers = items
             .iter()
             .enumerate()
@@ -729,6 +830,25 @@ impl Plan {
                 .map_err(|e| HdlError::DoesNotFit(e.to_string()))?;
         }
         Ok(plan)
+    }
+
+    /// The pass table: every layer's passes in issue order, layers one after another (at
+    /// [`LayerPlan::pass_base`]).
+    pub fn pass_rows(&self) -> Vec<PassRow> {
+        let k = self.lane_bits as usize;
+        let mut rows = Vec::new();
+        for l in &self.layers {
+            let passes = l.passes();
+            for (i, p) in passes.iter().enumerate() {
+                let next = passes[(i + 1) % passes.len()];
+                rows.push(PassRow {
+                    shamt: (k * p.j) as u16,
+                    shift: u16::from(p.shift),
+                    woff_next: (next.l * l.beats) as u16,
+                });
+            }
+        }
+        rows
     }
 
     /// The last layer.

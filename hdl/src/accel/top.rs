@@ -112,6 +112,8 @@ pub struct Accel {
     class_r: DFF<A16>,
     s1_en: DFF<Bit>,
     s1_clear: DFF<Bit>,
+    s1_shift: DFF<Bit>,
+    s1_sh: DFF<A16>,
     s1_last: DFF<Bit>,
     s1_inb: Vec<DFF<Bit>>,
     src_a: DFF<Bit>,
@@ -206,6 +208,8 @@ impl Accel {
             class_r: Default::default(),
             s1_en: Default::default(),
             s1_clear: Default::default(),
+            s1_shift: Default::default(),
+            s1_sh: Default::default(),
             s1_last: Default::default(),
             s1_inb: (0..simd).map(|_| Default::default()).collect(),
             src_a: Default::default(),
@@ -259,6 +263,8 @@ impl Logic for Accel {
             class_r,
             s1_en,
             s1_clear,
+            s1_shift,
+            s1_sh,
             s1_last,
             src_a,
             src_b,
@@ -292,6 +298,8 @@ impl Logic for Accel {
         self.issue.run.next = self.state.q.val() == self.st_run.val();
         self.s1_en.d.next = self.issue.en.val();
         self.s1_clear.d.next = self.issue.clear.val();
+        self.s1_shift.d.next = self.issue.shift.val();
+        self.s1_sh.d.next = self.issue.shamt.val();
         self.s1_last.d.next = self.issue.last.val();
         self.wmem.clock.next = self.clk.val();
         self.wmem.layer.next = self.layer.q.val();
@@ -301,6 +309,7 @@ impl Logic for Accel {
         self.array.clock.next = self.clk.val();
         self.array.en.next = self.s1_en.q.val();
         self.array.clear.next = self.s1_clear.q.val();
+        self.array.shift.next = self.s1_shift.q.val();
         self.array.last.next = self.s1_last.q.val();
         for k in 0..(self._pe * self._simd) {
             self.array.widx[k].next = self.wmem.widx[k].val();
@@ -315,8 +324,9 @@ impl Logic for Accel {
             if self.src_b.q.val() {
                 self.src_d[s].next = self.bank_b[s].rdata.val();
             }
+            // The beat's activation digit: the code shifted right by `k·j` (the lanes keep its low `k` bits).
             if self.s1_inb[s].q.val() {
-                self.array.act[s].next = self.src_d[s].val();
+                self.array.act[s].next = self.src_d[s].val() >> self.s1_sh.q.val();
             } else {
                 self.array.act[s].next = self.zero8.val();
             }
