@@ -11,4 +11,8 @@ pub struct ArrayArgs {
     /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
     #[arg(long, default_value_t = crate::defaults::DEFAULT_SIMD)]
     pub simd: usize,
+    /// Digit width of the MAC lanes in bits (1..=8): layers with wider activation codes or weights run as digit
+    /// passes (docs/accelerator.md). Default: the model's widest operand (one pass per layer).
+    #[arg(long)]
+    pub lane_bits: Option<u32>,
 }

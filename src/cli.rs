@@ -320,7 +320,9 @@ fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
     let top: TopName = a.top.parse()?;
     let q = QModel::load(&a.model)?;
     let target = parse_target(&a.target)?;
-    let cfg = AccelConfig::new(a.array.pe, a.array.simd)?.with_target(target);
+    let cfg = AccelConfig::new(a.array.pe, a.array.simd)?
+        .with_lane_bits(a.array.lane_bits)?
+        .with_target(target);
     let opts = GenOptions {
         top,
         ..GenOptions::default()

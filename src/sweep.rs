@@ -237,6 +237,7 @@ fn parse_array(s: &str) -> Result<ArrayArgs> {
     Ok(ArrayArgs {
         pe: num(p)?,
         simd: num(q)?,
+        lane_bits: None,
     })
 }
 

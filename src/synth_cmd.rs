@@ -26,7 +26,7 @@ pub struct SynthCmdArgs {
 
 /// The accelerator configuration for `target` (the fit rule checks the design against it before any tool runs).
 pub fn accel_config(array: ArrayArgs, target: Option<Target>) -> Result<AccelConfig> {
-    let cfg = AccelConfig::new(array.pe, array.simd)?;
+    let cfg = AccelConfig::new(array.pe, array.simd)?.with_lane_bits(array.lane_bits)?;
     Ok(cfg.with_target(target))
 }
 

@@ -612,6 +612,11 @@ impl<const KW: usize> Logic for LaneWeight<KW> {
 /// (its operands come from registers, its product goes straight into one); the narrowing to `P` bits, the wrap at
 /// `ka + kw + 1` bits and the enable (registered beside the product) follow the register, combinationally.
 /// Latency 1, the same `prod` as [`LaneProduct`] for the same beat.
+///
+/// Narrow activations (`ka ≤` [`LUT_MUL_MAX_BITS`]) multiply by shift and add instead: `a·w = Σ_b a_b·(w << b)`
+/// over the `ka` activation bits, a chain of `ka` conditional adds of the sign-extended weight. yosys then sees
+/// no `$mul` and builds the lane from LUTs and carry chains, where it would otherwise put even a 2 × 3-bit product
+/// in a whole 16 × 16 DSP (the iCE40 UP5K has 8 of them). The product is the same signed value either way.
 #[derive(LogicBlock)]
 pub struct RawLaneProduct<const KA: usize, const P: usize> {
     /// Clock (rising edge).
@@ -628,6 +633,12 @@ pub struct RawLaneProduct<const KA: usize, const P: usize> {
     a_u: ZeroResize<KA, 16>,
     a16: Signal<Local, Signed<16>>,
     p32: Signal<Local, Signed<32>>,
+    w_x: SignResize<16, 32>,
+    w_b: Signal<Local, Bits<32>>,
+    /// Partial sums of the shift-and-add product: `pp[b]` = `Σ_{i<b} a_i·(w << i)` (two's complement, 32 bits).
+    pp: Vec<Signal<Local, Bits<32>>>,
+    /// `ws[b]` = `w << b`.
+    ws: Vec<Signal<Local, Bits<32>>>,
     p_reg: DFF<Signed<32>>,
     en_reg: DFF<Bit>,
     narrow: SignResize<32, P>,
@@ -638,8 +649,17 @@ pub struct RawLaneProduct<const KA: usize, const P: usize> {
     p_lo: Constant<Bits<P>>,
     p_hi: Constant<Bits<P>>,
     zero: Constant<Signed<P>>,
+    zero32: Constant<Bits<32>>,
     _pb: usize,
+    /// Shift-and-add steps (`ka` in LUT mode, else 0) and multiplier count (1 in DSP mode, else 0): loop bounds.
+    _sa: usize,
+    _mul: usize,
+    _ka_cap: usize,
 }
+
+/// The widest activation (digit) that the array's lanes multiply by shift and add in LUTs ([`RawLaneProduct`]);
+/// wider ones use the `*` operator (a DSP where the device has one).
+pub const LUT_MUL_MAX_BITS: u32 = 4;
 
 impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
     const WIDTHS_OK: () = assert!(
@@ -666,6 +686,10 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
             a_u: Default::default(),
             a16: Default::default(),
             p32: Default::default(),
+            w_x: Default::default(),
+            w_b: Default::default(),
+            pp: (0..=KA).map(|_| Default::default()).collect(),
+            ws: (0..=KA).map(|_| Default::default()).collect(),
             p_reg: Default::default(),
             en_reg: Default::default(),
             narrow: Default::default(),
@@ -676,7 +700,11 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
             p_lo: Constant::new(bits(low_mask(pb))),
             p_hi: Constant::new(bits(high_mask(pb, P as u32))),
             zero: Constant::new(Default::default()),
+            zero32: Constant::new(bits(0)),
             _pb: pb as usize,
+            _sa: if w.ka <= LUT_MUL_MAX_BITS { w.ka as usize } else { 0 },
+            _mul: usize::from(w.ka > LUT_MUL_MAX_BITS),
+            _ka_cap: KA,
         }
     }
 }
@@ -688,8 +716,30 @@ impl<const KA: usize, const P: usize> Logic for RawLaneProduct<KA, P> {
         self.a_m.next = self.act.val() & self.a_mask.val();
         self.a_u.x.next = self.a_m.val();
         self.a16.next = signed_cast(self.a_u.y.val());
-        // The signed multiply, alone, into a 32-bit signal, registered as it is.
-        self.p32.next = self.a16.val() * self.w16.val();
+        // DSP mode: the signed multiply, alone, into a 32-bit signal, registered as it is.
+        self.w_x.x.next = self.w16.val();
+        self.w_b.next = unsigned_cast(self.w_x.y.val());
+        self.pp[0].next = self.zero32.val();
+        self.ws[0].next = self.w_b.val();
+        for _m in 0..self._mul {
+            self.p32.next = self.a16.val() * self.w16.val();
+        }
+        // LUT mode: shift and add over the activation's bits.
+        for b in 0..self._sa {
+            self.ws[b + 1].next = self.ws[b].val() << 1;
+            if self.a_m.val().get_bit(b) {
+                self.pp[b + 1].next = self.pp[b].val() + self.ws[b].val();
+            } else {
+                self.pp[b + 1].next = self.pp[b].val();
+            }
+        }
+        for b in self._sa..self._ka_cap {
+            self.ws[b + 1].next = self.ws[b].val();
+            self.pp[b + 1].next = self.pp[b].val();
+        }
+        for c in self._ka_cap..(self._ka_cap + 1 - self._mul) {
+            self.p32.next = signed_cast(self.pp[c].val());
+        }
         self.p_reg.d.next = self.p32.val();
         self.en_reg.d.next = self.en.val();
         // After the register: P bits, wrapped at ka + kw + 1 bits, gated by the enable.
