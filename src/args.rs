@@ -2,17 +2,20 @@
 
 use clap::Args;
 
-/// The accelerator's array shape (shared by `gen`-like commands).
-#[derive(Args, Debug, Clone, Copy)]
+/// The accelerator's array shape. Without `--pe`/`--simd`, a command with a target device sizes the array
+/// itself (the shape and lane width with the most inferences/s whose estimate fits, see docs/accelerator.md);
+/// without a target, the shipped default's shape is used. Flags the user gives always win.
+#[derive(Args, Debug, Clone, Copy, Default)]
 pub struct ArrayArgs {
-    /// Output channels computed in parallel (1..=64).
-    #[arg(long, default_value_t = crate::defaults::DEFAULT_PE)]
-    pub pe: usize,
-    /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
-    #[arg(long, default_value_t = crate::defaults::DEFAULT_SIMD)]
-    pub simd: usize,
+    /// Output channels computed in parallel (1..=64). Default: chosen for the target, else the shipped default's.
+    #[arg(long)]
+    pub pe: Option<usize>,
+    /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other). Default: as --pe.
+    #[arg(long)]
+    pub simd: Option<usize>,
     /// Digit width of the MAC lanes in bits (1..=8): layers with wider activation codes or weights run as digit
-    /// passes (docs/accelerator.md). Default: the model's widest operand (one pass per layer).
+    /// passes (docs/accelerator.md). Default: chosen for the target, else the model's widest operand (one pass per
+    /// layer).
     #[arg(long)]
     pub lane_bits: Option<u32>,
 }

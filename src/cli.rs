@@ -316,13 +316,11 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
 }
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
-    use pact_hdl::accel::{generate_with, parse_target, AccelConfig, GenOptions, TopName};
+    use pact_hdl::accel::{generate_with, parse_target, GenOptions, TopName};
     let top: TopName = a.top.parse()?;
     let q = QModel::load(&a.model)?;
     let target = parse_target(&a.target)?;
-    let cfg = AccelConfig::new(a.array.pe, a.array.simd)?
-        .with_lane_bits(a.array.lane_bits)?
-        .with_target(target);
+    let cfg = crate::synth_cmd::accel_config(a.array, target, &q, false)?;
     let opts = GenOptions {
         top,
         ..GenOptions::default()

@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::args::ArrayArgs;
 use crate::defaults;
 use crate::run_report::{write_reports, AccuracyByBits, LayerCycles, RunReport, REPORTS};
-use crate::synth_cmd::{accel_config, generate_into};
+use crate::synth_cmd::generate_into;
 use crate::ui::Ui;
 
 /// `pact run`.
@@ -90,7 +90,15 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
             board.default_target()
         );
     }
-    let cfg = accel_config(a.array, (!a.no_synth).then_some(a.target))?;
+    // The shipped default's shape unless the user gives one (automatic sizing: `pact gen`/`pact synth`).
+    let array = ArrayArgs {
+        pe: a.array.pe.or(Some(defaults::DEFAULT_PE)),
+        simd: a.array.simd.or(Some(defaults::DEFAULT_SIMD)),
+        ..a.array
+    };
+    let cfg = pact_hdl::accel::AccelConfig::new(array.pe.unwrap_or_default(), array.simd.unwrap_or_default())?
+        .with_lane_bits(array.lane_bits)?
+        .with_target((!a.no_synth).then_some(a.target));
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // Nothing may look finished while this run works.
     for r in REPORTS {
@@ -178,8 +186,8 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
         accuracy_fake_quant: acc(ev.fake_quant_correct()),
         accuracy_integer: acc(ev.integer_correct()),
         accuracy_by_bits,
-        pe: a.array.pe,
-        simd: a.array.simd,
+        pe: cfg.pe(),
+        simd: cfg.simd(),
         compute_cycles: gen.plan.compute_cycles() as u64,
         total_cycles: gen.plan.total_cycles() as u64,
         layers: layer_cycles(&gen.plan),

@@ -30,9 +30,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::args::ArrayArgs;
 use crate::plot::{self, Series};
-use crate::synth_cmd::accel_config;
+use pact_hdl::accel::AccelConfig;
 
 /// `pact sweep`.
 #[derive(Args, Debug)]
@@ -225,7 +224,14 @@ fn synth_point(dir: &Path, sources: &Path, target: Target, freq: f64, seed: u64,
     pact_synth::run(&o).with_context(|| format!("synthesizing the sweep point in {}", dir.display()))
 }
 
-fn parse_array(s: &str) -> Result<ArrayArgs> {
+/// An array shape of `--arrays`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    pe: usize,
+    simd: usize,
+}
+
+fn parse_array(s: &str) -> Result<Shape> {
     let (p, q) = s
         .split_once(['x', 'X', '×'])
         .ok_or_else(|| anyhow!("array shape `{s}`: expected PExSIMD, e.g. 4x4"))?;
@@ -234,10 +240,9 @@ fn parse_array(s: &str) -> Result<ArrayArgs> {
             .parse()
             .map_err(|_| anyhow!("array shape `{s}`: `{t}` is not a number"))
     };
-    Ok(ArrayArgs {
+    Ok(Shape {
         pe: num(p)?,
         simd: num(q)?,
-        lane_bits: None,
     })
 }
 
@@ -289,7 +294,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             bail!("--bits {b}: MAC widths are 1..=16");
         }
     }
-    let arrays: Vec<ArrayArgs> = a
+    let arrays: Vec<Shape> = a
         .arrays
         .iter()
         .filter(|s| !s.trim().is_empty())
@@ -297,7 +302,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
         .collect::<Result<_>>()?;
     let configs = arrays
         .iter()
-        .map(|&x| accel_config(x, Some(a.target)))
+        .map(|x| Ok(AccelConfig::new(x.pe, x.simd)?.with_target(Some(a.target))))
         .collect::<Result<Vec<_>>>()?;
     // Quantize the model once, before any tool runs, so that bad input fails fast.
     let model = if configs.is_empty() {
@@ -422,7 +427,7 @@ fn does_not_fit(e: &anyhow::Error) -> bool {
 
 fn accel_point(
     q: &QModel,
-    x: ArrayArgs,
+    x: Shape,
     cfg: &pact_hdl::accel::AccelConfig,
     a: &SweepArgs,
     dir: &Path,

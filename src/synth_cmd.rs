@@ -25,9 +25,39 @@ pub struct SynthCmdArgs {
 }
 
 /// The accelerator configuration for `target` (the fit rule checks the design against it before any tool runs).
-pub fn accel_config(array: ArrayArgs, target: Option<Target>) -> Result<AccelConfig> {
-    let cfg = AccelConfig::new(array.pe, array.simd)?.with_lane_bits(array.lane_bits)?;
-    Ok(cfg.with_target(target))
+/// With `--pe` and `--simd` both given (or no target), the shape is the user's (or the shipped default's); else
+/// the array is sized automatically for the target, printing the choice and the runners-up unless `quiet`.
+pub fn accel_config(array: ArrayArgs, target: Option<Target>, q: &QModel, quiet: bool) -> Result<AccelConfig> {
+    use pact_hdl::accel::autosize::{candidates, Fixed};
+    match (array.pe, array.simd, target) {
+        (Some(pe), Some(simd), _) => Ok(AccelConfig::new(pe, simd)?
+            .with_lane_bits(array.lane_bits)?
+            .with_target(target)),
+        (pe, simd, Some(t)) => {
+            let fixed = Fixed {
+                pe,
+                simd,
+                lane_bits: array.lane_bits,
+            };
+            let all = candidates(q, t, fixed)?;
+            if !quiet {
+                println!(
+                    "automatic sizing for the {t}: {} shapes fit; chose {}",
+                    all.len(),
+                    all[0].line(t)
+                );
+                for c in all.iter().skip(1).take(4) {
+                    println!("  runner-up {}", c.line(t));
+                }
+            }
+            Ok(all[0].config)
+        }
+        (pe, simd, None) => Ok(AccelConfig::new(
+            pe.unwrap_or(crate::defaults::DEFAULT_PE),
+            simd.unwrap_or(crate::defaults::DEFAULT_SIMD),
+        )?
+        .with_lane_bits(array.lane_bits)?),
+    }
 }
 
 /// Generate `q` into `dir` (replacing an earlier generator output there), naming the model file on errors.
@@ -56,7 +86,7 @@ pub fn run(a: &SynthCmdArgs, seed: u64, quiet: bool) -> Result<SynthReport> {
         a.design.clone()
     } else {
         let q = QModel::load(&a.design)?;
-        let cfg = accel_config(a.array, Some(target))?;
+        let cfg = accel_config(a.array, Some(target), &q, quiet)?;
         let dir = a.synth.out.join("gen");
         let r = generate_into(&q, &cfg, &a.design, &dir)?;
         if !quiet {

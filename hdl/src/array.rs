@@ -1,5 +1,5 @@
 //! The PE × SIMD MAC array.
-use crate::mac::{Accumulator, LaneWeight, RawLaneProduct};
+use crate::mac::{Accumulator, LaneWeight, LutLaneProduct, RawLaneProduct, LUT_MUL_MAX_BITS};
 use crate::resize::SignResize;
 use crate::widths::MacWidths;
 use crate::HdlError;
@@ -70,7 +70,10 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     clear_r: DFF<Bit>,
     last_r: DFF<Bit>,
     shift_r: DFF<Bit>,
+    /// The lanes: multipliers ([`RawLaneProduct`], DSP mode) for activations wider than [`LUT_MUL_MAX_BITS`],
+    /// else shift-and-add lanes ([`LutLaneProduct`], LUT mode); the other vector is empty.
     lanes: Vec<RawLaneProduct<KA, P>>,
+    lut_lanes: Vec<LutLaneProduct<KA, P>>,
     ext: Vec<SignResize<P, R>>,
     tree: Vec<Signal<Local, Signed<R>>>,
     sum_reg: Vec<DFF<Signed<R>>>,
@@ -84,6 +87,9 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     valid_and: Vec<Signal<Local, Bit>>,
     _pe: usize,
     _simd: usize,
+    /// 1 in DSP mode, else 0; `_lut` the opposite (loop bounds selecting the lanes).
+    _dsp: usize,
+    _lut: usize,
     _widths: MacWidths,
 }
 
@@ -109,6 +115,7 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             )));
         }
         let lanes = pe * simd;
+        let lut = w.ka <= LUT_MUL_MAX_BITS;
         Ok(Self {
             clock: Default::default(),
             act: (0..simd).map(|_| Default::default()).collect(),
@@ -126,7 +133,12 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             clear_r: Default::default(),
             last_r: Default::default(),
             shift_r: Default::default(),
-            lanes: (0..lanes).map(|_| RawLaneProduct::new(w)).collect(),
+            lanes: (0..if lut { 0 } else { lanes })
+                .map(|_| RawLaneProduct::new(w))
+                .collect(),
+            lut_lanes: (0..if lut { lanes } else { 0 })
+                .map(|_| LutLaneProduct::new(w))
+                .collect(),
             ext: (0..lanes).map(|_| Default::default()).collect(),
             tree: (0..pe * (2 * simd - 1)).map(|_| Default::default()).collect(),
             sum_reg: (0..pe).map(|_| Default::default()).collect(),
@@ -142,6 +154,8 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             valid_and: (0..pe).map(|_| Default::default()).collect(),
             _pe: pe,
             _simd: simd,
+            _dsp: usize::from(!lut),
+            _lut: usize::from(lut),
             _widths: w,
         })
     }
@@ -195,11 +209,20 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
         for n in self._simd..(self._simd + 1) {
             for p in 0..self._pe {
                 for s in 0..self._simd {
-                    self.lanes[p * n + s].clock.next = self.clock.val();
-                    self.lanes[p * n + s].act.next = self.act_r[s].q.val();
-                    self.lanes[p * n + s].w16.next = self.w_r[p * n + s].q.val();
-                    self.lanes[p * n + s].en.next = self.en_r.q.val();
-                    self.ext[p * n + s].x.next = self.lanes[p * n + s].prod.val();
+                    for _d in 0..self._dsp {
+                        self.lanes[p * n + s].clock.next = self.clock.val();
+                        self.lanes[p * n + s].act.next = self.act_r[s].q.val();
+                        self.lanes[p * n + s].w16.next = self.w_r[p * n + s].q.val();
+                        self.lanes[p * n + s].en.next = self.en_r.q.val();
+                        self.ext[p * n + s].x.next = self.lanes[p * n + s].prod.val();
+                    }
+                    for _l in 0..self._lut {
+                        self.lut_lanes[p * n + s].clock.next = self.clock.val();
+                        self.lut_lanes[p * n + s].act.next = self.act_r[s].q.val();
+                        self.lut_lanes[p * n + s].w16.next = self.w_r[p * n + s].q.val();
+                        self.lut_lanes[p * n + s].en.next = self.en_r.q.val();
+                        self.ext[p * n + s].x.next = self.lut_lanes[p * n + s].prod.val();
+                    }
                     self.tree[p * (2 * n - 1) + s].next = self.ext[p * n + s].y.val();
                 }
                 for k in 0..(self._simd - 1) {

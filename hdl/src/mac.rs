@@ -612,11 +612,6 @@ impl<const KW: usize> Logic for LaneWeight<KW> {
 /// (its operands come from registers, its product goes straight into one); the narrowing to `P` bits, the wrap at
 /// `ka + kw + 1` bits and the enable (registered beside the product) follow the register, combinationally.
 /// Latency 1, the same `prod` as [`LaneProduct`] for the same beat.
-///
-/// Narrow activations (`ka ≤` [`LUT_MUL_MAX_BITS`]) multiply by shift and add instead: `a·w = Σ_b a_b·(w << b)`
-/// over the `ka` activation bits, a chain of `ka` conditional adds of the sign-extended weight. yosys then sees
-/// no `$mul` and builds the lane from LUTs and carry chains, where it would otherwise put even a 2 × 3-bit product
-/// in a whole 16 × 16 DSP (the iCE40 UP5K has 8 of them). The product is the same signed value either way.
 #[derive(LogicBlock)]
 pub struct RawLaneProduct<const KA: usize, const P: usize> {
     /// Clock (rising edge).
@@ -633,12 +628,6 @@ pub struct RawLaneProduct<const KA: usize, const P: usize> {
     a_u: ZeroResize<KA, 16>,
     a16: Signal<Local, Signed<16>>,
     p32: Signal<Local, Signed<32>>,
-    w_x: SignResize<16, 32>,
-    w_b: Signal<Local, Bits<32>>,
-    /// Partial sums of the shift-and-add product: `pp[b]` = `Σ_{i<b} a_i·(w << i)` (two's complement, 32 bits).
-    pp: Vec<Signal<Local, Bits<32>>>,
-    /// `ws[b]` = `w << b`.
-    ws: Vec<Signal<Local, Bits<32>>>,
     p_reg: DFF<Signed<32>>,
     en_reg: DFF<Bit>,
     narrow: SignResize<32, P>,
@@ -649,17 +638,8 @@ pub struct RawLaneProduct<const KA: usize, const P: usize> {
     p_lo: Constant<Bits<P>>,
     p_hi: Constant<Bits<P>>,
     zero: Constant<Signed<P>>,
-    zero32: Constant<Bits<32>>,
     _pb: usize,
-    /// Shift-and-add steps (`ka` in LUT mode, else 0) and multiplier count (1 in DSP mode, else 0): loop bounds.
-    _sa: usize,
-    _mul: usize,
-    _ka_cap: usize,
 }
-
-/// The widest activation (digit) that the array's lanes multiply by shift and add in LUTs ([`RawLaneProduct`]);
-/// wider ones use the `*` operator (a DSP where the device has one).
-pub const LUT_MUL_MAX_BITS: u32 = 4;
 
 impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
     const WIDTHS_OK: () = assert!(
@@ -686,10 +666,124 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
             a_u: Default::default(),
             a16: Default::default(),
             p32: Default::default(),
+            p_reg: Default::default(),
+            en_reg: Default::default(),
+            narrow: Default::default(),
+            p_t: Default::default(),
+            p_sign: Default::default(),
+            p_u: Default::default(),
+            a_mask: Constant::new(bits(low_mask(w.ka))),
+            p_lo: Constant::new(bits(low_mask(pb))),
+            p_hi: Constant::new(bits(high_mask(pb, P as u32))),
+            zero: Constant::new(Default::default()),
+            _pb: pb as usize,
+        }
+    }
+}
+
+impl<const KA: usize, const P: usize> Logic for RawLaneProduct<KA, P> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, p_reg, en_reg);
+        self.a_m.next = self.act.val() & self.a_mask.val();
+        self.a_u.x.next = self.a_m.val();
+        self.a16.next = signed_cast(self.a_u.y.val());
+        // The signed multiply, alone, into a 32-bit signal, registered as it is.
+        self.p32.next = self.a16.val() * self.w16.val();
+        self.p_reg.d.next = self.p32.val();
+        self.en_reg.d.next = self.en.val();
+        // After the register: P bits, wrapped at ka + kw + 1 bits, gated by the enable.
+        self.narrow.x.next = self.p_reg.q.val();
+        self.p_t.next = unsigned_cast(self.narrow.y.val());
+        for m in (self._pb - 1)..self._pb {
+            self.p_sign.next = self.p_t.val().get_bit(m);
+        }
+        if self.p_sign.val() {
+            self.p_u.next = self.p_t.val() | self.p_hi.val();
+        } else {
+            self.p_u.next = self.p_t.val() & self.p_lo.val();
+        }
+        if self.en_reg.q.val() {
+            self.prod.next = signed_cast(self.p_u.val());
+        } else {
+            self.prod.next = self.zero.val();
+        }
+    }
+}
+
+/// The widest activation (digit) that the array's lanes multiply by shift and add in LUTs ([`LutLaneProduct`]);
+/// wider ones use [`RawLaneProduct`]'s `*` (a DSP where the device has one).
+pub const LUT_MUL_MAX_BITS: u32 = 4;
+
+/// One lane of the MAC array for narrow activations (`ka ≤` [`LUT_MUL_MAX_BITS`]): the same `prod` as
+/// [`RawLaneProduct`], latency 1, but multiplied by shift and add, `a·w = Σ_{b<ka} a_b·(w << b)`: a chain of `ka`
+/// conditional adds of the sign-extended weight (two's complement, 32 bits, exact since `|a·w| < 2^31`). yosys
+/// sees no `$mul` and builds the lane from LUTs and carry chains, where it would otherwise spend a whole 16 × 16
+/// DSP (the iCE40 UP5K has 8) on a 2 × 3-bit product.
+#[derive(LogicBlock)]
+pub struct LutLaneProduct<const KA: usize, const P: usize> {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Activation code, unsigned, `ka` bits used.
+    pub act: Signal<In, Bits<KA>>,
+    /// Decoded weight, signed 16 bits (from [`LaneWeight`]).
+    pub w16: Signal<In, Signed<16>>,
+    /// Product enable: when low `prod` is 0.
+    pub en: Signal<In, Bit>,
+    /// Product of the beat one edge earlier, signed, `ka + kw + 1` significant bits sign-extended to `P`.
+    pub prod: Signal<Out, Signed<P>>,
+    a_m: Signal<Local, Bits<KA>>,
+    /// The activation's bits above `ka` (always 0 after the mask) end here: Verilator exempts `*unused*`.
+    unused_act: Signal<Local, Bits<KA>>,
+    w_x: SignResize<16, 32>,
+    /// `ws[b]` = `w << b` (32-bit two's complement), `b < ka`.
+    ws: Vec<Signal<Local, Bits<32>>>,
+    /// `pp[b]` = `Σ_{i<b} a_i·(w << i)`, `b ≤ ka`.
+    pp: Vec<Signal<Local, Bits<32>>>,
+    p32: Signal<Local, Signed<32>>,
+    p_reg: DFF<Signed<32>>,
+    en_reg: DFF<Bit>,
+    narrow: SignResize<32, P>,
+    p_t: Signal<Local, Bits<P>>,
+    p_sign: Signal<Local, Bit>,
+    p_u: Signal<Local, Bits<P>>,
+    a_mask: Constant<Bits<KA>>,
+    p_lo: Constant<Bits<P>>,
+    p_hi: Constant<Bits<P>>,
+    zero: Constant<Signed<P>>,
+    zero32: Constant<Bits<32>>,
+    _pb: usize,
+    _ka: usize,
+}
+
+impl<const KA: usize, const P: usize> LutLaneProduct<KA, P> {
+    const WIDTHS_OK: () = assert!(
+        KA >= 1 && KA <= 15 && P <= 32,
+        "LutLaneProduct needs KA in 1..=15, P ≤ 32"
+    );
+
+    /// A lane for `ka`-bit activations (`1 ≤ ka ≤` [`LUT_MUL_MAX_BITS`]) and products of `w.product_bits()` bits.
+    pub fn new(w: MacWidths) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::WIDTHS_OK;
+        let pb = w.product_bits();
+        assert!(
+            w.ka >= 1 && w.ka <= LUT_MUL_MAX_BITS && w.ka as usize <= KA && pb as usize <= P,
+            "LutLaneProduct: widths {w:?} exceed the capacity"
+        );
+        let ka = w.ka as usize;
+        Self {
+            clock: Default::default(),
+            act: Default::default(),
+            w16: Default::default(),
+            en: Default::default(),
+            prod: Default::default(),
+            a_m: Default::default(),
+            unused_act: Default::default(),
             w_x: Default::default(),
-            w_b: Default::default(),
-            pp: (0..=KA).map(|_| Default::default()).collect(),
-            ws: (0..=KA).map(|_| Default::default()).collect(),
+            ws: (0..ka).map(|_| Default::default()).collect(),
+            pp: (0..=ka).map(|_| Default::default()).collect(),
+            p32: Default::default(),
             p_reg: Default::default(),
             en_reg: Default::default(),
             narrow: Default::default(),
@@ -702,47 +796,36 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
             zero: Constant::new(Default::default()),
             zero32: Constant::new(bits(0)),
             _pb: pb as usize,
-            _sa: if w.ka <= LUT_MUL_MAX_BITS { w.ka as usize } else { 0 },
-            _mul: usize::from(w.ka > LUT_MUL_MAX_BITS),
-            _ka_cap: KA,
+            _ka: ka,
         }
     }
 }
 
-impl<const KA: usize, const P: usize> Logic for RawLaneProduct<KA, P> {
+impl<const KA: usize, const P: usize> Logic for LutLaneProduct<KA, P> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, p_reg, en_reg);
         self.a_m.next = self.act.val() & self.a_mask.val();
-        self.a_u.x.next = self.a_m.val();
-        self.a16.next = signed_cast(self.a_u.y.val());
-        // DSP mode: the signed multiply, alone, into a 32-bit signal, registered as it is.
+        self.unused_act.next = self.a_m.val();
         self.w_x.x.next = self.w16.val();
-        self.w_b.next = unsigned_cast(self.w_x.y.val());
-        self.pp[0].next = self.zero32.val();
-        self.ws[0].next = self.w_b.val();
-        for _m in 0..self._mul {
-            self.p32.next = self.a16.val() * self.w16.val();
+        self.ws[0].next = unsigned_cast(self.w_x.y.val());
+        for b in 1..self._ka {
+            self.ws[b].next = self.ws[b - 1].val() << 1;
         }
-        // LUT mode: shift and add over the activation's bits.
-        for b in 0..self._sa {
-            self.ws[b + 1].next = self.ws[b].val() << 1;
+        self.pp[0].next = self.zero32.val();
+        for b in 0..self._ka {
             if self.a_m.val().get_bit(b) {
                 self.pp[b + 1].next = self.pp[b].val() + self.ws[b].val();
             } else {
                 self.pp[b + 1].next = self.pp[b].val();
             }
         }
-        for b in self._sa..self._ka_cap {
-            self.ws[b + 1].next = self.ws[b].val();
-            self.pp[b + 1].next = self.pp[b].val();
-        }
-        for c in self._ka_cap..(self._ka_cap + 1 - self._mul) {
+        for c in self._ka..(self._ka + 1) {
             self.p32.next = signed_cast(self.pp[c].val());
         }
         self.p_reg.d.next = self.p32.val();
         self.en_reg.d.next = self.en.val();
-        // After the register: P bits, wrapped at ka + kw + 1 bits, gated by the enable.
+        // After the register: as RawLaneProduct.
         self.narrow.x.next = self.p_reg.q.val();
         self.p_t.next = unsigned_cast(self.narrow.y.val());
         for m in (self._pb - 1)..self._pb {

@@ -22,14 +22,18 @@ fn emitted_accelerators_lint_clean() {
     let conv = build_q(&mut r, &fm, 2, 2, "tiny conv");
     let fm = tiny_mlp(&mut r);
     let mlp = build_q(&mut r, &fm, 8, 8, "tiny mlp");
-    for (name, q, pe, simd) in [
-        ("lint_default_4x4", &default, 4, 4),
-        ("lint_default_16x4", &default, 16, 4),
-        ("lint_conv_1x1", &conv, 1, 1),
-        ("lint_conv_2x8", &conv, 2, 8),
-        ("lint_mlp_8x2", &mlp, 8, 2),
+    // `k`: lane bits (`None`: one pass per layer); 2 and 4 bits are LUT-mode lanes (shift and add), 8 DSP mode.
+    for (name, q, pe, simd, k) in [
+        ("lint_default_4x4", &default, 4, 4, None),
+        ("lint_default_16x4", &default, 16, 4, None),
+        ("lint_default_4x8_k4", &default, 4, 8, Some(4)),
+        ("lint_conv_1x1", &conv, 1, 1, None),
+        ("lint_conv_2x8", &conv, 2, 8, None),
+        ("lint_conv_2x4_k2", &conv, 2, 4, Some(2)),
+        ("lint_mlp_8x2", &mlp, 8, 2, None),
     ] {
-        let rep = gen(name, q, &AccelConfig::new(pe, simd).unwrap());
+        let cfg = AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap();
+        let rep = gen(name, q, &cfg);
         if let Err(e) = lint_named(&rep.verilog, rep.top.as_str()) {
             panic!("{name}: {e}");
         }

@@ -12,6 +12,7 @@
 //!   atomically into a directory.
 //!
 //! docs/accelerator.md describes the architecture, the interface and the timing.
+pub mod autosize;
 pub mod desc;
 pub mod emit;
 pub mod issue;

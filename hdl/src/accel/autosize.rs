@@ -1,0 +1,207 @@
+//! Automatic sizing: the array shape (PE × SIMD) and lane width with the most inferences per second that fits a
+//! device, chosen from the estimate before any tool runs.
+//!
+//! Every candidate is planned ([`Plan::new`], which applies the fit rule of `pact synth` for memory and
+//! multipliers); its cycles per inference are exact (the plan's schedule, the same the manifest states and the
+//! co-simulation checks), its LUT4, flip-flop and DSP counts come from [`logic_estimate`], a model fitted to yosys
+//! `synth_ice40` counts of generated accelerators (docs/accelerator.md, "Automatic sizing", gives the
+//! measurements and the test that keeps the model within ±15 % of yosys). A candidate is kept when its estimate
+//! stays within [`LUT_BUDGET`] of the device's LUTs, within its flip-flops, and its multipliers within the
+//! device's DSPs (lanes in LUT mode need none). Inferences per second are counted at the device's reference
+//! clock ([`reference_mhz`]); the best candidate has the fewest cycles per inference, ties going to the fewer
+//! LUTs.
+use super::plan::{lane_bits_candidates, Plan};
+use super::{AccelConfig, Device};
+use crate::mac::LUT_MUL_MAX_BITS;
+use crate::HdlError;
+use pact_device::Family;
+use pact_toolchain::qmodel::QModel;
+
+/// The share of the device's LUTs a chosen design may use: the rest is left to placement and routing (nextpnr
+/// fails or misses the clock on a device filled to the last LUT).
+pub const LUT_BUDGET: f64 = 0.85;
+
+/// The array sizes tried for PE and SIMD (one of the two divides the other).
+pub const SIZES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+
+/// The clock inferences per second are counted at: the iCEBreaker's 48 MHz on the iCE40, 100 MHz on the ECP5
+/// (the timing goals of docs/bitstream.md).
+pub fn reference_mhz(device: Device) -> f64 {
+    match device.family() {
+        Family::Ice40 => 48.0,
+        Family::Ecp5 => 100.0,
+    }
+}
+
+/// The logic of a design as the model estimates it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Logic {
+    /// 4-input LUTs.
+    pub luts: u64,
+    /// Flip-flops.
+    pub ffs: u64,
+    /// Hard multipliers: one per lane in DSP mode (activation digits wider than [`LUT_MUL_MAX_BITS`]), and the
+    /// PACT units' (one per PE, two when the accumulator is wider than 16 bits).
+    pub dsps: u64,
+}
+
+// The model's coefficients, fitted by least squares to yosys 0.23 `synth_ice40 -dsp` counts of the designs listed in
+// docs/accelerator.md ("Automatic sizing"). Terms: a fixed part (issue, writer, logit unit, tables, buffers), a
+// part per PE (accumulator, PACT unit, writer lane), and per lane its share of the adder tree (product width plus
+// the tree's growth) and, in LUT mode, its shift-and-add multiplier (`ka` adds of `kw + 1 + ka` bits).
+const LUT_BASE: f64 = 2300.0;
+const LUT_PER_PE: f64 = 150.0;
+const LUT_PER_TREE_BIT: f64 = 1.0;
+const LUT_PER_MUL_BIT: f64 = 1.0;
+const FF_BASE: f64 = 1700.0;
+const FF_PER_PE: f64 = 110.0;
+const FF_PER_LANE_BIT: f64 = 1.0;
+
+/// The model's estimate of a plan's logic (see the module documentation).
+pub fn logic_estimate(plan: &Plan) -> Logic {
+    let (pe, simd) = (plan.pe as f64, plan.simd as f64);
+    let lanes = pe * simd;
+    let (ka, kw) = (f64::from(plan.ka), f64::from(plan.kw));
+    let prod = ka + kw + 1.0;
+    // Adder tree: simd − 1 adders per PE, of the product width growing by one bit per level.
+    let tree_bits = pe * (simd - 1.0).max(0.0) * (prod + simd.log2() / 2.0);
+    let lut_mode = plan.ka <= LUT_MUL_MAX_BITS;
+    let mul_bits = if lut_mode { lanes * ka * (kw + 1.0 + ka) } else { 0.0 };
+    let luts = LUT_BASE + LUT_PER_PE * pe + LUT_PER_TREE_BIT * tree_bits + LUT_PER_MUL_BIT * mul_bits;
+    // Registers per lane: the decoded weight and the product; per PE the tree's sum and the accumulator.
+    let ffs = FF_BASE + FF_PER_PE * pe + FF_PER_LANE_BIT * lanes * (kw + 1.0 + prod);
+    let pact_mults = if plan.acc > 16 { 2 } else { 1 };
+    let dsps = plan.pe as u64 * pact_mults + if lut_mode { 0 } else { (plan.pe * plan.simd) as u64 };
+    Logic {
+        luts: luts.round() as u64,
+        ffs: ffs.round() as u64,
+        dsps,
+    }
+}
+
+/// One sized design.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// Its configuration (with the target).
+    pub config: AccelConfig,
+    pub pe: usize,
+    pub simd: usize,
+    /// Lane (digit) width.
+    pub lane_bits: u32,
+    /// Cycles per inference (compute after the last pixel plus the pixels streamed in).
+    pub cycles: usize,
+    /// Parallel MAC lanes `pe × simd` and the model's MACs per cycle (MACs per inference / compute cycles).
+    pub lanes: usize,
+    pub macs_per_cycle: f64,
+    /// Inferences per second at [`reference_mhz`].
+    pub inferences_per_s: f64,
+    /// The logic estimate.
+    pub logic: Logic,
+    /// Memory bits (weights, constants, buffers).
+    pub memory_bits: usize,
+}
+
+impl Candidate {
+    /// One line: shape, lanes, cycles, inferences/s, LUT4, DSP.
+    pub fn line(&self, device: Device) -> String {
+        let d = device.spec();
+        format!(
+            "--pe {} --simd {} --lane-bits {}: {} cycles per inference, {:.0} inferences/s at {} MHz, {:.1} MACs \
+             per cycle; estimate {} LUT4 ({:.0} %), {} FF, {}/{} DSP, {} memory bits",
+            self.pe,
+            self.simd,
+            self.lane_bits,
+            self.cycles,
+            self.inferences_per_s,
+            reference_mhz(device),
+            self.macs_per_cycle,
+            self.logic.luts,
+            100.0 * self.logic.luts as f64 / f64::from(d.luts),
+            self.logic.ffs,
+            self.logic.dsps,
+            d.dsps,
+            self.memory_bits
+        )
+    }
+}
+
+/// What the user fixed: the sizer searches only the rest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fixed {
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    pub lane_bits: Option<u32>,
+}
+
+/// Every candidate that fits `device`, best first (fewest cycles per inference, then fewest LUTs). An empty list
+/// is an error naming the device and the smallest design's problem.
+pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candidate>, HdlError> {
+    let ops: Vec<(u32, u32)> = q
+        .layers
+        .iter()
+        .filter_map(|l| l.op.compute())
+        .map(|c| (c.in_bits, c.weights.bits))
+        .collect();
+    let ks = match fixed.lane_bits {
+        Some(k) => vec![k],
+        None => lane_bits_candidates(&ops),
+    };
+    let spec = device.spec();
+    let mut out = Vec::new();
+    let mut first_error: Option<HdlError> = None;
+    for &pe in fixed.pe.as_ref().map(std::slice::from_ref).unwrap_or(&SIZES) {
+        for &simd in fixed.simd.as_ref().map(std::slice::from_ref).unwrap_or(&SIZES) {
+            if pe % simd != 0 && simd % pe != 0 {
+                continue;
+            }
+            for &k in &ks {
+                let cfg = AccelConfig::new(pe, simd)?
+                    .with_lane_bits(Some(k))?
+                    .with_target(Some(device));
+                let plan = match Plan::new(q, &cfg) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let logic = logic_estimate(&plan);
+                if logic.luts as f64 > LUT_BUDGET * f64::from(spec.luts)
+                    || logic.ffs > u64::from(spec.ffs)
+                    || logic.dsps > u64::from(spec.dsps)
+                {
+                    continue;
+                }
+                let cycles = plan.total_cycles();
+                let macs: usize = plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum();
+                out.push(Candidate {
+                    config: cfg,
+                    pe,
+                    simd,
+                    lane_bits: plan.lane_bits,
+                    cycles,
+                    lanes: pe * simd,
+                    macs_per_cycle: macs as f64 / plan.compute_cycles() as f64,
+                    inferences_per_s: reference_mhz(device) * 1e6 / cycles as f64,
+                    logic,
+                    memory_bits: plan.memory().total(),
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        let why = first_error.map(|e| format!(": {e}")).unwrap_or_else(|| {
+            format!(
+                ": every shape's logic estimate is over {:.0} % of its {} LUTs or over its {} DSPs",
+                100.0 * LUT_BUDGET,
+                spec.luts,
+                spec.dsps
+            )
+        });
+        return Err(HdlError::new(format!(
+            "automatic sizing: no array shape fits the {device}{why}"
+        )));
+    }
+    out.sort_by(|a, b| a.cycles.cmp(&b.cycles).then(a.logic.luts.cmp(&b.logic.luts)));
+    Ok(out)
+}
