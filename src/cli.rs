@@ -312,6 +312,7 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
     match wq {
         WeightQuantizer::Dorefa => "dorefa unrounded",
         WeightQuantizer::MaxAbs => "as trained",
+        WeightQuantizer::Imported => "dequantized, as in the file",
     }
 }
 
