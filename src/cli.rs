@@ -220,9 +220,74 @@ fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: O
     )?)
 }
 
+/// A quantized ONNX model (QONNX, QCDQ) as its dequantized float model and its integer model, `None` for any
+/// other model file. Its widths come from the file: width flags given with other values than the file's are
+/// an error.
+fn load_quantized_onnx(path: &Path, q: &QuantArgs) -> Result<Option<(FloatModel, QModel)>> {
+    if model_io::format_of(path)? != model_io::ModelFormat::Onnx {
+        return Ok(None);
+    }
+    let scale = q.input_scale.unwrap_or(model_io::DEFAULT_INPUT_SCALE);
+    let (fm, preset) = pact_toolchain::import::onnx::load_onnx_any(path, scale)?;
+    let Some(preset) = preset else {
+        return Ok(None);
+    };
+    let qm = quantize::quantize_preset(&fm, &preset, q.m0_bits, &path.display().to_string())?;
+    let p = &qm.provenance;
+    let file = format!("{} ({})", path.display(), preset.format);
+    for (flag, given, default, from_file) in [
+        ("--wbits", q.wbits, contract::DEFAULT_WBITS, p.wbits),
+        ("--abits", q.abits, contract::DEFAULT_ABITS, p.abits),
+        (
+            "--first-last-bits",
+            q.first_last_bits,
+            contract::DEFAULT_FIRST_LAST_BITS,
+            p.first_last_bits,
+        ),
+    ] {
+        if given != default && given != from_file {
+            anyhow::bail!(
+                "{flag} {given} contradicts {file}, whose widths are fixed by its quantizers ({from_file} bits here); \
+                 a quantized model needs no width flags"
+            );
+        }
+    }
+    if q.weight_quant != "dorefa" {
+        anyhow::bail!(
+            "--weight-quant {} does not apply to {file}: its integer weights are taken as they are",
+            q.weight_quant
+        );
+    }
+    if let Some(s) = q.input_scale {
+        if ((s as f64 - qm.input.scale) / qm.input.scale).abs() > 1e-6 {
+            anyhow::bail!(
+                "--input-scale {s} contradicts {file}, whose input quantizer has scale {}",
+                qm.input.scale
+            );
+        }
+    }
+    if q.calib.is_some() {
+        anyhow::bail!("--calib does not apply to {file}: its activations' α come from its quantizers");
+    }
+    Ok(Some((fm, qm)))
+}
+
+/// The float model a `.pqm` came from: a float model file, or the dequantized graph of a quantized ONNX one.
+fn load_source_float(path: &Path, input_scale: f32) -> Result<FloatModel> {
+    if model_io::format_of(path)? == model_io::ModelFormat::Onnx {
+        return Ok(pact_toolchain::import::onnx::load_onnx_any(path, input_scale)?.0);
+    }
+    Ok(model_io::load_float(path, Some(input_scale))?)
+}
+
 fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
-    let m = model_io::load_float(&a.model, a.quant.input_scale)?;
-    let q = quantize_float(&m, &a.quant, &a.model, None)?;
+    let q = match load_quantized_onnx(&a.model, &a.quant)? {
+        Some((_, q)) => q,
+        None => {
+            let m = model_io::load_float(&a.model, a.quant.input_scale)?;
+            quantize_float(&m, &a.quant, &a.model, None)?
+        }
+    };
     q.save(&a.output)?;
     if !ui.quiet {
         print!("{}", report::inspect_table(&q));
@@ -233,19 +298,26 @@ fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
 
 fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
     let mut ds = load_eval_data(&a.data, a.limit)?;
-    let (float, q) = match model_io::load_any(&a.model, a.quant.input_scale)? {
-        AnyModel::Float(f) => {
+    let quantized = load_quantized_onnx(&a.model, &a.quant)?;
+    let any = match quantized {
+        Some(_) => None,
+        None => Some(model_io::load_any(&a.model, a.quant.input_scale)?),
+    };
+    let (float, q) = match (quantized, any) {
+        (Some((f, q)), _) => (Some(f), q),
+        (None, None) => unreachable!("one of the two is loaded"),
+        (None, Some(AnyModel::Float(f))) => {
             let q = quantize_float(&f, &a.quant, &a.model, Some(&a.data))?;
             (Some(f), q)
         }
-        AnyModel::Quant(q) => {
+        (None, Some(AnyModel::Quant(q))) => {
             let src = a
                 .float
                 .clone()
                 .or_else(|| Some(PathBuf::from(&q.provenance.source)).filter(|p| p.is_file()));
             let f = match src {
                 Some(p) => Some(
-                    model_io::load_float(&p, Some(q.input.scale as f32))
+                    load_source_float(&p, q.input.scale as f32)
                         .with_context(|| format!("loading the float model {}", p.display()))?,
                 ),
                 None => None,
@@ -332,6 +404,10 @@ fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
 }
 
 fn cmd_inspect(a: InspectArgs) -> Result<()> {
+    if let Some((_, q)) = load_quantized_onnx(&a.model, &QuantArgs::parse_default())? {
+        print!("{}", report::inspect_table(&q));
+        return Ok(());
+    }
     let q = match model_io::load_any(&a.model, None)? {
         AnyModel::Quant(q) => *q,
         AnyModel::Float(f) => {
