@@ -206,8 +206,9 @@ impl Const {
             Data::F32(v) => v.clone(),
             Data::I64(_) => {
                 return Err(format!(
-                    "tensor {} must be a float tensor, it holds integers",
-                    q(&self.name)
+                    "tensor {} must be a float tensor, it holds integers ({})",
+                    q(&self.name),
+                    dtype_name(self.dtype)
                 ))
             }
         };
@@ -315,7 +316,8 @@ fn decode(t: &TensorProto, name: &str) -> Res<Const> {
             }
         } else if typed_len != numel {
             return Err(format!(
-                "tensor {n} has {typed_len} values, but shape {dims:?} needs {numel}"
+                "tensor {n} has {typed_len} {} values, but shape {dims:?} needs {numel}",
+                dtype_name(t.data_type)
             ));
         }
         Ok(())
