@@ -227,14 +227,11 @@ fn load_quantized_onnx(path: &Path, q: &QuantArgs) -> Result<Option<(FloatModel,
     if model_io::format_of(path)? != model_io::ModelFormat::Onnx {
         return Ok(None);
     }
-    let scale = q.input_scale.unwrap_or(model_io::DEFAULT_INPUT_SCALE);
-    let (fm, preset) = pact_toolchain::import::onnx::load_onnx_any(path, scale)?;
-    let Some(preset) = preset else {
+    let Some((fm, qm)) = pact_toolchain::import::qonnx::load_quantized(path, q.m0_bits)? else {
         return Ok(None);
     };
-    let qm = quantize::quantize_preset(&fm, &preset, q.m0_bits, &path.display().to_string())?;
     let p = &qm.provenance;
-    let file = format!("{} ({})", path.display(), preset.format);
+    let file = path.display().to_string();
     for (flag, given, default, from_file) in [
         ("--wbits", q.wbits, contract::DEFAULT_WBITS, p.wbits),
         ("--abits", q.abits, contract::DEFAULT_ABITS, p.abits),

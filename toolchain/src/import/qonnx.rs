@@ -858,6 +858,29 @@ impl QState {
     }
 }
 
+/// Load a quantized ONNX model (QONNX or QCDQ) at `path` as its dequantized float model and its integer model
+/// ([`crate::quantize::quantize_preset`] with an `m0_bits`-bit `M0`); `Ok(None)` if the file is a float ONNX
+/// model. Errors name the file.
+pub fn load_quantized(path: &Path, m0_bits: u32) -> crate::Result<Option<(FloatModel, crate::qmodel::QModel)>> {
+    let bytes = crate::fsutil::read_capped(path, super::onnx::MAX_ONNX_BYTES, "an ONNX model (the protobuf limit)")?;
+    from_bytes_quantized(path, &bytes, m0_bits)
+}
+
+/// [`load_quantized`] on the bytes of the file `path` (its folder holds any external data).
+pub fn from_bytes_quantized(
+    path: &Path,
+    bytes: &[u8],
+    m0_bits: u32,
+) -> crate::Result<Option<(FloatModel, crate::qmodel::QModel)>> {
+    let (m, preset) = super::onnx::from_bytes_any(path, bytes, crate::model_io::DEFAULT_INPUT_SCALE)?;
+    let Some(p) = preset else {
+        return Ok(None);
+    };
+    let q =
+        crate::quantize::quantize_preset(&m, &p, m0_bits, &path.display().to_string()).map_err(|e| e.in_file(path))?;
+    Ok(Some((m, q)))
+}
+
 /// Read every initializer's external data (ONNX `external_data`) into the model, from files in the folder of
 /// `path`: a plain relative location only (no absolute path, no `..`), resolving inside that folder (no
 /// symlink out of it), `offset` and `length` within the file.
