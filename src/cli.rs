@@ -37,6 +37,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Accuracy of the float, fake-quant and integer (golden) models on a data set, and their agreement.
     Eval(EvalArgs),
+    /// Write a quantized model as QONNX (qonnx, FINN, hls4ml) or QCDQ (onnxruntime).
+    Export(ExportArgs),
     /// Print a quantized model's layers: bits, α, scales, accumulator widths, parameters, MACs.
     Inspect(InspectArgs),
     /// Measure the golden model's MAC/s against an f32 evaluation of the same shapes.
@@ -119,6 +121,19 @@ pub struct EvalArgs {
     pub quant: QuantArgs,
 }
 
+/// `pact export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The quantized model (.pqm).
+    pub model: PathBuf,
+    /// Output ONNX file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// qonnx (Quant nodes, domain qonnx.custom_op.general) or qcdq (QuantizeLinear/Clip/DequantizeLinear).
+    #[arg(long, default_value = "qonnx")]
+    pub format: String,
+}
+
 /// `pact gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
@@ -165,6 +180,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Quantize(a) => cmd_quantize(&ui, a),
         Command::Eval(a) => cmd_eval(&ui, a),
         Command::Inspect(a) => cmd_inspect(a),
+        Command::Export(a) => cmd_export(&ui, a),
         Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
         Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
@@ -383,6 +399,19 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
         WeightQuantizer::MaxAbs => "as trained",
         WeightQuantizer::Imported => "dequantized, as in the file",
     }
+}
+
+fn cmd_export(ui: &Ui, a: ExportArgs) -> Result<()> {
+    let format: pact_toolchain::export::Format = a.format.parse()?;
+    let q = QModel::load(&a.model)?;
+    pact_toolchain::export::export(&q, format, &a.output)?;
+    ui.say(&format!(
+        "wrote {} ({}, opset {})",
+        a.output.display(),
+        a.format,
+        pact_toolchain::export::OPSET
+    ));
+    Ok(())
 }
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
