@@ -14,8 +14,14 @@
 //! `training=TrainingMode.PRESERVE` matters: the default (`EVAL`) folds every BatchNorm into the preceding
 //! convolution's weights, which destroys the latent weights that DoReFa quantizes (BatchNorm must fold into the
 //! per-channel requantization constants instead). With the model in eval mode, `PRESERVE` keeps each
-//! `BatchNormalization` as an inference-form node with its running statistics. Weights must be stored inside
-//! the `.onnx` file (no external data files).
+//! `BatchNormalization` as an inference-form node with its running statistics. Weights may be stored inside
+//! the `.onnx` file or in a data file beside it in the same folder (ONNX external data, e.g. `model.onnx.data`;
+//! absolute paths, `..` and symlinks out of the folder are refused, see [`super::qonnx`]).
+//!
+//! # Quantized models (QONNX, QCDQ)
+//!
+//! Graphs with QONNX `Quant` nodes or QCDQ `QuantizeLinear`/`DequantizeLinear` are read by [`load_onnx_any`]
+//! (rules in [`super::qonnx`]); [`load_onnx`] refuses them, pointing to `pact quantize`.
 //!
 //! `dynamo=False` matters too: with the newer torch.export-based exporter (the default since PyTorch 2.9), the
 //! graph optimizer folds BatchNorm into the convolution even with `training=PRESERVE`; with `optimize=False` it
@@ -101,8 +107,8 @@ pub fn load_onnx(path: &Path, input_scale: f32) -> Result<FloatModel> {
     from_bytes(path, &bytes, input_scale)
 }
 
-/// Largest ONNX file read: 2 GiB, the protobuf limit (larger models keep their weights in external files,
-/// which are not supported).
+/// Largest ONNX file read: 2 GiB, the protobuf limit (larger models keep their weights in external files;
+/// each external tensor is capped at the same size).
 pub const MAX_ONNX_BYTES: u64 = 1 << 31;
 
 /// [`load_onnx`] on the bytes of a file; `path` names the file in error messages, and its folder is where
