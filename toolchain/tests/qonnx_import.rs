@@ -64,6 +64,9 @@ fn agreement(q: &QModel, rec: &Recorded) -> (usize, usize) {
     (same, got.len())
 }
 
+/// A compute layer's integers: weight codes, bias, and `M0` (or the logit scale's).
+type LayerInts = (Vec<u8>, Vec<i64>, Option<Vec<u32>>);
+
 const VARIANTS: [&str; 4] = ["bv_cnn_w4a4_pt", "bv_cnn_w4a4_pc", "bv_cnn_w2a2_pc", "bv_cnn_w8a8_pt"];
 
 #[test]
@@ -96,7 +99,7 @@ fn brevitas_fixtures_match_brevitas_in_both_formats() {
             models.push(q);
         }
         // Both exports hold the same integers: the two imports give the same integer model (names aside).
-        let arrays = |q: &QModel| -> Vec<(Vec<u8>, Vec<i64>, Option<Vec<u32>>)> {
+        let arrays = |q: &QModel| -> Vec<LayerInts> {
             q.layers
                 .iter()
                 .filter_map(|l| l.op.compute())

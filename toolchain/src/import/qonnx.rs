@@ -293,10 +293,11 @@ impl<'a> Builder<'a> {
             Value::Act(j) => {
                 let bits = bitwidth(&bw, 8, "activations")?;
                 if signed {
-                    return Err(format!(
-                        "signed activation quantizer (signed = 1): pact's activations are unsigned PACT codes; \
-                         export Relu → Quant with signed = 0 (Brevitas QuantReLU)"
-                    ));
+                    return Err(
+                        "signed activation quantizer (signed = 1): pact's activations are unsigned PACT \
+                                codes; export Relu → Quant with signed = 0 (Brevitas QuantReLU)"
+                            .into(),
+                    );
                 }
                 if narrow {
                     return Err(
