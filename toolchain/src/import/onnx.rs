@@ -54,6 +54,8 @@
 //! | `Flatten` | [`Op::Flatten`] | `axis` = 1 |
 //! | `Reshape` | [`Op::Flatten`] | flattening each sample only: `[N, -1]`, `[0, -1]`, `[1, -1]`, `[-1, K]`, `[1, K]` |
 //! | `Add` of two activations | [`Op::Add`] | same shapes (residual) |
+//! | `Mul` by a constant | [`Op::BatchNorm`] (`γ` = the constant, no shift) | one factor, or one per channel (folds like BatchNorm) |
+//! | `QuantizeLinear`, `DequantizeLinear`, QONNX `Quant`, `BipolarQuant` | quantized models, see [`super::qonnx`] | |
 //! | `Add` of a constant | the bias of the `MatMul`, `Gemm` or `Conv` before it | that node has no other reader |
 //! | `Identity`, `Dropout`, `Cast` (to float) | nothing (pass-through) | inference only |
 //! | `Constant` | constant feeding the ops above | `value`, `value_float(s)`, `value_int(s)` |
@@ -92,8 +94,9 @@ use std::rc::Rc;
 
 /// The op types this importer understands (named in every "unsupported" error).
 pub const SUPPORTED_OPS: &str = "Conv, Gemm, MatMul (+ Add of a constant bias), BatchNormalization, Relu, \
-Clip (min 0 → PACT), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (flatten only), Add, Identity, \
-Dropout, Cast, Constant";
+Clip (min 0 → PACT), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (flatten only), Add, \
+Mul (by a per-channel constant), Identity, Dropout, Cast, Constant; quantized: QuantizeLinear, DequantizeLinear, \
+and Quant/BipolarQuant in the QONNX domains";
 
 /// Load an ONNX model exported from PyTorch into a FloatModel. `input_scale` is the real value of one input
 /// pixel code (default 1/255). The returned model has passed [`FloatModel::shapes`].
