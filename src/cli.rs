@@ -37,6 +37,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Accuracy of the float, fake-quant and integer (golden) models on a data set, and their agreement.
     Eval(EvalArgs),
+    /// Write a quantized model as QONNX (qonnx, FINN, hls4ml) or QCDQ (onnxruntime).
+    Export(ExportArgs),
     /// Print a quantized model's layers: bits, α, scales, accumulator widths, parameters, MACs.
     Inspect(InspectArgs),
     /// Measure the golden model's MAC/s against an f32 evaluation of the same shapes.
@@ -119,6 +121,19 @@ pub struct EvalArgs {
     pub quant: QuantArgs,
 }
 
+/// `pact export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The quantized model (.pqm).
+    pub model: PathBuf,
+    /// Output ONNX file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// qonnx (Quant nodes, domain qonnx.custom_op.general) or qcdq (QuantizeLinear/Clip/DequantizeLinear).
+    #[arg(long, default_value = "qonnx")]
+    pub format: String,
+}
+
 /// `pact gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
@@ -165,6 +180,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Quantize(a) => cmd_quantize(&ui, a),
         Command::Eval(a) => cmd_eval(&ui, a),
         Command::Inspect(a) => cmd_inspect(a),
+        Command::Export(a) => cmd_export(&ui, a),
         Command::Bench(a) => cmd_bench(&ui, a, cli.seed),
         Command::Train(a) => pact_train::run(&a, cli.seed, ui.quiet).map(|_| ()),
         Command::Experiment(a) => pact_train::experiment::run(&a, cli.seed, ui.quiet).map(|_| ()),
@@ -220,9 +236,71 @@ fn quantize_float(m: &FloatModel, q: &QuantArgs, source: &Path, default_calib: O
     )?)
 }
 
+/// A quantized ONNX model (QONNX, QCDQ) as its dequantized float model and its integer model, `None` for any
+/// other model file. Its widths come from the file: width flags given with other values than the file's are
+/// an error.
+fn load_quantized_onnx(path: &Path, q: &QuantArgs) -> Result<Option<(FloatModel, QModel)>> {
+    if model_io::format_of(path)? != model_io::ModelFormat::Onnx {
+        return Ok(None);
+    }
+    let Some((fm, qm)) = pact_toolchain::import::qonnx::load_quantized(path, q.m0_bits)? else {
+        return Ok(None);
+    };
+    let p = &qm.provenance;
+    let file = path.display().to_string();
+    for (flag, given, default, from_file) in [
+        ("--wbits", q.wbits, contract::DEFAULT_WBITS, p.wbits),
+        ("--abits", q.abits, contract::DEFAULT_ABITS, p.abits),
+        (
+            "--first-last-bits",
+            q.first_last_bits,
+            contract::DEFAULT_FIRST_LAST_BITS,
+            p.first_last_bits,
+        ),
+    ] {
+        if given != default && given != from_file {
+            anyhow::bail!(
+                "{flag} {given} contradicts {file}, whose widths are fixed by its quantizers ({from_file} bits here); \
+                 a quantized model needs no width flags"
+            );
+        }
+    }
+    if q.weight_quant != "dorefa" {
+        anyhow::bail!(
+            "--weight-quant {} does not apply to {file}: its integer weights are taken as they are",
+            q.weight_quant
+        );
+    }
+    if let Some(s) = q.input_scale {
+        if ((s as f64 - qm.input.scale) / qm.input.scale).abs() > 1e-6 {
+            anyhow::bail!(
+                "--input-scale {s} contradicts {file}, whose input quantizer has scale {}",
+                qm.input.scale
+            );
+        }
+    }
+    if q.calib.is_some() {
+        anyhow::bail!("--calib does not apply to {file}: its activations' α come from its quantizers");
+    }
+    Ok(Some((fm, qm)))
+}
+
+/// The float model a `.pqm` came from: a float model file, or the dequantized graph of a quantized ONNX one.
+fn load_source_float(path: &Path, input_scale: f32) -> Result<FloatModel> {
+    if model_io::format_of(path)? == model_io::ModelFormat::Onnx {
+        return Ok(pact_toolchain::import::onnx::load_onnx_any(path, input_scale)?.0);
+    }
+    Ok(model_io::load_float(path, Some(input_scale))?)
+}
+
 fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
-    let m = model_io::load_float(&a.model, a.quant.input_scale)?;
-    let q = quantize_float(&m, &a.quant, &a.model, None)?;
+    let q = match load_quantized_onnx(&a.model, &a.quant)? {
+        Some((_, q)) => q,
+        None => {
+            let m = model_io::load_float(&a.model, a.quant.input_scale)?;
+            quantize_float(&m, &a.quant, &a.model, None)?
+        }
+    };
     q.save(&a.output)?;
     if !ui.quiet {
         print!("{}", report::inspect_table(&q));
@@ -233,19 +311,26 @@ fn cmd_quantize(ui: &Ui, a: QuantizeArgs) -> Result<()> {
 
 fn cmd_eval(ui: &Ui, a: EvalArgs) -> Result<()> {
     let mut ds = load_eval_data(&a.data, a.limit)?;
-    let (float, q) = match model_io::load_any(&a.model, a.quant.input_scale)? {
-        AnyModel::Float(f) => {
+    let quantized = load_quantized_onnx(&a.model, &a.quant)?;
+    let any = match quantized {
+        Some(_) => None,
+        None => Some(model_io::load_any(&a.model, a.quant.input_scale)?),
+    };
+    let (float, q) = match (quantized, any) {
+        (Some((f, q)), _) => (Some(f), q),
+        (None, None) => unreachable!("one of the two is loaded"),
+        (None, Some(AnyModel::Float(f))) => {
             let q = quantize_float(&f, &a.quant, &a.model, Some(&a.data))?;
             (Some(f), q)
         }
-        AnyModel::Quant(q) => {
+        (None, Some(AnyModel::Quant(q))) => {
             let src = a
                 .float
                 .clone()
                 .or_else(|| Some(PathBuf::from(&q.provenance.source)).filter(|p| p.is_file()));
             let f = match src {
                 Some(p) => Some(
-                    model_io::load_float(&p, Some(q.input.scale as f32))
+                    load_source_float(&p, q.input.scale as f32)
                         .with_context(|| format!("loading the float model {}", p.display()))?,
                 ),
                 None => None,
@@ -312,7 +397,21 @@ fn float_kind(wq: WeightQuantizer) -> &'static str {
     match wq {
         WeightQuantizer::Dorefa => "dorefa unrounded",
         WeightQuantizer::MaxAbs => "as trained",
+        WeightQuantizer::Imported => "dequantized, as in the file",
     }
+}
+
+fn cmd_export(ui: &Ui, a: ExportArgs) -> Result<()> {
+    let format: pact_toolchain::export::Format = a.format.parse()?;
+    let q = QModel::load(&a.model)?;
+    pact_toolchain::export::export(&q, format, &a.output)?;
+    ui.say(&format!(
+        "wrote {} ({}, opset {})",
+        a.output.display(),
+        a.format,
+        pact_toolchain::export::OPSET
+    ));
+    Ok(())
 }
 
 fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
@@ -331,6 +430,10 @@ fn cmd_gen(ui: &Ui, a: GenArgs) -> Result<()> {
 }
 
 fn cmd_inspect(a: InspectArgs) -> Result<()> {
+    if let Some((_, q)) = load_quantized_onnx(&a.model, &QuantArgs::parse_default())? {
+        print!("{}", report::inspect_table(&q));
+        return Ok(());
+    }
     let q = match model_io::load_any(&a.model, None)? {
         AnyModel::Quant(q) => *q,
         AnyModel::Float(f) => {

@@ -68,6 +68,75 @@ pub fn decode_weight(index: u32, bits: u32) -> i32 {
     2 * index as i32 - code_max(bits) as i32
 }
 
+/// How a layer's stored `bits`-bit weight codes become signed integers.
+///
+/// * [`WeightEncoding::Odd`] (the default, DoReFa): index `i` ∈ `[0, 2^bits − 1]` decodes to the odd integer
+///   `2i − (2^bits − 1)` ([`decode_weight`]); `bits` ∈ 1..=8.
+/// * [`WeightEncoding::TwosComplement`] (weights imported from QONNX/QCDQ): the code is the low `bits` bits of the
+///   signed integer, decoded by sign extension to `[−2^(bits−1), 2^(bits−1) − 1]`; `bits` ∈ 2..=8.
+///
+/// Serialized as `"odd"` / `"twos_complement"` (key `encoding` of a layer's weights; absent means odd).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightEncoding {
+    #[default]
+    Odd,
+    TwosComplement,
+}
+
+impl WeightEncoding {
+    /// True for the default ([`WeightEncoding::Odd`]); lets serde omit the key so older files stay identical.
+    pub fn is_odd(&self) -> bool {
+        *self == WeightEncoding::Odd
+    }
+    /// The widths this encoding takes: 1..=8 for odd codes, 2..=8 for two's complement.
+    pub fn bits_range(self) -> std::ops::RangeInclusive<u32> {
+        match self {
+            WeightEncoding::Odd => 1..=8,
+            WeightEncoding::TwosComplement => 2..=8,
+        }
+    }
+}
+
+/// Decode a `bits`-bit weight code under `encoding` (the one decoder of the golden model): odd codes by
+/// [`decode_weight`], two's-complement codes by sign-extending the low `bits` bits (`bits` ∈ 2..=8).
+pub fn decode_weight_as(code: u32, bits: u32, encoding: WeightEncoding) -> i32 {
+    match encoding {
+        WeightEncoding::Odd => decode_weight(code, bits),
+        WeightEncoding::TwosComplement => {
+            let shift = 32 - bits;
+            ((code << shift) as i32) >> shift
+        }
+    }
+}
+
+/// The `bits`-bit two's-complement code of `value`, `None` if it is outside `[−2^(bits−1), 2^(bits−1) − 1]`.
+pub fn encode_twos_complement(value: i32, bits: u32) -> Option<u32> {
+    let half = 1i64 << (bits - 1);
+    if (-half..half).contains(&(value as i64)) {
+        Some(value as u32 & code_max(bits))
+    } else {
+        None
+    }
+}
+
+/// The code whose decoded weight is the negation of `code`'s under `encoding`; `None` when the negation does
+/// not fit (the two's-complement minimum `−2^(bits−1)`).
+pub fn negate_weight_as(code: u32, bits: u32, encoding: WeightEncoding) -> Option<u32> {
+    match encoding {
+        WeightEncoding::Odd => Some(negate_weight_index(code, bits)),
+        WeightEncoding::TwosComplement => encode_twos_complement(-decode_weight_as(code, bits, encoding), bits),
+    }
+}
+
+/// Per-channel scaling of the last layer's logits (weights imported with per-channel scales): logit
+/// `= (acc·m0[o] + 2^(shift−1)) >> shift`, `>>` arithmetic (round half up), no clamp; the class is the argmax of
+/// these. `m0` unsigned, `shift` ∈ 1..=[`MAX_SHIFT`]; the result fits an `i32` (checked by the model validation).
+pub fn scale_logit(acc: i64, m0: u32, shift: u32) -> i64 {
+    debug_assert!((1..=MAX_SHIFT).contains(&shift));
+    (acc * m0 as i64 + (1i64 << (shift - 1))) >> shift
+}
+
 /// The index whose decoded weight is the negation of `index`'s: `2^bits − 1 − index` (levels are symmetric).
 pub fn negate_weight_index(index: u32, bits: u32) -> u32 {
     code_max(bits) - index
@@ -288,4 +357,57 @@ pub fn pact_code(x: f64, alpha: f64, bits: u32) -> u32 {
     let levels = code_max(bits) as f64;
     let c = x.clamp(0.0, alpha);
     round_half_up(c * levels / alpha).clamp(0.0, levels) as u32
+}
+
+#[cfg(test)]
+mod weight_encoding_tests {
+    use super::*;
+
+    #[test]
+    fn twos_complement_codes_round_trip_exhaustively() {
+        for bits in 2..=8u32 {
+            let half = 1i32 << (bits - 1);
+            let mut seen = Vec::new();
+            for code in 0..=code_max(bits) {
+                let v = decode_weight_as(code, bits, WeightEncoding::TwosComplement);
+                assert!((-half..half).contains(&v), "bits {bits} code {code} -> {v}");
+                assert_eq!(encode_twos_complement(v, bits), Some(code));
+                seen.push(v);
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (-half..half).collect::<Vec<_>>(), "bits {bits}: every value once");
+            assert_eq!(encode_twos_complement(half, bits), None);
+            assert_eq!(encode_twos_complement(-half - 1, bits), None);
+            assert_eq!(
+                negate_weight_as(half as u32, bits, WeightEncoding::TwosComplement),
+                None
+            );
+            assert_eq!(
+                negate_weight_as(code_max(bits), bits, WeightEncoding::TwosComplement),
+                Some(1),
+                "−1 negates to 1"
+            );
+        }
+    }
+
+    #[test]
+    fn odd_encoding_is_the_dorefa_decoder() {
+        for bits in 1..=8u32 {
+            for code in 0..=code_max(bits) {
+                assert_eq!(
+                    decode_weight_as(code, bits, WeightEncoding::Odd),
+                    2 * code as i32 - code_max(bits) as i32
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn logit_scaling_rounds_half_up_arithmetically() {
+        // (acc·m0 + 2^(s−1)) >> s with s = 2: 3·1 = 3 → (3 + 2) >> 2 = 1; −3 → (−3 + 2) >> 2 = −1; −2 → 0.
+        assert_eq!(scale_logit(3, 1, 2), 1);
+        assert_eq!(scale_logit(-3, 1, 2), -1);
+        assert_eq!(scale_logit(-2, 1, 2), 0);
+        assert_eq!(scale_logit(2, 1, 2), 1);
+    }
 }

@@ -98,7 +98,7 @@ impl<'a> FakeQuant<'a> {
                         .enumerate()
                         .map(|(j, &i)| {
                             let sign = if cp.flip[j / wt.fan_in] { -1.0 } else { 1.0 };
-                            (sign * wt.scale * contract::decode_weight(i as u32, wt.bits) as f64) as f32
+                            (sign * wt.channel_scale(j / wt.fan_in) * wt.decode(i) as f64) as f32
                         })
                         .collect()
                 }

@@ -2,8 +2,9 @@
 //! integer contract ([`crate::contract`]) says, in integers only:
 //!
 //! * dense/conv: `acc = Σ a·w_int + b_int` in a 32-bit register with wrap-around (the result is exact because the
-//!   quantizer proved `acc` fits `acc_bits ≤ 32`), then [`contract::requantize`] per channel, or raw `acc` as
-//!   logits for the last layer;
+//!   quantizer proved `acc` fits `acc_bits ≤ 32`; weights decoded by [`contract::decode_weight_as`]), then
+//!   [`contract::requantize`] per channel, or `acc` as logits for the last layer (through
+//!   [`contract::scale_logit`] when the layer has a per-channel logit scale);
 //! * max pool: max of codes (zero padding never wins since codes are ≥ 0);
 //! * average pools: window sum, then `(sum·m0 + 2^(shift−1)) >> shift` (an exact rounded division);
 //! * add: `clamp((a·m0₀ + b·m0₁ + 2^(shift−1)) >> shift, 0, 2^bits − 1)`;
@@ -53,12 +54,7 @@ impl<'a> Golden<'a> {
             .layers
             .iter()
             .map(|l| match l.op.compute() {
-                Some(cp) => cp
-                    .weights
-                    .index
-                    .iter()
-                    .map(|&i| contract::decode_weight(i as u32, cp.weights.bits) as i16)
-                    .collect(),
+                Some(cp) => cp.weights.index.iter().map(|&i| cp.weights.decode(i) as i16).collect(),
                 None => Vec::new(),
             })
             .collect();
@@ -108,7 +104,10 @@ impl<'a> Golden<'a> {
                             Output::Codes { bits, requant, .. } => {
                                 contract::requantize(acc as i64, requant.m0[o], requant.shift[o] as u32, *bits) as i32
                             }
-                            Output::Logits => acc,
+                            Output::Logits => match &cp.logit_scale {
+                                None => acc,
+                                Some(ls) => contract::scale_logit(acc as i64, ls.m0[o], ls.shift) as i32,
+                            },
                         }
                     };
                     match cp.conv {

@@ -6,6 +6,7 @@ pub mod contract;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod float;
 pub mod forward;
 pub mod fsutil;

@@ -7,7 +7,7 @@
 //! reader can open it; `pact inspect FILE` prints it as a table. The format is versioned: readers refuse a
 //! different major version with a clear message.
 
-use crate::contract::{self, code_max, MAX_ACC_BITS, MAX_SHIFT};
+use crate::contract::{self, code_max, WeightEncoding, MAX_ACC_BITS, MAX_SHIFT};
 use crate::error::{Error, Result};
 use crate::float::window_out;
 use serde::{Deserialize, Serialize};
@@ -32,8 +32,8 @@ pub struct ChannelRequant {
     pub shift: Vec<u8>,
 }
 
-/// Weights of a dense or conv layer: `out` rows of `fan_in` indices (`bits` bits each, decoded by
-/// [`contract::decode_weight`]); conv rows are in `[in_c][kh][kw]` order.
+/// Weights of a dense or conv layer: `out` rows of `fan_in` codes (`bits` bits each, decoded by
+/// [`contract::decode_weight_as`] under `encoding`); conv rows are in `[in_c][kh][kw]` order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Weights {
     pub bits: u32,
@@ -44,17 +44,33 @@ pub struct Weights {
     pub index: Vec<u8>,
     /// Real value of one integer weight step `s_w` (before the per-channel sign, see `Compute::flip`).
     pub scale: f64,
-    /// `dorefa` or `maxabs`: how the indices were derived from the float weights.
+    /// `dorefa`, `maxabs` or `imported`: how the codes were derived from the source's weights.
     pub quantizer: String,
+    /// How the codes decode to signed integers; absent in the file means odd (DoReFa) codes.
+    #[serde(default, skip_serializing_if = "WeightEncoding::is_odd")]
+    pub encoding: WeightEncoding,
+    /// Real value of one integer weight step per output channel, when it differs per channel (weights imported
+    /// with per-channel scales; `scale` is then their maximum). Used by the fake-quant evaluation only: the
+    /// integer path has these folded into the per-channel `M0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_scales: Option<Vec<f64>>,
 }
 
 impl Weights {
-    /// Decoded odd signed weights of output row `o` (`fan_in` values).
+    /// Decoded signed weights of output row `o` (`fan_in` values).
     pub fn row(&self, o: usize) -> Vec<i32> {
         self.index[o * self.fan_in..(o + 1) * self.fan_in]
             .iter()
-            .map(|&i| contract::decode_weight(i as u32, self.bits))
+            .map(|&i| self.decode(i))
             .collect()
+    }
+    /// The signed integer of one stored code ([`contract::decode_weight_as`]).
+    pub fn decode(&self, code: u8) -> i32 {
+        contract::decode_weight_as(code as u32, self.bits, self.encoding)
+    }
+    /// Real value of one integer step of output channel `o`.
+    pub fn channel_scale(&self, o: usize) -> f64 {
+        self.channel_scales.as_ref().map_or(self.scale, |s| s[o])
     }
 }
 
@@ -103,6 +119,19 @@ pub struct Compute {
     pub bn_h: Vec<f64>,
     /// Channels whose weight indices were negated so that `M ≥ 0` (BatchNorm with γ < 0).
     pub flip: Vec<bool>,
+    /// Last layer only, when the real value of one accumulator unit differs per output channel (weights imported
+    /// with per-channel scales): the logits are [`contract::scale_logit`] of the accumulators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logit_scale: Option<LogitScale>,
+}
+
+/// Per-channel logit scaling of the last layer: logit `= (acc·m0[o] + 2^(shift−1)) >> shift` (arithmetic shift,
+/// round half up, no clamp), the argmax taken over these. `m0[o]` unsigned, proportional to the channel's real
+/// accumulator step; `shift` ∈ 1..=[`MAX_SHIFT`]; every logit fits an `i32` (checked by [`QModel::validate`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogitScale {
+    pub m0: Vec<u32>,
+    pub shift: u32,
 }
 
 /// Conv geometry: kernel, stride, zero padding `[top, left, bottom, right]`.
@@ -271,6 +300,23 @@ impl QModel {
                 QOp::Dense(cp) | QOp::Conv2d(cp) => {
                     let wt = &cp.weights;
                     contract::check_weight_bits("weight bits", wt.bits).map_err(|e| err(e.to_string()))?;
+                    if !wt.encoding.bits_range().contains(&wt.bits) {
+                        return Err(err(format!(
+                            "{:?} weights of {} bits: this encoding takes {:?} bits",
+                            wt.encoding,
+                            wt.bits,
+                            wt.encoding.bits_range()
+                        )));
+                    }
+                    if let Some(cs) = &wt.channel_scales {
+                        if cs.len() != wt.out || cs.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                            return Err(err(format!(
+                                "channel_scales must hold {} finite values > 0, it has {}",
+                                wt.out,
+                                cs.len()
+                            )));
+                        }
+                    }
                     if cp.in_bits != in_bits {
                         return Err(err(format!(
                             "expects {}-bit input codes, its input has {in_bits}",
@@ -357,6 +403,9 @@ impl QModel {
                                 return Err(err("requantization constants do not match the channel count".into()));
                             }
                             check_shifts(&requant.shift).map_err(err)?;
+                            if cp.logit_scale.is_some() {
+                                return Err(err("a logit scale on a layer that outputs codes".into()));
+                            }
                             if last {
                                 return Err(err("the last layer must output logits".into()));
                             }
@@ -365,6 +414,9 @@ impl QModel {
                         Output::Logits => {
                             if !last {
                                 return Err(err("only the last layer may output logits".into()));
+                            }
+                            if let Some(ls) = &cp.logit_scale {
+                                check_logit_scale(ls, &rows, &cp.bias, code_max(in_bits)).map_err(err)?;
                             }
                             (shape, cp.acc_bits)
                         }
@@ -553,6 +605,35 @@ impl QModel {
         let bytes = crate::fsutil::read_capped(path, MAX_PQM_BYTES, "a quantized model")?;
         Self::from_bytes(path, &bytes)
     }
+}
+
+/// A logit scale: one `m0` per channel, the shift in range, and every scaled logit within `i32`.
+fn check_logit_scale(
+    ls: &LogitScale,
+    rows: &[Vec<i32>],
+    bias: &[i64],
+    max_code: u32,
+) -> std::result::Result<(), String> {
+    if ls.m0.len() != rows.len() {
+        return Err(format!(
+            "logit scale has {} multipliers, expected {}",
+            ls.m0.len(),
+            rows.len()
+        ));
+    }
+    check_shift(ls.shift)?;
+    for (o, (r, &b)) in rows.iter().zip(bias).enumerate() {
+        let (lo, hi) = contract::acc_range(max_code, r, b);
+        let m = ls.m0[o] as i128;
+        let half = 1i128 << (ls.shift - 1);
+        let (l, h) = ((lo as i128 * m + half) >> ls.shift, (hi as i128 * m + half) >> ls.shift);
+        if l < i32::MIN as i128 || h > i32::MAX as i128 {
+            return Err(format!(
+                "channel {o}: scaled logits reach [{l}, {h}], outside the 32-bit range"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_alpha(alpha: f64) -> std::result::Result<(), String> {

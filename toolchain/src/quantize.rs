@@ -32,6 +32,8 @@ pub enum WeightQuantizer {
     Dorefa,
     /// Symmetric max-abs scaling onto the same odd levels, for post-training quantization of plain float models.
     MaxAbs,
+    /// Integer weights read from a quantized source (QONNX/QCDQ) as they are, through a [`Preset`].
+    Imported,
 }
 
 impl WeightQuantizer {
@@ -40,6 +42,7 @@ impl WeightQuantizer {
         match self {
             WeightQuantizer::Dorefa => "dorefa",
             WeightQuantizer::MaxAbs => "maxabs",
+            WeightQuantizer::Imported => "imported",
         }
     }
 }
@@ -50,6 +53,7 @@ impl std::str::FromStr for WeightQuantizer {
         match s {
             "dorefa" => Ok(WeightQuantizer::Dorefa),
             "maxabs" => Ok(WeightQuantizer::MaxAbs),
+            "imported" => Ok(WeightQuantizer::Imported),
             _ => Err(Error::config(format!(
                 "weight quantizer '{s}' is unknown (dorefa, maxabs)"
             ))),
@@ -185,6 +189,77 @@ pub fn float_reference(model: &FloatModel, quantizer: WeightQuantizer) -> FloatM
     m
 }
 
+/// Integer weights of one dense/conv node of a quantized source, taken as they are (not re-quantized).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PresetWeights {
+    /// Width of the codes: `TwosComplement` 2..=8 bits, `Odd` 1..=8 bits.
+    pub bits: u32,
+    pub encoding: contract::WeightEncoding,
+    /// `out × fan_in` signed integers, in the float node's weight layout (dense `[out, in]`, conv
+    /// `[out][in_c][kh][kw]`); each must be representable under `bits`/`encoding`.
+    pub ints: Vec<i32>,
+    /// Real value of one integer step per output channel (`> 0`).
+    pub scales: Vec<f64>,
+}
+
+/// What a quantized source (QONNX, QCDQ) fixes instead of the quantizer: the integer weights of every dense/conv
+/// node and the bit width of every PACT activation, by float node index. The activations' α comes from the
+/// float model's [`Op::Pact`] nodes, the input scale from its input.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Preset {
+    pub weights: std::collections::HashMap<usize, PresetWeights>,
+    pub act_bits: std::collections::HashMap<usize, u32>,
+    /// Recorded in the provenance: the file's format (`qonnx`, `qcdq`).
+    pub format: String,
+}
+
+/// Quantize a float model whose weights and activation widths a quantized source fixes ([`Preset`]): weights are
+/// stored as given (their encoding and per-channel scales folded into per-channel `M0`), every activation must
+/// be a PACT node with its width in the preset, no calibration. `m0_bits` as [`QuantConfigBuilder::m0_bits`].
+pub fn quantize_preset(model: &FloatModel, preset: &Preset, m0_bits: u32, source: &str) -> Result<QModel> {
+    if let Some(n) = model.nodes.iter().find(|n| matches!(n.op, Op::Relu)) {
+        return Err(Error::layer(
+            &n.name,
+            "ReLU without a quantizer after it: in a quantized model every ReLU must be followed by an unsigned Quant",
+        ));
+    }
+    let (first, last) = model
+        .first_last_compute()
+        .ok_or_else(|| Error::config("the model has no dense or conv layer"))?;
+    let inner: Vec<u32> = (0..model.nodes.len())
+        .filter(|&i| i != first && i != last)
+        .filter_map(|i| preset.weights.get(&i).map(|w| w.bits))
+        .collect();
+    let fl = preset.weights.get(&first).map_or(8, |w| w.bits);
+    let wbits = inner.iter().copied().max().unwrap_or(fl);
+    let feeds_last = model.feeds_last();
+    let abits = preset
+        .act_bits
+        .iter()
+        .filter(|(&i, _)| !feeds_last[i])
+        .map(|(_, &b)| b)
+        .max()
+        .unwrap_or(8);
+    let cfg = QuantConfig {
+        wbits: wbits.clamp(1, 8),
+        abits: abits.clamp(1, 8),
+        first_last_bits: fl.clamp(1, 8),
+        m0_bits,
+        quantizer: WeightQuantizer::Imported,
+    };
+    if !(2..=31).contains(&m0_bits) {
+        return Err(Error::config(format!(
+            "--m0-bits = {m0_bits} is out of range: 2..=31 bits"
+        )));
+    }
+    let mut q = quantize_with(model, &cfg, None, source, Some(preset))?;
+    q.provenance.notes.push(format!(
+        "imported from {}: integer weights and activation widths as in the file",
+        preset.format
+    ));
+    Ok(q)
+}
+
 /// Where a float node's value lives in the quantized model, if it is a tensor of codes.
 #[derive(Clone, Copy, Debug)]
 struct Codes {
@@ -196,7 +271,22 @@ struct Codes {
 /// Quantize `model`. `calib` holds calibration images back to back (needed only if some ReLU has no α).
 /// `source` is recorded in the provenance.
 pub fn quantize(model: &FloatModel, cfg: &QuantConfig, calib: Option<&[u8]>, source: &str) -> Result<QModel> {
-    let cx = Ctx::new(model, cfg, calib)?;
+    if cfg.quantizer == WeightQuantizer::Imported {
+        return Err(Error::config(
+            "weight quantizer 'imported' needs a quantized source (QONNX/QCDQ); use dorefa or maxabs",
+        ));
+    }
+    quantize_with(model, cfg, calib, source, None)
+}
+
+fn quantize_with(
+    model: &FloatModel,
+    cfg: &QuantConfig,
+    calib: Option<&[u8]>,
+    source: &str,
+    preset: Option<&Preset>,
+) -> Result<QModel> {
+    let cx = Ctx::new(model, cfg, calib, preset)?;
     let in_scale = model.input.scale as f64;
     let mut walk = Walk::new(model.nodes.len(), in_scale);
     for i in 1..model.nodes.len() {
@@ -242,6 +332,8 @@ struct Ctx<'a> {
     feeds_last: Vec<bool>,
     /// Calibrated α of every ReLU (`None` elsewhere).
     alphas: Vec<Option<f64>>,
+    /// Weights and activation widths fixed by a quantized source.
+    preset: Option<&'a Preset>,
 }
 
 /// The quantized model being built, node by node.
@@ -288,11 +380,13 @@ struct OutputSide {
     /// Output code bits; `None` for logits (the accumulator width).
     bits: Option<u32>,
     scale: f64,
+    /// Logits only: the real value of one accumulator unit per channel (empty for codes).
+    logit_s: Vec<f64>,
 }
 
-/// A dense/conv layer's float parameters on the accumulator scale `s = s_in·s_w`.
+/// A dense/conv layer's float parameters on the accumulator scale `s = s_in·s_w` (per output channel).
 struct Folding<'a> {
-    s: f64,
+    s: Vec<f64>,
     float_bias: &'a [f64],
     bn_g: &'a [f64],
     bn_h: &'a [f64],
@@ -300,7 +394,12 @@ struct Folding<'a> {
 
 impl<'a> Ctx<'a> {
     /// Check the model's overall form, and calibrate the α of plain ReLUs over `calib`.
-    fn new(model: &'a FloatModel, cfg: &'a QuantConfig, calib: Option<&[u8]>) -> Result<Self> {
+    fn new(
+        model: &'a FloatModel,
+        cfg: &'a QuantConfig,
+        calib: Option<&[u8]>,
+        preset: Option<&'a Preset>,
+    ) -> Result<Self> {
         let shapes = model.shapes()?;
         let nodes = &model.nodes;
         let mut consumers = vec![Vec::new(); nodes.len()];
@@ -333,6 +432,7 @@ impl<'a> Ctx<'a> {
             last,
             feeds_last,
             alphas,
+            preset,
         })
     }
 
@@ -369,6 +469,9 @@ impl<'a> Ctx<'a> {
 
     /// Output bits of activation node `a`.
     fn act_bits(&self, a: usize) -> u32 {
+        if let Some(&b) = self.preset.and_then(|p| p.act_bits.get(&a)) {
+            return b;
+        }
         if self.feeds_last[a] {
             self.cfg.first_last_bits
         } else {
@@ -554,31 +657,42 @@ impl<'a> Ctx<'a> {
         let (tail, bn, act) = self.fuse_tail(w, i);
         let out_ch = weight.shape[0];
         let fan_in = weight.numel() / out_ch;
-        let (wbits, mut index, s_w) = self.weight_indices(i, weight);
+        let (wbits, mut index, s_w, encoding) = self.weight_indices(i, weight)?;
         let float_bias: Vec<f64> = (0..out_ch).map(|c| bias.map_or(0.0, |b| b[c] as f64)).collect();
         let (bn_g, bn_h): (Vec<f64>, Vec<f64>) = match bn {
             Some(b) => b.affine().into_iter().unzip(),
             None => (vec![1.0; out_ch], vec![0.0; out_ch]),
         };
         let f = Folding {
-            s: inp.scale * s_w,
+            s: s_w.iter().map(|s| inp.scale * s).collect(),
             float_bias: &float_bias,
             bn_g: &bn_g,
             bn_h: &bn_h,
         };
         let side = match act {
             None => self.logits(i, bn.is_some(), &f)?,
-            Some(act) => self.requant(i, act, &f, &mut index, wbits)?,
+            Some(act) => self.requant(i, act, &f, &mut index, wbits, encoding)?,
         };
+        let s_max = s_w.iter().copied().fold(0.0, f64::max);
         let weights = Weights {
             bits: wbits,
             out: out_ch,
             fan_in,
             index,
-            scale: s_w,
+            scale: s_max,
             quantizer: self.cfg.quantizer.name().into(),
+            encoding,
+            channel_scales: if s_w.iter().all(|&s| s == s_max) {
+                None
+            } else {
+                Some(s_w)
+            },
         };
         let acc_bits = self.acc_bits(i, &weights, inp.bits, &side.bias)?;
+        let logit_scale = match side.output {
+            Output::Logits => self.logit_scale(&side.logit_s, acc_bits),
+            _ => None,
+        };
         let conv = match &node.op {
             Op::Conv2d { stride, pad, .. } => Some(ConvGeom {
                 kernel: [weight.shape[2], weight.shape[3]],
@@ -601,6 +715,7 @@ impl<'a> Ctx<'a> {
             bn_g,
             bn_h,
             flip: side.flip,
+            logit_scale,
         };
         let op = if conv.is_some() {
             QOp::Conv2d(cp)
@@ -617,8 +732,34 @@ impl<'a> Ctx<'a> {
     }
 
     /// The weight width of dense/conv node `i` (`first_last_bits` for the first and the last layer), its weights
-    /// as indices of that width, and the real value `s_w` of one integer weight step.
-    fn weight_indices(&self, i: usize, weight: &Tensor) -> (u32, Vec<u8>, f64) {
+    /// as codes of that width, the real value `s_w` of one integer weight step per output channel, and the
+    /// codes' encoding. A preset's weights are taken as they are.
+    fn weight_indices(&self, i: usize, weight: &Tensor) -> Result<(u32, Vec<u8>, Vec<f64>, contract::WeightEncoding)> {
+        let out = weight.shape[0];
+        if let Some(p) = self.preset {
+            let pw = p
+                .weights
+                .get(&i)
+                .ok_or_else(|| self.err(i, "has no quantized (integer) weights in the source"))?;
+            if pw.ints.len() != weight.numel() || pw.scales.len() != out {
+                return Err(self.err(i, "integer weights do not match the layer's shape"));
+            }
+            let mut codes = Vec::with_capacity(pw.ints.len());
+            for &v in &pw.ints {
+                let c = match pw.encoding {
+                    contract::WeightEncoding::TwosComplement => contract::encode_twos_complement(v, pw.bits),
+                    contract::WeightEncoding::Odd => {
+                        let m = code_max(pw.bits) as i32;
+                        (v % 2 != 0 && v.abs() <= m).then(|| ((v + m) / 2) as u32)
+                    }
+                };
+                codes
+                    .push(c.ok_or_else(|| {
+                        self.err(i, format!("weight {v} does not fit {} {:?} bits", pw.bits, pw.encoding))
+                    })? as u8);
+            }
+            return Ok((pw.bits, codes, pw.scales.clone(), pw.encoding));
+        }
         let wbits = if i == self.first || i == self.last {
             self.cfg.first_last_bits
         } else {
@@ -627,8 +768,25 @@ impl<'a> Ctx<'a> {
         let (index, s_w) = match self.cfg.quantizer {
             WeightQuantizer::Dorefa => contract::dorefa_weights(&weight.data, wbits),
             WeightQuantizer::MaxAbs => contract::maxabs_weights(&weight.data, wbits),
+            WeightQuantizer::Imported => {
+                return Err(self.err(i, "weight quantizer 'imported' needs integer weights from the source"))
+            }
         };
-        (wbits, index, s_w)
+        Ok((wbits, index, vec![s_w; out], contract::WeightEncoding::Odd))
+    }
+
+    /// The per-channel logit scale of the last layer, when the real value of one accumulator unit differs per
+    /// channel: `m0[o] = round_half_up(s[o]/max s · (2^m0_bits − 1))`, `shift` the smallest (≥ 1) that keeps
+    /// every logit of an `acc_bits`-bit accumulator within 32 bits.
+    fn logit_scale(&self, s: &[f64], acc_bits: u32) -> Option<qmodel::LogitScale> {
+        let s_max = s.iter().copied().fold(0.0, f64::max);
+        if s.iter().all(|&x| x == s_max) {
+            return None;
+        }
+        let top = code_max(self.cfg.m0_bits.min(16)) as f64;
+        let m0 = s.iter().map(|&x| round_half_up(x / s_max * top) as u32).collect();
+        let shift = (acc_bits + self.cfg.m0_bits.min(16)).saturating_sub(32).max(1);
+        Some(qmodel::LogitScale { m0, shift })
     }
 
     /// The exact accumulator width of dense/conv node `i`; an error past [`MAX_ACC_BITS`].
@@ -656,7 +814,7 @@ impl<'a> Ctx<'a> {
                 "is not followed by a ReLU/PACT activation; only the last layer may end without one",
             ));
         }
-        if has_bn {
+        if has_bn && self.preset.is_none() {
             return Err(self.err(
                 i,
                 "BatchNorm after the last layer is not supported (its per-channel scale would change the argmax)",
@@ -664,8 +822,16 @@ impl<'a> Ctx<'a> {
         }
         let mut bias = Vec::with_capacity(f.float_bias.len());
         let mut max_bias_error: f64 = 0.0;
-        for fb in f.float_bias {
-            let b = fb / f.s;
+        let mut s = f.s.clone();
+        for (c, fb) in f.float_bias.iter().enumerate() {
+            // A per-channel affine after the last layer (an imported model's per-channel Mul, as BatchNorm):
+            // logit = g·s·(acc + (b + h/g)/s); g > 0 keeps the argmax order, g·s goes into the logit scale.
+            let g = f.bn_g[c];
+            if !(g > 0.0 && g.is_finite()) {
+                return Err(self.err(i, format!("channel {c}: logit scale factor {g} must be finite and > 0")));
+            }
+            let b = (fb + f.bn_h[c] / g) / s[c];
+            s[c] *= g;
             let bi = to_acc_int(round_half_up(b)).map_err(|m| self.err(i, m))?;
             max_bias_error = max_bias_error.max((bi as f64 - b).abs());
             bias.push(bi);
@@ -676,13 +842,22 @@ impl<'a> Ctx<'a> {
             max_bias_error,
             output: Output::Logits,
             bits: None,
-            scale: f.s,
+            scale: s.iter().copied().fold(0.0, f64::max),
+            logit_s: s,
         })
     }
 
     /// The output side of dense/conv node `i` followed by activation `(a_node, α)`: per channel, the folded
     /// integer bias and `M0/2^n`; a channel with `γ < 0` gets its `wbits`-bit weight indices in `index` negated.
-    fn requant(&self, i: usize, act: (usize, f64), f: &Folding, index: &mut [u8], wbits: u32) -> Result<OutputSide> {
+    fn requant(
+        &self,
+        i: usize,
+        act: (usize, f64),
+        f: &Folding,
+        index: &mut [u8],
+        wbits: u32,
+        encoding: contract::WeightEncoding,
+    ) -> Result<OutputSide> {
         let (a_node, alpha) = act;
         let bits = self.act_bits(a_node);
         let out_ch = f.bn_g.len();
@@ -694,6 +869,7 @@ impl<'a> Ctx<'a> {
             output: Output::Logits,
             bits: Some(bits),
             scale: alpha / code_max(bits) as f64,
+            logit_s: Vec::new(),
         };
         let mut requant = ChannelRequant {
             m0: Vec::new(),
@@ -711,13 +887,22 @@ impl<'a> Ctx<'a> {
             if g < 0.0 {
                 side.flip[c] = true;
                 for x in &mut index[c * fan_in..(c + 1) * fan_in] {
-                    *x = contract::negate_weight_index(*x as u32, wbits) as u8;
+                    *x = contract::negate_weight_as(*x as u32, wbits, encoding).ok_or_else(|| {
+                        self.err(
+                            i,
+                            format!(
+                                "channel {c}: BatchNorm γ < 0 needs the weights negated, but weight −2^{} has no \
+                                 {wbits}-bit negation",
+                                wbits - 1
+                            ),
+                        )
+                    })? as u8;
                 }
             }
-            let b = g.signum() * (f.float_bias[c] + f.bn_h[c] / g) / f.s;
+            let b = g.signum() * (f.float_bias[c] + f.bn_h[c] / g) / f.s[c];
             let bi = to_acc_int(round_half_up(b)).map_err(|m| self.err(i, m))?;
             side.bias.push(bi);
-            let m = g.abs() * f.s * code_max(bits) as f64 / alpha;
+            let m = g.abs() * f.s[c] * code_max(bits) as f64 / alpha;
             side.max_bias_error = side.max_bias_error.max((bi as f64 - b).abs() * m);
             let fm = FixedMultiplier::from_real(m, self.cfg.m0_bits)
                 .map_err(|e| e.in_layer(&self.nodes[i].name, Some(format!("channel {c}"))))?;

@@ -32,7 +32,7 @@ use common::{npy_bytes, zip_of};
 use flate2::write::GzEncoder;
 use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::float::FloatModel;
-use pact_toolchain::import::{onnx, statedict};
+use pact_toolchain::import::{onnx, qonnx, statedict};
 use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{quantize, QuantConfig};
 use proptest::prelude::*;
@@ -479,6 +479,27 @@ fn onnx_target() -> Target {
     }
 }
 
+/// The Brevitas fixtures (QONNX with its external weights inlined, and QCDQ), read as quantized models: the
+/// import and the integer model built from it (`quantize_preset`).
+fn qonnx_target() -> Target {
+    let dir = root().join("tests/fixtures/brevitas");
+    let mut seeds = Vec::new();
+    for name in ["bv_cnn_w4a4_pt", "bv_cnn_w2a2_pc"] {
+        let qonnx = common::inline_external_data(&dir.join(format!("{name}.qonnx.onnx")));
+        seeds.push(Seed::plain(&format!("{name} qonnx"), qonnx));
+        let qcdq = std::fs::read(dir.join(format!("{name}.qcdq.onnx"))).unwrap();
+        seeds.push(Seed::plain(&format!("{name} qcdq"), qcdq));
+    }
+    Target {
+        name: "qonnx",
+        seeds,
+        run: Box::new(|_, bytes| {
+            let path = Path::new("fuzz.qonnx.onnx");
+            result(qonnx::from_bytes_quantized(path, bytes, 16), "fuzz.qonnx.onnx")
+        }),
+    }
+}
+
 /// Architecture + safetensors files of every float model, written by `save_float` into `dir`:
 /// `(arch JSON path, arch text, weights bytes)` per model.
 fn saved_models(dir: &Path) -> Vec<(String, String, Vec<u8>)> {
@@ -844,6 +865,11 @@ fn fuzz_pqm() {
 #[test]
 fn fuzz_onnx() {
     fuzz_both(onnx_target());
+}
+
+#[test]
+fn fuzz_qonnx() {
+    fuzz_both(qonnx_target());
 }
 
 #[test]

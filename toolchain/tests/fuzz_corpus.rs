@@ -17,7 +17,7 @@ mod common;
 use common::{npy_bytes, zip_of};
 use pact_toolchain::data::{self, DataSpec, Split};
 use pact_toolchain::import::onnx::proto::{ModelProto, StringStringEntryProto, TensorProto};
-use pact_toolchain::import::{onnx, statedict};
+use pact_toolchain::import::{onnx, qonnx, statedict};
 use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{quantize, QuantConfig};
 use prost::Message;
@@ -63,6 +63,7 @@ fn load(loader: &str, path: &Path) -> Result<(), String> {
     let r = match loader {
         "pqm" => QModel::load(path).map(drop),
         "onnx" => onnx::load_onnx(path, 1.0 / 255.0).map(drop),
+        "qonnx" => qonnx::load_quantized(path, 16).map(drop),
         "arch" => statedict::load_arch(path).map(drop),
         "data" => data::load(&DataSpec::Path(path.to_path_buf()), Split::All).map(drop),
         other => panic!("unknown loader {other}"),
@@ -879,6 +880,200 @@ fn corpus() -> Vec<Case> {
     );
     c.also.push(("truncated-labels-idx1-ubyte.gz".into(), gzip(&labels)));
     v.push(c);
+    v.extend(qonnx_cases());
+    v
+}
+
+/// A Brevitas fixture (tests/fixtures/brevitas) as a self-contained ModelProto (external weights inlined).
+fn brevitas(file: &str) -> ModelProto {
+    let p = root().join("tests/fixtures/brevitas").join(file);
+    ModelProto::decode(&common::inline_external_data(&p)[..]).unwrap()
+}
+
+/// A FLOAT initializer.
+fn f32_init(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+/// An integer initializer of ONNX data type `dtype` (INT8 3, UINT8 2).
+fn int8_init(name: &str, dims: &[i64], v: &[i64], dtype: i32) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: dtype,
+        raw_data: v.iter().map(|&x| x as u8).collect(),
+        ..Default::default()
+    }
+}
+
+/// `m` with input `i` of node `node` replaced by a new initializer `t` (or removed when `t` is `None`).
+fn rewire(mut m: ModelProto, node: &str, i: usize, t: Option<TensorProto>) -> ModelProto {
+    let g = m.graph.as_mut().unwrap();
+    let n = g
+        .node
+        .iter_mut()
+        .find(|n| n.name == node)
+        .unwrap_or_else(|| panic!("node {node}"));
+    match t {
+        Some(t) => {
+            n.input[i] = t.name.clone();
+            g.initializer.push(t);
+        }
+        None => n.input[i].clear(),
+    }
+    m
+}
+
+/// Malformed quantizers (issue 13) in the Brevitas W4A4 fixtures, QONNX (node__symbolic_2 quantizes the first
+/// ReLU's output, node__symbolic_3 the second conv's weights) and QCDQ.
+fn qonnx_cases() -> Vec<Case> {
+    let qx = brevitas("bv_cnn_w4a4_pt.qonnx.onnx");
+    let (act, wq) = ("node__symbolic_2", "node__symbolic_3");
+    let mut v = Vec::new();
+    let mut add = |file: &str, m: ModelProto, expect: &[&'static str]| {
+        v.push(case("qonnx", "qonnx", file, m.encode_to_vec(), expect));
+    };
+    add(
+        "bitwidth_0.qonnx.onnx",
+        rewire(qx.clone(), wq, 3, Some(f32_init("bad_bitwidth", &[], &[0.0]))),
+        &["node 'node__symbolic_3' (op Quant)", "bitwidth 0 is out of range"],
+    );
+    add(
+        "act_bitwidth_9.qonnx.onnx",
+        rewire(qx.clone(), act, 3, Some(f32_init("bad_bitwidth", &[], &[9.0]))),
+        &[
+            "node 'node__symbolic_2' (op Quant)",
+            "bitwidth 9 is out of range",
+            "activations take 1..=8",
+        ],
+    );
+    add(
+        "weight_bitwidth_9.qonnx.onnx",
+        rewire(qx.clone(), wq, 3, Some(f32_init("bad_bitwidth", &[], &[9.0]))),
+        &["'node__symbolic_3'", "bitwidth 9", "at most 8 bits"],
+    );
+    add(
+        "bitwidth_not_scalar.qonnx.onnx",
+        rewire(qx.clone(), wq, 3, Some(f32_init("bad_bitwidth", &[2], &[4.0, 4.0]))),
+        &["node 'node__symbolic_3'", "has shape [2]; it must be a scalar"],
+    );
+    add(
+        "zero_point_nonzero.qonnx.onnx",
+        rewire(qx.clone(), act, 2, Some(f32_init("bad_zero_point", &[], &[3.0]))),
+        &[
+            "node 'node__symbolic_2'",
+            "zero point 'bad_zero_point' is 3",
+            "only a zero point of 0",
+        ],
+    );
+    add(
+        "scale_missing.qonnx.onnx",
+        rewire(qx.clone(), act, 1, None),
+        &["node 'node__symbolic_2'", "the scale (input 1) is missing"],
+    );
+    add(
+        "scale_nan.qonnx.onnx",
+        rewire(qx.clone(), act, 1, Some(f32_init("bad_scale", &[], &[f32::NAN]))),
+        &["node 'node__symbolic_2'", "'bad_scale' holds NaN", "finite and > 0"],
+    );
+    add(
+        "per_channel_shape_mismatch.qonnx.onnx",
+        rewire(
+            qx.clone(),
+            wq,
+            1,
+            Some(f32_init("bad_scale", &[8, 1, 1, 1], &[0.01; 8])),
+        ),
+        &["node 'node__symbolic_3'", "shape [8, 1, 1, 1]", "[16, 8, 3, 3]"],
+    );
+    let mut m = qx.clone();
+    m.graph
+        .as_mut()
+        .unwrap()
+        .node
+        .iter_mut()
+        .find(|n| n.name == act)
+        .unwrap()
+        .op_type = "Trunc".into();
+    add(
+        "trunc.qonnx.onnx",
+        m,
+        &[
+            "node 'node__symbolic_2' (op Trunc)",
+            "Trunc is not supported",
+            "floor-shift",
+        ],
+    );
+    let mut m = qx.clone();
+    let n = m
+        .graph
+        .as_mut()
+        .unwrap()
+        .node
+        .iter_mut()
+        .find(|n| n.name == act)
+        .unwrap();
+    n.attribute.iter_mut().find(|a| a.name == "signed").unwrap().i = 1;
+    add(
+        "signed_activation.qonnx.onnx",
+        m,
+        &["node 'node__symbolic_2'", "signed activation quantizer"],
+    );
+
+    let cd = brevitas("bv_cnn_w4a4_pt.qcdq.onnx");
+    let (aq, ac) = (
+        "/a1/act_quant/export_handler/QuantizeLinear",
+        "/a1/act_quant/export_handler/Clip",
+    );
+    // The second activation is 8 bits: no Clip after its QuantizeLinear.
+    let aq2 = "/a2/act_quant/export_handler/QuantizeLinear";
+    let c2dq = "/c2/weight_quant/export_handler/DequantizeLinear";
+    add(
+        "zero_point_nonzero.qcdq.onnx",
+        rewire(cd.clone(), aq, 2, Some(int8_init("bad_zero_point", &[], &[3], 2))),
+        &[
+            "'/a1/act_quant/export_handler/QuantizeLinear' (op QuantizeLinear)",
+            "only a zero point of 0",
+        ],
+    );
+    add(
+        "signed_activation.qcdq.onnx",
+        rewire(cd.clone(), aq2, 2, Some(int8_init("signed_zero_point", &[], &[0], 3))),
+        &["(op DequantizeLinear)", "range is [-128, 127]", "unsigned codes"],
+    );
+    add(
+        "clip_not_power_of_two.qcdq.onnx",
+        rewire(cd.clone(), ac, 2, Some(int8_init("bad_max", &[], &[10], 2))),
+        &["(op DequantizeLinear)", "[0, 10] is not [0, 2^k − 1]"],
+    );
+    add(
+        "per_axis_mismatch.qcdq.onnx",
+        rewire(cd.clone(), c2dq, 1, Some(f32_init("bad_scale", &[5], &[0.01; 5]))),
+        &[
+            "'/c2/weight_quant/export_handler/DequantizeLinear'",
+            "shape [5] does not match axis 1",
+            "[16, 8, 3, 3]",
+        ],
+    );
+    add(
+        "scale_missing.qcdq.onnx",
+        rewire(cd.clone(), c2dq, 1, None),
+        &[
+            "'/c2/weight_quant/export_handler/DequantizeLinear'",
+            "the scale (input 1) is missing",
+        ],
+    );
+    add(
+        "scale_nan.qcdq.onnx",
+        rewire(cd.clone(), aq, 1, Some(f32_init("bad_scale", &[], &[f32::NAN]))),
+        &["(op QuantizeLinear)", "'bad_scale' holds NaN"],
+    );
     v
 }
 

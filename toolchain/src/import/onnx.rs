@@ -14,8 +14,14 @@
 //! `training=TrainingMode.PRESERVE` matters: the default (`EVAL`) folds every BatchNorm into the preceding
 //! convolution's weights, which destroys the latent weights that DoReFa quantizes (BatchNorm must fold into the
 //! per-channel requantization constants instead). With the model in eval mode, `PRESERVE` keeps each
-//! `BatchNormalization` as an inference-form node with its running statistics. Weights must be stored inside
-//! the `.onnx` file (no external data files).
+//! `BatchNormalization` as an inference-form node with its running statistics. Weights may be stored inside
+//! the `.onnx` file or in a data file beside it in the same folder (ONNX external data, e.g. `model.onnx.data`;
+//! absolute paths, `..` and symlinks out of the folder are refused, see [`super::qonnx`]).
+//!
+//! # Quantized models (QONNX, QCDQ)
+//!
+//! Graphs with QONNX `Quant` nodes or QCDQ `QuantizeLinear`/`DequantizeLinear` are read by [`load_onnx_any`]
+//! (rules in [`super::qonnx`]); [`load_onnx`] refuses them, pointing to `pact quantize`.
 //!
 //! `dynamo=False` matters too: with the newer torch.export-based exporter (the default since PyTorch 2.9), the
 //! graph optimizer folds BatchNorm into the convolution even with `training=PRESERVE`; with `optimize=False` it
@@ -48,6 +54,8 @@
 //! | `Flatten` | [`Op::Flatten`] | `axis` = 1 |
 //! | `Reshape` | [`Op::Flatten`] | flattening each sample only: `[N, -1]`, `[0, -1]`, `[1, -1]`, `[-1, K]`, `[1, K]` |
 //! | `Add` of two activations | [`Op::Add`] | same shapes (residual) |
+//! | `Mul` by a constant | [`Op::BatchNorm`] (`γ` = the constant, no shift) | one factor, or one per channel (folds like BatchNorm) |
+//! | `QuantizeLinear`, `DequantizeLinear`, QONNX `Quant`, `BipolarQuant` | quantized models, see [`super::qonnx`] | |
 //! | `Add` of a constant | the bias of the `MatMul`, `Gemm` or `Conv` before it | that node has no other reader |
 //! | `Identity`, `Dropout`, `Cast` (to float) | nothing (pass-through) | inference only |
 //! | `Constant` | constant feeding the ops above | `value`, `value_float(s)`, `value_int(s)` |
@@ -86,8 +94,9 @@ use std::rc::Rc;
 
 /// The op types this importer understands (named in every "unsupported" error).
 pub const SUPPORTED_OPS: &str = "Conv, Gemm, MatMul (+ Add of a constant bias), BatchNormalization, Relu, \
-Clip (min 0 → PACT), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (flatten only), Add, Identity, \
-Dropout, Cast, Constant";
+Clip (min 0 → PACT), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (flatten only), Add, \
+Mul (by a per-channel constant), Identity, Dropout, Cast, Constant; quantized: QuantizeLinear, DequantizeLinear, \
+and Quant/BipolarQuant in the QONNX domains";
 
 /// Load an ONNX model exported from PyTorch into a FloatModel. `input_scale` is the real value of one input
 /// pixel code (default 1/255). The returned model has passed [`FloatModel::shapes`].
@@ -101,27 +110,58 @@ pub fn load_onnx(path: &Path, input_scale: f32) -> Result<FloatModel> {
     from_bytes(path, &bytes, input_scale)
 }
 
-/// Largest ONNX file read: 2 GiB, the protobuf limit (larger models keep their weights in external files,
-/// which are not supported).
+/// Largest ONNX file read: 2 GiB, the protobuf limit (larger models keep their weights in external files;
+/// each external tensor is capped at the same size).
 pub const MAX_ONNX_BYTES: u64 = 1 << 31;
 
-/// [`load_onnx`] on the bytes of a file; `path` is only used in error messages.
+/// [`load_onnx`] on the bytes of a file; `path` names the file in error messages, and its folder is where
+/// external data files are looked for. A quantized graph (QONNX, QCDQ) is an error pointing to
+/// [`load_onnx_any`] (`pact quantize` takes its widths from the file).
 pub fn from_bytes(path: &Path, bytes: &[u8], input_scale: f32) -> Result<FloatModel> {
+    match from_bytes_any(path, bytes, input_scale)? {
+        (m, None) => Ok(m),
+        (_, Some(p)) => Err(Error::file(
+            path,
+            format!(
+                "is a quantized model ({}): quantize it with `pact quantize FILE -o OUT.pqm`, which takes its bit \
+                 widths and integer weights from the file",
+                p.format
+            ),
+        )),
+    }
+}
+
+/// Load any ONNX model: a float model, or a quantized one (QONNX `Quant` nodes, or QCDQ
+/// `QuantizeLinear`/`DequantizeLinear`, see [`super::qonnx`]) as its dequantized float model plus the
+/// [`Preset`](crate::quantize::Preset) that [`crate::quantize::quantize_preset`] turns into the integer model.
+/// `input_scale` is used for float models only (a quantized model's input `Quant` gives it).
+pub fn load_onnx_any(path: &Path, input_scale: f32) -> Result<(FloatModel, Option<crate::quantize::Preset>)> {
+    let bytes = fsutil::read_capped(path, MAX_ONNX_BYTES, "an ONNX model (the protobuf limit)")?;
+    from_bytes_any(path, &bytes, input_scale)
+}
+
+/// [`load_onnx_any`] on the bytes of the file `path`.
+pub fn from_bytes_any(
+    path: &Path,
+    bytes: &[u8],
+    input_scale: f32,
+) -> Result<(FloatModel, Option<crate::quantize::Preset>)> {
     if !(input_scale.is_finite() && input_scale > 0.0) {
         return Err(Error::config(format!(
             "input scale {input_scale} must be finite and > 0"
         )));
     }
     fsutil::reject_lfs_pointer(path, bytes)?;
-    let onnx = ModelProto::decode(bytes).map_err(|e| {
+    let mut onnx = ModelProto::decode(bytes).map_err(|e| {
         Error::file(
             path,
             one_line(&format!("not a valid ONNX model (truncated or corrupt protobuf: {e})")),
         )
     })?;
-    let model = convert(&onnx, input_scale).map_err(|msg| Error::file(path, one_line(&msg)))?;
+    super::qonnx::resolve_external(&mut onnx, path).map_err(|msg| Error::file(path, one_line(&msg)))?;
+    let (model, preset) = convert(&onnx, input_scale).map_err(|msg| Error::file(path, one_line(&msg)))?;
     model.shapes().map_err(|e| e.in_file(path))?;
-    Ok(model)
+    Ok((model, preset))
 }
 
 /// How [`Error::Layer`] messages start: such errors are not prefixed with the node being converted.
@@ -141,40 +181,43 @@ fn one_line(s: &str) -> String {
 
 /// A constant tensor (initializer, `Constant` node, or derived from one by `Cast`).
 #[derive(Clone, Debug)]
-struct Const {
-    name: String,
-    dims: Vec<usize>,
-    data: Data,
+pub(super) struct Const {
+    pub(super) name: String,
+    pub(super) dims: Vec<usize>,
+    pub(super) data: Data,
+    /// The ONNX data type it was stored as (QCDQ tells signedness by it); FLOAT for derived floats.
+    pub(super) dtype: i32,
 }
 
 #[derive(Clone, Debug)]
-enum Data {
+pub(super) enum Data {
     F32(Vec<f32>),
     I64(Vec<i64>),
 }
 
 impl Const {
-    fn numel(&self) -> usize {
+    pub(super) fn numel(&self) -> usize {
         match &self.data {
             Data::F32(v) => v.len(),
             Data::I64(v) => v.len(),
         }
     }
     /// The values as f32 (integers converted).
-    fn to_f32(&self) -> Vec<f32> {
+    pub(super) fn to_f32(&self) -> Vec<f32> {
         match &self.data {
             Data::F32(v) => v.clone(),
             Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
         }
     }
     /// Float values that must all be finite (weights, statistics).
-    fn finite_f32(&self) -> Res<Vec<f32>> {
+    pub(super) fn finite_f32(&self) -> Res<Vec<f32>> {
         let v = match &self.data {
             Data::F32(v) => v.clone(),
             Data::I64(_) => {
                 return Err(format!(
-                    "tensor {} must be a float tensor, it holds integers",
-                    q(&self.name)
+                    "tensor {} must be a float tensor, it holds integers ({})",
+                    q(&self.name),
+                    dtype_name(self.dtype)
                 ))
             }
         };
@@ -188,7 +231,7 @@ impl Const {
         Ok(v)
     }
     /// The single value of a scalar (or 1-element) constant, as f32.
-    fn scalar(&self) -> Res<f32> {
+    pub(super) fn scalar(&self) -> Res<f32> {
         if self.numel() != 1 {
             return Err(format!(
                 "tensor {} has shape {:?}, expected a scalar",
@@ -202,17 +245,20 @@ impl Const {
 
 /// What a tensor name of the graph stands for.
 #[derive(Clone, Debug)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     /// The output of a float model node.
     Act(usize),
     /// An initializer or `Constant` tensor, decoded when used (its name as known in the graph).
     Proto(&'a TensorProto, &'a str),
     /// A decoded constant.
     Const(Rc<Const>),
+    /// The integer output of a QCDQ `QuantizeLinear` (or an integer constant through `Clip`), waiting for its
+    /// `DequantizeLinear`.
+    Pending(Rc<super::qonnx::Pending<'a>>),
 }
 
 /// Name of an ONNX data type (for messages).
-fn dtype_name(t: i32) -> String {
+pub(super) fn dtype_name(t: i32) -> String {
     let name = match t {
         0 => "UNDEFINED",
         1 => "FLOAT",
@@ -236,23 +282,16 @@ fn dtype_name(t: i32) -> String {
     name.to_string()
 }
 
-use proto::data_type::{DOUBLE, FLOAT, INT32, INT64};
+use proto::data_type::{DOUBLE, FLOAT, INT32, INT64, INT8, UINT8};
 
 /// Decode the data of a tensor proto. Never allocates more than the data actually present in the file.
 fn decode(t: &TensorProto, name: &str) -> Res<Const> {
     let n = q(name);
     if t.data_location == proto::DATA_LOCATION_EXTERNAL || !t.external_data.is_empty() {
-        // Never opened, whatever it names (an absolute path, `..`, a symlink): say which file it wanted.
-        let location = t
-            .external_data
-            .iter()
-            .find(|e| e.key == "location")
-            .map(|e| format!(" ({})", q(&e.value)))
-            .unwrap_or_default();
+        // Initializers' external data is read before the conversion (resolve_external); this is another tensor
+        // (a Constant node's value), whose data is never opened.
         return Err(format!(
-            "tensor {n} keeps its data in an external file{location}, which is not supported (external files \
-             are never opened): export with the weights inside the .onnx file \
-             (torch.onnx.export(..., external_data=False), onnx save_as_external_data=False)"
+            "tensor {n} keeps its data in an external file, which is only supported for initializers"
         ));
     }
     if t.data_location != proto::DATA_LOCATION_DEFAULT {
@@ -286,7 +325,8 @@ fn decode(t: &TensorProto, name: &str) -> Res<Const> {
             }
         } else if typed_len != numel {
             return Err(format!(
-                "tensor {n} has {typed_len} values, but shape {dims:?} needs {numel}"
+                "tensor {n} has {typed_len} {} values, but shape {dims:?} needs {numel}",
+                dtype_name(t.data_type)
             ));
         }
         Ok(())
@@ -332,9 +372,21 @@ fn decode(t: &TensorProto, name: &str) -> Res<Const> {
                     .collect()
             })
         }
+        INT8 | UINT8 => {
+            // Typed data of 8-bit tensors is stored in int32_data.
+            check(t.int32_data.len(), 1)?;
+            Data::I64(if raw.is_empty() {
+                t.int32_data.iter().map(|&x| x as i64).collect()
+            } else if t.data_type == INT8 {
+                raw.iter().map(|&b| b as i8 as i64).collect()
+            } else {
+                raw.iter().map(|&b| b as i64).collect()
+            })
+        }
         other => {
             return Err(format!(
-                "tensor {n} has data type {}; only FLOAT (and DOUBLE, INT64, INT32 constants) are supported",
+                "tensor {n} has data type {}; only FLOAT (and DOUBLE, INT64, INT32, INT8, UINT8 constants) are \
+                 supported",
                 dtype_name(other)
             ))
         }
@@ -343,6 +395,7 @@ fn decode(t: &TensorProto, name: &str) -> Res<Const> {
         name: name.to_string(),
         dims,
         data,
+        dtype: t.data_type,
     })
 }
 
@@ -353,7 +406,7 @@ fn attr<'n>(node: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
 }
 
 /// Reject attributes this importer does not know for the op (their meaning would be silently lost).
-fn check_attrs(node: &NodeProto, allowed: &[&str]) -> Res<()> {
+pub(super) fn check_attrs(node: &NodeProto, allowed: &[&str]) -> Res<()> {
     let mut seen = HashSet::new();
     for a in &node.attribute {
         if !a.ref_attr_name.is_empty() {
@@ -390,11 +443,11 @@ fn attr_typed<'n>(node: &'n NodeProto, name: &str, ty: i32) -> Res<Option<&'n At
     }
 }
 
-fn attr_int(node: &NodeProto, name: &str, default: i64) -> Res<i64> {
+pub(super) fn attr_int(node: &NodeProto, name: &str, default: i64) -> Res<i64> {
     Ok(attr_typed(node, name, at::INT)?.map_or(default, |a| a.i))
 }
 
-fn attr_float(node: &NodeProto, name: &str, default: f32) -> Res<f32> {
+pub(super) fn attr_float(node: &NodeProto, name: &str, default: f32) -> Res<f32> {
     Ok(attr_typed(node, name, at::FLOAT)?.map_or(default, |a| a.f))
 }
 
@@ -402,7 +455,7 @@ fn attr_ints<'n>(node: &'n NodeProto, name: &str) -> Res<Option<&'n [i64]>> {
     Ok(attr_typed(node, name, at::INTS)?.map(|a| a.ints.as_slice()))
 }
 
-fn attr_string(node: &NodeProto, name: &str) -> Res<Option<String>> {
+pub(super) fn attr_string(node: &NodeProto, name: &str) -> Res<Option<String>> {
     Ok(attr_typed(node, name, at::STRING)?.map(|a| String::from_utf8_lossy(&a.s).into_owned()))
 }
 
@@ -469,15 +522,17 @@ fn window_out_ceil(size: usize, k: usize, stride: usize, lo: usize, hi: usize) -
 
 // ---- the graph conversion ----
 
-struct Builder<'a> {
-    model: FloatModel,
-    values: HashMap<&'a str, Value<'a>>,
+pub(super) struct Builder<'a> {
+    pub(super) model: FloatModel,
+    pub(super) values: HashMap<&'a str, Value<'a>>,
     /// Names of tensors whose node was changed by a later bias `Add` (reading them is an error).
     stale: HashMap<&'a str, String>,
     opset: i64,
+    /// What the QONNX/QCDQ nodes said (empty for a float model).
+    pub(super) qx: super::qonnx::QState,
 }
 
-fn convert(model: &ModelProto, input_scale: f32) -> Res<FloatModel> {
+fn convert(model: &ModelProto, input_scale: f32) -> Res<(FloatModel, Option<crate::quantize::Preset>)> {
     let graph = model
         .graph
         .as_ref()
@@ -576,6 +631,7 @@ fn convert(model: &ModelProto, input_scale: f32) -> Res<FloatModel> {
         values,
         stale: HashMap::new(),
         opset,
+        qx: Default::default(),
     };
     let mut input_idx = 0;
     if flat {
@@ -608,11 +664,14 @@ fn convert(model: &ModelProto, input_scale: f32) -> Res<FloatModel> {
     if out == input_idx {
         return Err(format!("the graph output {} is the input itself", q(out_name)));
     }
-    Ok(prune(b.model, out))
+    let (model, new_index) = prune(b.model, out);
+    let preset = b.qx.preset(&new_index, &model)?;
+    Ok((model, preset))
 }
 
-/// Keep node 0 and the nodes the output depends on; the output becomes the last node.
-fn prune(model: FloatModel, out: usize) -> FloatModel {
+/// Keep node 0 and the nodes the output depends on; the output becomes the last node. Also returns each old
+/// node's new index (`usize::MAX` for dropped nodes).
+fn prune(model: FloatModel, out: usize) -> (FloatModel, Vec<usize>) {
     let mut keep = vec![false; out + 1];
     keep[0] = true;
     keep[out] = true;
@@ -632,14 +691,17 @@ fn prune(model: FloatModel, out: usize) -> FloatModel {
             nodes.push(node);
         }
     }
-    FloatModel {
-        input: model.input,
-        nodes,
-    }
+    (
+        FloatModel {
+            input: model.input,
+            nodes,
+        },
+        new_index,
+    )
 }
 
 /// The node's name, or its first output's name if it has none.
-fn label(node: &NodeProto) -> String {
+pub(super) fn label(node: &NodeProto) -> String {
     if !node.name.is_empty() {
         node.name.clone()
     } else if let Some(o) = node.output.first().filter(|o| !o.is_empty()) {
@@ -650,12 +712,12 @@ fn label(node: &NodeProto) -> String {
 }
 
 impl<'a> Builder<'a> {
-    fn push(&mut self, name: String, op: Op, inputs: Vec<usize>) -> usize {
+    pub(super) fn push(&mut self, name: String, op: Op, inputs: Vec<usize>) -> usize {
         self.model.nodes.push(Node { name, op, inputs });
         self.model.nodes.len() - 1
     }
 
-    fn lookup(&self, name: &str) -> Res<Value<'a>> {
+    pub(super) fn lookup(&self, name: &str) -> Res<Value<'a>> {
         if let Some(v) = self.values.get(name) {
             return Ok(v.clone());
         }
@@ -673,7 +735,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Input `i` of `node`, `None` if absent (missing or empty name).
-    fn input(&self, node: &NodeProto, i: usize) -> Res<Option<Value<'a>>> {
+    pub(super) fn input(&self, node: &NodeProto, i: usize) -> Res<Option<Value<'a>>> {
         match node.input.get(i).filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(name) => self.lookup(name).map(Some),
@@ -683,6 +745,7 @@ impl<'a> Builder<'a> {
     fn act(&self, node: &NodeProto, i: usize) -> Res<usize> {
         match self.input(node, i)? {
             Some(Value::Act(j)) => Ok(j),
+            Some(Value::Pending(p)) => Err(p.unfinished()),
             Some(_) => Err(format!(
                 "input {i} ({}) must be an activation, not a constant",
                 q(&node.input[i])
@@ -691,16 +754,17 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn constant_of(v: Value<'a>) -> Res<Option<Rc<Const>>> {
+    pub(super) fn constant_of(v: Value<'a>) -> Res<Option<Rc<Const>>> {
         match v {
             Value::Act(_) => Ok(None),
+            Value::Pending(p) => Err(p.unfinished()),
             Value::Proto(t, name) => Ok(Some(Rc::new(decode(t, name)?))),
             Value::Const(c) => Ok(Some(c)),
         }
     }
 
     /// Optional constant input `i` (an error if it is an activation).
-    fn opt_const(&self, node: &NodeProto, i: usize, what: &str) -> Res<Option<Rc<Const>>> {
+    pub(super) fn opt_const(&self, node: &NodeProto, i: usize, what: &str) -> Res<Option<Rc<Const>>> {
         match self.input(node, i)? {
             None => Ok(None),
             Some(v) => match Self::constant_of(v)? {
@@ -713,7 +777,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn constant(&self, node: &NodeProto, i: usize, what: &str) -> Res<Rc<Const>> {
+    pub(super) fn constant(&self, node: &NodeProto, i: usize, what: &str) -> Res<Rc<Const>> {
         self.opt_const(node, i, what)?
             .ok_or_else(|| format!("the {what} (input {i}) is missing"))
     }
@@ -731,7 +795,7 @@ impl<'a> Builder<'a> {
         Ok(v)
     }
 
-    fn set_output(&mut self, node: &'a NodeProto, v: Value<'a>) -> Res<()> {
+    pub(super) fn set_output(&mut self, node: &'a NodeProto, v: Value<'a>) -> Res<()> {
         let name = node
             .output
             .first()
@@ -744,7 +808,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn only_first_output(node: &NodeProto) -> Res<()> {
+    pub(super) fn only_first_output(node: &NodeProto) -> Res<()> {
         if let Some((k, o)) = node.output.iter().enumerate().skip(1).find(|(_, o)| !o.is_empty()) {
             return Err(format!(
                 "output {k} ({}) is not supported; only the first output may be used",
@@ -754,7 +818,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn emit(&mut self, node: &'a NodeProto, op: Op, inputs: Vec<usize>) -> Res<()> {
+    pub(super) fn emit(&mut self, node: &'a NodeProto, op: Op, inputs: Vec<usize>) -> Res<()> {
         Self::only_first_output(node)?;
         let idx = self.push(label(node), op, inputs);
         self.set_output(node, Value::Act(idx))
@@ -770,6 +834,9 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, node: &'a NodeProto) -> Res<()> {
+        if super::qonnx::DOMAINS.contains(&node.domain.as_str()) {
+            return self.qonnx_node(node);
+        }
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(format!(
                 "op domain {} is not supported (supported: {SUPPORTED_OPS})",
@@ -777,9 +844,17 @@ impl<'a> Builder<'a> {
             ));
         }
         match node.op_type.as_str() {
-            "Conv" => self.conv(node),
-            "Gemm" => self.gemm(node),
-            "MatMul" => self.matmul(node),
+            "Conv" | "Gemm" | "MatMul" => {
+                match node.op_type.as_str() {
+                    "Conv" => self.conv(node)?,
+                    "Gemm" => self.gemm(node)?,
+                    _ => self.matmul(node)?,
+                }
+                self.attach_weights(node)
+            }
+            "QuantizeLinear" => self.quantize_linear(node),
+            "DequantizeLinear" => self.dequantize_linear(node),
+            "Mul" => self.mul(node),
             "BatchNormalization" => self.batchnorm(node),
             "Relu" => {
                 check_attrs(node, &[])?;
@@ -968,6 +1043,9 @@ impl<'a> Builder<'a> {
     }
 
     fn clip(&mut self, node: &'a NodeProto) -> Res<()> {
+        if self.opset >= 11 && !matches!(self.input(node, 0)?, Some(Value::Act(_))) {
+            return self.clip_integers(node);
+        }
         let x = self.act(node, 0)?;
         let (min, max) = if self.opset < 11 {
             check_attrs(node, &["min", "max"])?;
@@ -1238,13 +1316,14 @@ impl<'a> Builder<'a> {
                     name,
                     dims: c.dims.clone(),
                     data,
+                    dtype: to,
                 }))
             }
         };
         self.set_output(node, out)
     }
 
-    fn constant_node(&mut self, node: &'a NodeProto) -> Res<()> {
+    pub(super) fn constant_node(&mut self, node: &'a NodeProto) -> Res<()> {
         Self::only_first_output(node)?;
         let out = node.output.first().map(String::as_str).unwrap_or_default();
         let [a] = &node.attribute[..] else {
@@ -1254,10 +1333,12 @@ impl<'a> Builder<'a> {
             ));
         };
         let c = |dims: Vec<usize>, data: Data| {
+            let dtype = if matches!(data, Data::F32(_)) { FLOAT } else { INT64 };
             Value::Const(Rc::new(Const {
                 name: out.to_string(),
                 dims,
                 data,
+                dtype,
             }))
         };
         let ty = a.r#type;
@@ -1293,6 +1374,8 @@ pub mod proto {
     /// `TensorProto.DataType` values used here.
     pub mod data_type {
         pub const FLOAT: i32 = 1;
+        pub const UINT8: i32 = 2;
+        pub const INT8: i32 = 3;
         pub const INT32: i32 = 6;
         pub const INT64: i32 = 7;
         pub const FLOAT16: i32 = 10;
@@ -1538,7 +1621,7 @@ mod tests {
                 n("after", Op::Relu, vec![3]),
             ],
         };
-        let p = prune(m, 3);
+        let (p, _) = prune(m, 3);
         let names: Vec<&str> = p.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["in", "flat", "relu"]);
         assert_eq!(p.nodes[2].inputs, [1]);
