@@ -301,3 +301,40 @@ fn refusals_have_their_variant() {
     let e = Plan::new(&q, &big.with_target(up5k)).unwrap_err();
     assert!(matches!(e, HdlError::DoesNotFit(_)), "{e:?}");
 }
+
+/// What QONNX/QCDQ imports can carry and the engine cannot compute yet is refused up front, naming the layer (not
+/// built into hardware that would decode the weights as odd codes and differ from the golden model).
+#[test]
+fn imported_encodings_the_engine_lacks_are_refused() {
+    use pact_hdl::HdlError;
+    use pact_toolchain::contract::WeightEncoding;
+    use pact_toolchain::qmodel::{LogitScale, QOp};
+    fn compute(q: &mut QModel, i: usize) -> &mut pact_toolchain::qmodel::Compute {
+        match &mut q.layers[i].op {
+            QOp::Dense(c) | QOp::Conv2d(c) => c,
+            other => panic!("layer {i} is a {}", other.kind()),
+        }
+    }
+    let mut q = default_model();
+    // conv2 (layer 1) with two's-complement weights.
+    compute(&mut q, 1).weights.encoding = WeightEncoding::TwosComplement;
+    let e = Plan::new(&q, &default_array()).unwrap_err();
+    assert!(matches!(e, HdlError::Unsupported(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "layer 'conv2': two's-complement weights (imported from QONNX/QCDQ) are not supported by the accelerator \
+         yet: its lanes decode odd (DoReFa) weight codes only; the golden model (pact eval) takes them"
+    );
+    let mut q = default_model();
+    let last = q.layers.len() - 1;
+    compute(&mut q, last).logit_scale = Some(LogitScale {
+        m0: vec![1 << 15; 10],
+        shift: 15,
+    });
+    let e = Plan::new(&q, &default_array()).unwrap_err();
+    assert!(matches!(e, HdlError::Unsupported(_)), "{e:?}");
+    assert!(
+        e.to_string().starts_with("layer 'fc': a per-channel logit scale"),
+        "{e}"
+    );
+}

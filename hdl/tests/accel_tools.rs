@@ -8,6 +8,7 @@ mod accel_support;
 use accel_support::*;
 use pact_cosim::icarus::run_icarus;
 use pact_cosim::RunOptions;
+use pact_hdl::accel::autosize::logic_estimate;
 use pact_hdl::accel::AccelConfig;
 use pact_hdl::accel::{generate_with, GenOptions, TopName};
 use pact_hdl::verilog::{lint_named, synth_ice40_named};
@@ -140,6 +141,44 @@ fn yosys_synthesizes_the_accelerator() {
         t.elapsed().as_secs_f64()
     );
     assert!(s.luts > 0 && s.ffs > 0 && s.brams > 0);
+}
+
+/// The automatic sizer's logic model ([`logic_estimate`]) against yosys `synth_ice40 -dsp` on the default model:
+/// LUT4 within ±15 %, and the DSP count exact (lanes in DSP mode plus the PACT units' multipliers; LUT-mode lanes
+/// take none). Three designs of different modes and shapes: the shipped 1 × 4 on 8-bit (DSP) lanes, 4 × 4 on 2-bit
+/// and 2 × 8 on 4-bit (LUT) lanes.
+#[test]
+fn logic_estimate_tracks_yosys() {
+    let q = default_model();
+    for (pe, simd, k) in [(1, 4, None), (4, 4, Some(2)), (2, 8, Some(4))] {
+        let cfg = AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap();
+        let rep = gen(&format!("yosys_estimate_{pe}x{simd}"), &q, &cfg);
+        let est = logic_estimate(&rep.plan);
+        let t = Instant::now();
+        let s = synth_ice40_named(&rep.verilog, rep.top.as_str(), true).unwrap_or_else(|e| panic!("{e}"));
+        let dl = est.luts as f64 / f64::from(s.luts) - 1.0;
+        println!(
+            "default model {pe}×{simd}, lanes {} bits: yosys {} LUT4, {} FF, {} MAC16; estimate {} LUT4 ({:+.1} %), {} \
+             FF ({:+.1} %), {} DSP ({:.0} s)",
+            rep.plan.lane_bits,
+            s.luts,
+            s.ffs,
+            s.dsps,
+            est.luts,
+            100.0 * dl,
+            est.ffs,
+            100.0 * (est.ffs as f64 / f64::from(s.ffs) - 1.0),
+            est.dsps,
+            t.elapsed().as_secs_f64()
+        );
+        assert!(
+            dl.abs() <= 0.15,
+            "{pe}×{simd}: LUT4 estimate {} vs yosys {}",
+            est.luts,
+            s.luts
+        );
+        assert_eq!(est.dsps, u64::from(s.dsps), "{pe}×{simd}: DSPs");
+    }
 }
 
 /// The figures for docs/accelerator.md (slow: minutes per run): the default model on the default array.

@@ -16,7 +16,7 @@ use super::{AccelConfig, Device};
 use crate::pact::{check_consts, ChannelConsts, M0_BITS};
 use crate::rom::MAX_CHANNELS;
 use crate::HdlError;
-use pact_toolchain::contract::MAX_ACC_BITS;
+use pact_toolchain::contract::{WeightEncoding, MAX_ACC_BITS};
 use pact_toolchain::qmodel::{Compute, Output, QModel, QOp};
 
 /// Where a layer reads or writes its activations.
@@ -322,7 +322,10 @@ fn gather(q: &QModel) -> Result<Vec<Item<'_>>, HdlError> {
             )));
         }
         match &l.op {
-            QOp::Dense(cp) | QOp::Conv2d(cp) => items.push(Item { qi: li, cp, pool: None }),
+            QOp::Dense(cp) | QOp::Conv2d(cp) => {
+                check_encodings(&l.name, cp)?;
+                items.push(Item { qi: li, cp, pool: None })
+            }
             QOp::Flatten => {}
             QOp::MaxPool { kernel, stride, pad } => fuse_pool(&mut items, li, &l.name, *kernel, *stride, *pad)?,
             other => {
@@ -339,6 +342,25 @@ fn gather(q: &QModel) -> Result<Vec<Item<'_>>, HdlError> {
         return Err(err("the model has no dense or conv layer".into()));
     }
     Ok(items)
+}
+
+/// Refuse, naming the layer, what the engine cannot compute yet: two's-complement weights and a per-channel logit
+/// scale (both come from QONNX/QCDQ imports with non-DoReFa weights; the golden model takes them, the lanes decode
+/// odd weights only and the logit unit has no multiplier).
+fn check_encodings(name: &str, cp: &Compute) -> Result<(), HdlError> {
+    if cp.weights.encoding != WeightEncoding::Odd {
+        return Err(HdlError::Unsupported(format!(
+            "layer '{name}': two's-complement weights (imported from QONNX/QCDQ) are not supported by the \
+             accelerator yet: its lanes decode odd (DoReFa) weight codes only; the golden model (pact eval) takes them"
+        )));
+    }
+    if cp.logit_scale.is_some() {
+        return Err(HdlError::Unsupported(format!(
+            "layer '{name}': a per-channel logit scale (weights imported with per-channel scales) is not supported \
+             by the accelerator yet: its logit unit outputs the accumulators; the golden model (pact eval) takes it"
+        )));
+    }
+    Ok(())
 }
 
 /// Fuse the max pool of layer `li` into the conv right before it (the last item).
