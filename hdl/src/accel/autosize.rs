@@ -45,31 +45,49 @@ pub struct Logic {
     pub dsps: u64,
 }
 
-// The model's coefficients, fitted by least squares to yosys 0.23 `synth_ice40 -dsp` counts of the designs listed in
-// docs/accelerator.md ("Automatic sizing"). Terms: a fixed part (issue, writer, logit unit, tables, buffers), a
-// part per PE (accumulator, PACT unit, writer lane), and per lane its share of the adder tree (product width plus
-// the tree's growth) and, in LUT mode, its shift-and-add multiplier (`ka` adds of `kw + 1 + ka` bits).
-const LUT_BASE: f64 = 2300.0;
-const LUT_PER_PE: f64 = 150.0;
-const LUT_PER_TREE_BIT: f64 = 1.0;
-const LUT_PER_MUL_BIT: f64 = 1.0;
-const FF_BASE: f64 = 1700.0;
-const FF_PER_PE: f64 = 110.0;
-const FF_PER_LANE_BIT: f64 = 1.0;
+// The model's coefficients, fitted by least squares to yosys 0.23 `synth_ice40 -dsp` counts of 11 accelerators
+// for the shipped default CNN re-quantized at W2A2/W4A4/W8A8 (first/last 8 bits), PE × SIMD from 1 × 4 to 16 × 8
+// and 8 × 16, lanes of 2, 4 and 8 bits (the table in docs/accelerator.md, "Automatic sizing"; largest in-sample
+// error 6.4 % for LUT4, 3.3 % for FF). Terms: a fixed part (issue unit, descriptor tables, writer, logit unit,
+// memory ports), a part per PE (accumulator, PACT unit's logic, writer lane) and per log2 PE (the PE multiplexers),
+// a part per SIMD lane of the activation path (input buffer and bank lanes, stage-1 shifters), and per MAC lane:
+// in LUT mode, proportional to the lane width (shift-and-add multiplier and its share of the adder tree), in DSP mode
+// a constant (the tree; the product is in the DSP).
+const LUT_BASE: f64 = 1934.3;
+const LUT_PER_PE: f64 = 105.9;
+const LUT_PER_LOG2_PE: f64 = 818.9;
+const LUT_PER_SIMD: f64 = 132.2;
+const LUT_PER_LUT_LANE_BIT: f64 = 18.4;
+const LUT_PER_DSP_LANE: f64 = 44.3;
+const FF_BASE: f64 = 1405.7;
+const FF_PER_PE: f64 = 295.6;
+const FF_PER_LOG2_PE: f64 = 329.3;
+const FF_PER_SIMD: f64 = 45.1;
+const FF_PER_LUT_LANE_BIT: f64 = 4.8;
+const FF_PER_DSP_LANE: f64 = 22.3;
 
 /// The model's estimate of a plan's logic (see the module documentation).
 pub fn logic_estimate(plan: &Plan) -> Logic {
     let (pe, simd) = (plan.pe as f64, plan.simd as f64);
     let lanes = pe * simd;
-    let (ka, kw) = (f64::from(plan.ka), f64::from(plan.kw));
-    let prod = ka + kw + 1.0;
-    // Adder tree: simd − 1 adders per PE, of the product width growing by one bit per level.
-    let tree_bits = pe * (simd - 1.0).max(0.0) * (prod + simd.log2() / 2.0);
     let lut_mode = plan.ka <= LUT_MUL_MAX_BITS;
-    let mul_bits = if lut_mode { lanes * ka * (kw + 1.0 + ka) } else { 0.0 };
-    let luts = LUT_BASE + LUT_PER_PE * pe + LUT_PER_TREE_BIT * tree_bits + LUT_PER_MUL_BIT * mul_bits;
-    // Registers per lane: the decoded weight and the product; per PE the tree's sum and the accumulator.
-    let ffs = FF_BASE + FF_PER_PE * pe + FF_PER_LANE_BIT * lanes * (kw + 1.0 + prod);
+    let (lut_lane_bits, dsp_lanes) = if lut_mode {
+        (lanes * f64::from(plan.lane_bits), 0.0)
+    } else {
+        (0.0, lanes)
+    };
+    let luts = LUT_BASE
+        + LUT_PER_PE * pe
+        + LUT_PER_LOG2_PE * pe.log2()
+        + LUT_PER_SIMD * simd
+        + LUT_PER_LUT_LANE_BIT * lut_lane_bits
+        + LUT_PER_DSP_LANE * dsp_lanes;
+    let ffs = FF_BASE
+        + FF_PER_PE * pe
+        + FF_PER_LOG2_PE * pe.log2()
+        + FF_PER_SIMD * simd
+        + FF_PER_LUT_LANE_BIT * lut_lane_bits
+        + FF_PER_DSP_LANE * dsp_lanes;
     let pact_mults = if plan.acc > 16 { 2 } else { 1 };
     let dsps = plan.pe as u64 * pact_mults + if lut_mode { 0 } else { (plan.pe * plan.simd) as u64 };
     Logic {
