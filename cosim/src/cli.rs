@@ -57,6 +57,10 @@ pub struct SimArgs {
     /// Inputs per output channel per cycle (1..=64; one of --pe/--simd divides the other).
     #[arg(long, default_value_t = crate::fixtures::DEFAULT_SIMD)]
     pub simd: usize,
+    /// Digit width of the MAC lanes (1..=8; default: the model's widest operand, one pass per layer), as in
+    /// `pact gen --lane-bits`.
+    #[arg(long)]
+    pub lane_bits: Option<u32>,
     /// Write a VCD waveform of the whole run (Verilator only; large: use --limit 1).
     #[arg(long, value_name = "FILE.vcd")]
     pub trace: Option<PathBuf>,
@@ -140,7 +144,7 @@ pub fn progress_bar(n: usize, msg: &str, quiet: bool) -> ProgressBar {
 pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
     let q = load_model(&args.model)?;
     let ds = load_data(&args.data, args.limit, &q)?;
-    let config = AccelConfig::new(args.pe, args.simd)?;
+    let config = AccelConfig::new(args.pe, args.simd)?.with_lane_bits(args.lane_bits)?;
     let verilator = args.simulator == Simulator::Verilator;
     if !verilator && args.trace.is_some() {
         bail!("--trace needs --simulator verilator");

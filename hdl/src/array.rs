@@ -59,6 +59,8 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     /// Horner step: multiply the running sums by `2^k` before adding this beat (the first beat of a digit pass
     /// whose digit weight is `2^k` times smaller than the previous pass's; ignored with `clear`).
     pub shift: Signal<In, Bit>,
+    /// The indices on `widx` are two's-complement weights, not odd codes ([`LaneWeight`]; constant during a layer).
+    pub twos: Signal<In, Bit>,
     /// Running sums, signed, `acc` significant bits sign-extended to `R`, one per PE.
     pub acc: Vec<Signal<Out, Signed<R>>>,
     /// High for one cycle when `acc` holds completed sums.
@@ -124,6 +126,7 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
             clear: Default::default(),
             last: Default::default(),
             shift: Default::default(),
+            twos: Default::default(),
             acc: (0..pe).map(|_| Default::default()).collect(),
             valid: Default::default(),
             act_r: (0..simd).map(|_| Default::default()).collect(),
@@ -197,6 +200,7 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
         }
         for k in 0..(self._pe * self._simd) {
             self.wdec[k].widx.next = self.widx[k].val();
+            self.wdec[k].twos.next = self.twos.val();
             self.w_r[k].clock.next = self.clock.val();
             self.w_r[k].d.next = self.wdec[k].w16.val();
         }

@@ -539,11 +539,15 @@ define_mac!(
 
 /// The weight decode of [`LaneProduct`] on its own (combinational), for the MAC array's input register: `kw`-bit
 /// index `i` (bits above `kw` ignored) → `2i − (2^kw − 1)` as a 16-bit signed value (formed modulo 2^16, wrapped
-/// at `kw + 1` bits, i.e. sign-extended). Capacity `KW` in 1..=15.
+/// at `kw + 1` bits, i.e. sign-extended); with `twos` high (weights imported as two's-complement integers,
+/// [`pact_toolchain::contract::WeightEncoding::TwosComplement`]) → `i` read as a `kw`-bit two's-complement value,
+/// sign-extended. Capacity `KW` in 1..=15.
 #[derive(LogicBlock)]
 pub struct LaneWeight<const KW: usize> {
     /// Weight index, unsigned, `kw` bits used.
     pub widx: Signal<In, Bits<KW>>,
+    /// Decode `widx` as a two's-complement value instead of an odd code.
+    pub twos: Signal<In, Bit>,
     /// The decoded weight, signed 16 bits.
     pub w16: Signal<Out, Signed<16>>,
     i_m: Signal<Local, Bits<KW>>,
@@ -557,6 +561,8 @@ pub struct LaneWeight<const KW: usize> {
     offset: Constant<Bits<16>>,
     w_lo: Constant<Bits<16>>,
     w_hi: Constant<Bits<16>>,
+    t_lo: Constant<Bits<16>>,
+    t_hi: Constant<Bits<16>>,
     _kw: usize,
 }
 
@@ -570,6 +576,7 @@ impl<const KW: usize> LaneWeight<KW> {
         assert!(kw >= 1 && kw as usize <= KW, "LaneWeight: kw {kw} outside 1..={KW}");
         Self {
             widx: Default::default(),
+            twos: Default::default(),
             w16: Default::default(),
             i_m: Default::default(),
             i_u: Default::default(),
@@ -582,6 +589,8 @@ impl<const KW: usize> LaneWeight<KW> {
             offset: Constant::new(bits(1 << kw)),
             w_lo: Constant::new(bits(low_mask(kw + 1))),
             w_hi: Constant::new(bits(high_mask(kw + 1, 16))),
+            t_lo: Constant::new(bits(low_mask(kw))),
+            t_hi: Constant::new(bits(high_mask(kw, 16))),
             _kw: kw as usize,
         }
     }
@@ -602,6 +611,16 @@ impl<const KW: usize> Logic for LaneWeight<KW> {
             self.w_u.next = self.w_t.val() | self.w_hi.val();
         } else {
             self.w_u.next = self.w_t.val() & self.w_lo.val();
+        }
+        // Two's complement: `i` itself, sign-extended from bit kw − 1.
+        if self.twos.val() {
+            for m in (self._kw - 1)..self._kw {
+                if self.i_u.y.val().get_bit(m) {
+                    self.w_u.next = self.i_u.y.val() | self.t_hi.val();
+                } else {
+                    self.w_u.next = self.i_u.y.val() & self.t_lo.val();
+                }
+            }
         }
         self.w16.next = signed_cast(self.w_u.val());
     }

@@ -303,7 +303,9 @@ fn refusals_have_their_variant() {
 }
 
 /// What QONNX/QCDQ imports can carry and the engine cannot compute yet is refused up front, naming the layer (not
-/// built into hardware that would decode the weights as odd codes and differ from the golden model).
+/// built into hardware that would differ from the golden model): two's-complement weights on lanes narrower than
+/// the weights (digit passes split odd codes only), and a per-channel logit scale. Two's-complement weights on
+/// lanes as wide as they are plan (co-simulated in `accel_cosim.rs`).
 #[test]
 fn imported_encodings_the_engine_lacks_are_refused() {
     use pact_hdl::HdlError;
@@ -316,14 +318,15 @@ fn imported_encodings_the_engine_lacks_are_refused() {
         }
     }
     let mut q = default_model();
-    // conv2 (layer 1) with two's-complement weights.
-    compute(&mut q, 1).weights.encoding = WeightEncoding::TwosComplement;
-    let e = Plan::new(&q, &default_array()).unwrap_err();
+    // conv1 (layer 0, 8-bit weights) with two's-complement weights: fine on 8-bit lanes, refused on 4-bit ones.
+    compute(&mut q, 0).weights.encoding = WeightEncoding::TwosComplement;
+    assert!(Plan::new(&q, &default_array()).is_ok());
+    let e = Plan::new(&q, &default_array().with_lane_bits(Some(4)).unwrap()).unwrap_err();
     assert!(matches!(e, HdlError::Unsupported(_)), "{e:?}");
     assert_eq!(
         e.to_string(),
-        "layer 'conv2': two's-complement weights (imported from QONNX/QCDQ) are not supported by the accelerator \
-         yet: its lanes decode odd (DoReFa) weight codes only; the golden model (pact eval) takes them"
+        "layer 'conv1': its 8-bit two's-complement weights (imported from QONNX/QCDQ) need lanes of at least 8 bits \
+         (--lane-bits 8 or more): digit passes split odd (DoReFa) weight codes only"
     );
     let mut q = default_model();
     let last = q.layers.len() - 1;

@@ -277,3 +277,38 @@ fn edge_models_equal_golden() {
         2,
     );
 }
+
+/// A Brevitas-trained CNN imported from QONNX and from QCDQ (`tests/fixtures/brevitas`, per-tensor W4A4, first
+/// and last layers 8 bits): its weights are two's-complement integers taken as the file quantizes them, decoded as
+/// such by the lanes (sign extension in the weight ROMs' widening and in the lane decoder). Equal to the golden
+/// model on every logit and cycle count, on two array shapes; narrower lanes than its 8-bit weights are refused.
+#[test]
+fn brevitas_import_equals_golden() {
+    use pact_toolchain::import::qonnx::load_quantized;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/brevitas");
+    let ds = mnist_test();
+    for file in ["bv_cnn_w4a4_pt.qonnx.onnx", "bv_cnn_w4a4_pt.qcdq.onnx"] {
+        let path = root.join(file);
+        let q = load_quantized(&path, 16)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .expect("a quantized model")
+            .1;
+        for (pe, simd, n) in [(1, 4, 12), (4, 8, 12)] {
+            check(
+                &format!("{file}_{pe}x{simd}"),
+                &q,
+                AccelConfig::new(pe, simd).unwrap(),
+                &ds.images[..n * 784],
+                Some(&ds.labels[..n]),
+                1,
+            );
+        }
+        let e = pact_hdl::accel::plan::Plan::new(&q, &AccelConfig::new(1, 4).unwrap().with_lane_bits(Some(4)).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("two's-complement weights") && e.contains("--lane-bits 8 or more"),
+            "{e}"
+        );
+    }
+}

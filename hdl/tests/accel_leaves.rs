@@ -99,6 +99,8 @@ fn weight_mem_matches_its_model() {
                 WeightBlock {
                     bits,
                     index: (0..words * simd).map(|_| r.gen_range(0..1u32 << bits) as u8).collect(),
+                    // The 4-bit layer's indices are two's-complement weights (sign-extended, not offset).
+                    twos: bits == 4,
                 }
             })
             .collect();
@@ -143,7 +145,13 @@ fn weight_mem_matches_its_model() {
                 Some(row) => {
                     let b = &row[p];
                     let i = b.index.get(a as usize * simd + s).copied().unwrap_or(0) as u32;
-                    WeightMem::widen(i, b.bits, kw) as u64
+                    if b.twos {
+                        // The signed value of the `bits`-bit index, as a `kw`-bit two's-complement index.
+                        let v = (i64::from(i) << (64 - b.bits)) >> (64 - b.bits);
+                        (v & ((1 << kw) - 1)) as u64
+                    } else {
+                        WeightMem::widen(i, b.bits, kw) as u64
+                    }
                 }
                 None => 0,
             };

@@ -84,4 +84,18 @@ fn rust_hdl_simulation_equals_golden() {
             &images,
         );
     }
+    // A Brevitas CNN imported from QONNX: two's-complement weights (sign-extending ROM widening and lane decode).
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/brevitas/bv_cnn_w4a4_pt.qonnx.onnx");
+    let q = pact_toolchain::import::qonnx::load_quantized(&path, 16)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .expect("a quantized model")
+        .1;
+    let ds = mnist_test();
+    run(
+        "brevitas w4a4 4x8",
+        &q,
+        AccelConfig::new(4, 8).unwrap(),
+        &ds.images[..784],
+    );
 }

@@ -8,7 +8,7 @@ use common::{mac_acc_width, mac_stimulus, max_code, pact_case, product, rng, sta
 use pact_hdl::array::Array;
 use pact_hdl::array::{dense_cycles, MacArray, ARRAY_LATENCY};
 use pact_hdl::cast::to_signed;
-use pact_hdl::mac::{LowBitMac, Mac, OffsetMac, WeightDecode};
+use pact_hdl::mac::{LaneWeight, LowBitMac, Mac, OffsetMac, WeightDecode};
 use pact_hdl::pact::{ChannelConsts, Pact, PactUnit, PACT_LATENCY};
 use pact_hdl::widths::MacWidths;
 use pact_toolchain::contract;
@@ -49,6 +49,39 @@ fn weight_decode_matches_contract() {
     let mut v: Vec<u32> = vec![0, 1, 32767, 32768, 65534, 65535];
     v.extend((0..500).map(|_| r.gen_range(0..=65535)));
     check_decode::<16, 17>(v.into_iter());
+}
+
+/// The MAC array's lane decoder, in both modes, exhaustively for every run-time width 1..=8 on an 8-bit port, with
+/// junk above `kw` (ignored): odd codes as [`contract::decode_weight`], two's-complement indices as
+/// [`contract::decode_weight_as`] (the most negative and the top value included).
+#[test]
+fn lane_weight_decodes_odd_and_twos_complement() {
+    use pact_toolchain::contract::WeightEncoding;
+    let mut n = 0;
+    for kw in 1..=8u32 {
+        let mut uut = LaneWeight::<8>::new(kw);
+        uut.connect_all();
+        for twos in [false, true] {
+            let enc = if twos {
+                WeightEncoding::TwosComplement
+            } else {
+                WeightEncoding::Odd
+            };
+            for i in 0..(1u32 << kw) {
+                let junk = if kw < 8 { (0xa5u32 << kw) & 0xff } else { 0 };
+                uut.widx.next = bits((i | junk) as u64);
+                uut.twos.next = twos;
+                common::settle(&mut uut);
+                assert_eq!(
+                    sv(uut.w16.val()),
+                    i64::from(contract::decode_weight_as(i, kw, enc)),
+                    "kw {kw}, index {i}, {enc:?}"
+                );
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, 2 * (2 + 4 + 8 + 16 + 32 + 64 + 128 + 256));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -166,6 +166,8 @@ desc_table! {
         ch_base => CH_BASE,
         /// Output groups − 1.
         groups_m1 => GROUPS_M1,
+        /// 1 when the layer's weights are two's-complement integers (imported), 0 for odd codes.
+        twos => TWOS,
     }
 }
 

@@ -227,6 +227,9 @@ pub struct WeightBlock {
     pub bits: u32,
     /// `depth × simd` indices, word-major.
     pub index: Vec<u8>,
+    /// The indices are `bits`-bit two's-complement weights (imported models), widened by sign extension; else odd
+    /// codes, widened by [`WeightMem::widen`].
+    pub twos: bool,
 }
 
 /// All weight memories: one ROM per (layer, PE), each initialised by `$readmemh` from its own file, read at the
@@ -235,7 +238,8 @@ pub struct WeightBlock {
 /// Timing (latency 1): at the rising edge the ROMs sample `addr` and the leaf samples `layer`; after it,
 /// `widx[p·simd + s]` is lane `s` of word `addr` of (layer, PE `p`), converted from the layer's `k_w`-bit index
 /// `i` to the `kw`-bit index `i + 2^(kw−1) − 2^(k_w−1)`, which decodes to the same odd weight
-/// `2i − (2^k_w − 1)` at `kw` bits; zero-extended to the 8-bit port. Addresses at or past a ROM's depth and
+/// `2i − (2^k_w − 1)` at `kw` bits (two's-complement blocks: `i` sign-extended to `kw` bits, the same integer);
+/// zero-extended to the 8-bit port. Addresses at or past a ROM's depth and
 /// layers without ROMs read index 0 (a don't-care: such lanes are absent output channels).
 #[derive(LogicBlock)]
 pub struct WeightMem {
@@ -288,6 +292,24 @@ impl WeightMem {
         i + (1 << (kw - 1)) - (1 << (bits - 1))
     }
 
+    /// The `kw`-bit two's-complement index of the `bits`-bit two's-complement index `i` (sign extension).
+    pub fn widen_twos(i: u32, bits: u32, kw: u32) -> u32 {
+        if i >> (bits - 1) & 1 == 1 {
+            i + (1 << kw) - (1 << bits)
+        } else {
+            i
+        }
+    }
+
+    /// [`Self::widen`] or [`Self::widen_twos`] by the block's encoding.
+    pub fn widen_block(i: u32, b: &WeightBlock, kw: u32) -> u32 {
+        if b.twos {
+            Self::widen_twos(i, b.bits, kw)
+        } else {
+            Self::widen(i, b.bits, kw)
+        }
+    }
+
     /// The `$readmemh` file text of one block: one word per line, `⌈simd·bits/4⌉` hex digits, lane 0 in the low bits.
     pub fn mem_file(block: &WeightBlock, simd: usize) -> String {
         let mut out = String::new();
@@ -310,7 +332,7 @@ impl Logic for WeightMem {
                 let v = match self._blocks.get(l).map(|b| &b[p]) {
                     Some(b) => {
                         let i = b.index.get(a * simd + s).copied().unwrap_or(0) as u32;
-                        Self::widen(i, b.bits, self._kw)
+                        Self::widen_block(i, b, self._kw)
                     }
                     None => 0,
                 };
@@ -336,7 +358,7 @@ impl Logic for WeightMem {
         for (l, row) in self._blocks.iter().enumerate() {
             for (p, b) in row.iter().enumerate() {
                 let bits = b.bits as usize;
-                let off = WeightMem::widen(0, b.bits, self._kw);
+                let off = WeightMem::widen_block(0, b, self._kw);
                 if b.index.is_empty() {
                     // No output channel of this layer falls on this PE (more PEs than outputs): no ROM.
                     for s in 0..simd {
@@ -369,6 +391,18 @@ impl Logic for WeightMem {
                         s * bits + bits - 1,
                         s * bits
                     );
+                    if b.twos {
+                        // Sign extension from bit `bits − 1`.
+                        v.push_str(&format!("wire [{}:0] y_{l}_{p}_{s} = {slice};\n", bits - 1));
+                        let y = format!("y_{l}_{p}_{s}");
+                        let ext = if bits < kw {
+                            format!("{{{{{}{{{y}[{}]}}}}, {y}}}", kw - bits, bits - 1)
+                        } else {
+                            y
+                        };
+                        v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {ext};\n", kw - 1));
+                        continue;
+                    }
                     let ext = if bits < kw {
                         format!("{{{{{}{{1'b0}}}}, {slice}}}", kw - bits)
                     } else {

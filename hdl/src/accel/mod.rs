@@ -217,6 +217,7 @@ fn top_row(l: &LayerPlan) -> TopRow {
         last: u16::from(l.dst == Bank::Logits),
         ch_base: w16(l.ch_base),
         groups_m1: w16(l.groups - 1),
+        twos: u16::from(l.weights.iter().any(|b| b.twos)),
     }
 }
 

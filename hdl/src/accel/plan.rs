@@ -344,16 +344,9 @@ fn gather(q: &QModel) -> Result<Vec<Item<'_>>, HdlError> {
     Ok(items)
 }
 
-/// Refuse, naming the layer, what the engine cannot compute yet: two's-complement weights and a per-channel logit
-/// scale (both come from QONNX/QCDQ imports with non-DoReFa weights; the golden model takes them, the lanes decode
-/// odd weights only and the logit unit has no multiplier).
+/// Refuse, naming the layer, what the engine cannot compute yet: a per-channel logit scale (weights imported with
+/// per-channel scales; the golden model takes it, the logit unit has no multiplier).
 fn check_encodings(name: &str, cp: &Compute) -> Result<(), HdlError> {
-    if cp.weights.encoding != WeightEncoding::Odd {
-        return Err(HdlError::Unsupported(format!(
-            "layer '{name}': two's-complement weights (imported from QONNX/QCDQ) are not supported by the \
-             accelerator yet: its lanes decode odd (DoReFa) weight codes only; the golden model (pact eval) takes them"
-        )));
-    }
     if cp.logit_scale.is_some() {
         return Err(HdlError::Unsupported(format!(
             "layer '{name}': a per-channel logit scale (weights imported with per-channel scales) is not supported \
@@ -502,6 +495,13 @@ impl<'a> Planner<'a> {
     /// Plan item `k`: its shape, weights, im2col table, requantization slots and bubbles, with its checks.
     fn layer(&mut self, k: usize, it: &Item) -> Result<LayerPlan, HdlError> {
         let mut l = self.shape(k, it);
+        if it.cp.weights.encoding == WeightEncoding::TwosComplement && l.d_w > 1 {
+            return Err(HdlError::Unsupported(format!(
+                "layer '{}': its {}-bit two's-complement weights (imported from QONNX/QCDQ) need lanes of at least \
+                 {} bits (--lane-bits {} or more): digit passes split odd (DoReFa) weight codes only",
+                l.name, l.wbits, l.wbits, l.wbits
+            )));
+        }
         l.pass_base = self.pass_rows;
         self.pass_rows += l.pass_count();
         l.weights = pack_weights(&l, it.cp, self.pe, self.simd, self.k)?;
@@ -764,6 +764,7 @@ fn pack_weights(l: &LayerPlan, cp: &Compute, pe: usize, simd: usize, k: u32) -> 
         weights.push(WeightBlock {
             bits: if l.d_w == 1 { cp.weights.bits } else { k },
             index,
+            twos: cp.weights.encoding == WeightEncoding::TwosComplement,
         });
     }
     Ok(weights)

@@ -121,6 +121,8 @@ pub struct Accel {
     dst_a: DFF<Bit>,
     dst_b: DFF<Bit>,
     last_r: DFF<Bit>,
+    /// The layer's weights are two's-complement (descriptor `twos`).
+    twos_r: DFF<Bit>,
     src_d: Vec<Signal<Local, Bits<8>>>,
     loading: Signal<Local, Bit>,
     not_loading: DFF<Bit>,
@@ -217,6 +219,7 @@ impl Accel {
             dst_a: Default::default(),
             dst_b: Default::default(),
             last_r: Default::default(),
+            twos_r: Default::default(),
             src_d: (0..simd).map(|_| Default::default()).collect(),
             loading: Default::default(),
             not_loading: Default::default(),
@@ -271,6 +274,7 @@ impl Logic for Accel {
             dst_a,
             dst_b,
             last_r,
+            twos_r,
             not_loading
         );
         self.ltab.index.next = self.layer.q.val();
@@ -286,6 +290,9 @@ impl Logic for Accel {
         }
         for c in T::LAST..(T::LAST + 1) {
             self.last_r.d.next = self.ltab.field[c].val() != self.zero.val();
+        }
+        for c in T::TWOS..(T::TWOS + 1) {
+            self.twos_r.d.next = self.ltab.field[c].val() != self.zero.val();
         }
         // `state == LOAD`, from a register of its own (set from the next state below; 0 = LOAD at power-up): it selects
         // the memories' read addresses.
@@ -310,6 +317,7 @@ impl Logic for Accel {
         self.array.en.next = self.s1_en.q.val();
         self.array.clear.next = self.s1_clear.q.val();
         self.array.shift.next = self.s1_shift.q.val();
+        self.array.twos.next = self.twos_r.q.val();
         self.array.last.next = self.s1_last.q.val();
         for k in 0..(self._pe * self._simd) {
             self.array.widx[k].next = self.wmem.widx[k].val();
