@@ -292,18 +292,24 @@ pub struct Resources {
     pub ecp5_ebr_18kbit_lower_bound: u64,
     /// Multiply-accumulate operations per inference.
     pub macs_per_inference: u64,
+    /// Hard multipliers the design asks for: the MAC lanes that multiply with `*` (activation digits wider than 4
+    /// bits; narrower lanes shift and add in LUTs) and the PACT units' 16 × 16 multipliers.
+    pub hard_multipliers: u64,
+    /// The generator's LUT4 and flip-flop estimate (the logic model of automatic sizing, docs/accelerator.md).
+    pub lut4_estimate: u64,
+    pub ff_estimate: u64,
 }
 
 impl Resources {
-    /// What the fit rule checks: the MAC lanes and their narrower operand, all memory, the initialised part, and
-    /// every multiplier (lanes and PACT units). The design keeps no buffer in SPRAM and makes no LUT estimate.
+    /// What the fit rule checks: the MAC lanes and their narrower operand, all memory, the initialised part, the
+    /// hard multipliers (DSP-mode lanes and PACT units) and the LUT4 estimate. The design keeps no buffer in SPRAM.
     pub fn estimate(&self) -> Estimate {
         Estimate {
             macs: self.mac_lanes,
             memory_bits: self.memory_bits,
             rom_bits: Some(self.initialised_bits),
-            luts: None,
-            multipliers: Some(self.mac_lanes + self.multipliers_16x16),
+            luts: Some(self.lut4_estimate),
+            multipliers: Some(self.hard_multipliers),
             mac_bits: self.mac_operand_bits.into_iter().min(),
             spram_buffers: false,
         }
@@ -454,6 +460,9 @@ impl Manifest {
                 ice40_ebr_4kbit_lower_bound: 0,
                 ecp5_ebr_18kbit_lower_bound: 0,
                 macs_per_inference: 0,
+                hard_multipliers: 0,
+                lut4_estimate: 0,
+                ff_estimate: 0,
             },
         }
     }

@@ -124,6 +124,9 @@ mod tests {
         m.resources.memory_bits = 60000;
         m.resources.initialised_bits = 41000;
         m.resources.multipliers_16x16 = 4;
+        // 4-bit activations: LUT-mode lanes, so only the 4 PACT multipliers are hard ones.
+        m.resources.hard_multipliers = 4;
+        m.resources.lut4_estimate = 4321;
         m.resources.macs_per_inference = 100000;
         let info = ManifestInfo::new(&m).unwrap();
         let p = info.ports.unwrap();
@@ -140,8 +143,8 @@ mod tests {
         let e = info.estimate.unwrap();
         assert_eq!((e.macs, e.memory_bits, e.mac_bits), (16, 60000, Some(3)));
         assert_eq!(
-            (e.rom_bits, e.multipliers, e.spram_buffers),
-            (Some(41000), Some(20), false)
+            (e.rom_bits, e.multipliers, e.luts, e.spram_buffers),
+            (Some(41000), Some(4), Some(4321), false)
         );
         assert_eq!(info.cycles_per_inference, Some(9784));
         assert_eq!(info.macs_per_inference, Some(100000));

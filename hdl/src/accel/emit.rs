@@ -507,6 +507,7 @@ fn memory_bits(plan: &Plan) -> manifest::MemoryBits {
 /// The pre-synthesis resource estimate (`estimate.json`, and `resources` in the manifest).
 pub fn estimate(plan: &Plan) -> Resources {
     let mem = plan.memory();
+    let logic = super::autosize::logic_estimate(plan);
     let mults_per_pact = if plan.acc > 16 { 2 } else { 1 };
     let total = mem.total() as u64;
     Resources {
@@ -528,6 +529,9 @@ pub fn estimate(plan: &Plan) -> Resources {
             .iter()
             .map(|l| l.m * l.fan_in * l.positions())
             .sum::<usize>() as u64,
+        hard_multipliers: logic.dsps,
+        lut4_estimate: logic.luts,
+        ff_estimate: logic.ffs,
     }
 }
 
