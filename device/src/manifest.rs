@@ -295,8 +295,9 @@ pub struct Resources {
     /// Hard multipliers the design asks for: the MAC lanes that multiply with `*` (activation digits wider than 4
     /// bits; narrower lanes shift and add in LUTs) and the PACT units' 16 × 16 multipliers.
     pub hard_multipliers: u64,
-    /// The generator's LUT4 and flip-flop estimate (the logic model of automatic sizing, docs/accelerator.md).
+    /// The generator's LUT4 estimate (the logic model of automatic sizing, docs/accelerator.md).
     pub lut4_estimate: u64,
+    /// The generator's flip-flop estimate (the same model).
     pub ff_estimate: u64,
 }
 
