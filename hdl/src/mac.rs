@@ -647,17 +647,8 @@ pub struct RawLaneProduct<const KA: usize, const P: usize> {
     a_u: ZeroResize<KA, 16>,
     a16: Signal<Local, Signed<16>>,
     p32: Signal<Local, Signed<32>>,
-    p_reg: DFF<Signed<32>>,
-    en_reg: DFF<Bit>,
-    narrow: SignResize<32, P>,
-    p_t: Signal<Local, Bits<P>>,
-    p_sign: Signal<Local, Bit>,
-    p_u: Signal<Local, Bits<P>>,
+    tail: ProductTail<P>,
     a_mask: Constant<Bits<KA>>,
-    p_lo: Constant<Bits<P>>,
-    p_hi: Constant<Bits<P>>,
-    zero: Constant<Signed<P>>,
-    _pb: usize,
 }
 
 impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
@@ -670,9 +661,8 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
     pub fn new(w: MacWidths) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::WIDTHS_OK;
-        let pb = w.product_bits();
         assert!(
-            w.ka >= 1 && w.ka as usize <= KA && pb as usize <= P,
+            w.ka >= 1 && w.ka as usize <= KA && w.product_bits() as usize <= P,
             "RawLaneProduct: widths {w:?} exceed the capacity"
         );
         Self {
@@ -685,13 +675,67 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
             a_u: Default::default(),
             a16: Default::default(),
             p32: Default::default(),
+            tail: ProductTail::new(w.product_bits()),
+            a_mask: Constant::new(bits(low_mask(w.ka))),
+        }
+    }
+}
+
+impl<const KA: usize, const P: usize> Logic for RawLaneProduct<KA, P> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.a_m.next = self.act.val() & self.a_mask.val();
+        self.a_u.x.next = self.a_m.val();
+        self.a16.next = signed_cast(self.a_u.y.val());
+        // The signed multiply, alone, into a 32-bit signal, registered as it is (in the tail).
+        self.p32.next = self.a16.val() * self.w16.val();
+        self.tail.clock.next = self.clock.val();
+        self.tail.p32.next = self.p32.val();
+        self.tail.en.next = self.en.val();
+        self.prod.next = self.tail.prod.val();
+    }
+}
+
+/// The common end of the array's lanes ([`RawLaneProduct`], [`LutLaneProduct`]): the 32-bit product registered
+/// raw with the enable beside it, then, combinationally, narrowed to `P` bits, wrapped at the product's `pb`
+/// significant bits (sign-extended) and gated by the registered enable. Latency 1.
+#[derive(LogicBlock)]
+pub struct ProductTail<const P: usize> {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// The product, signed 32 bits (exact: `|a·w| < 2^31`).
+    pub p32: Signal<In, Signed<32>>,
+    /// Product enable.
+    pub en: Signal<In, Bit>,
+    /// The registered product: `pb` significant bits sign-extended to `P`, or 0 without the enable.
+    pub prod: Signal<Out, Signed<P>>,
+    p_reg: DFF<Signed<32>>,
+    en_reg: DFF<Bit>,
+    narrow: SignResize<32, P>,
+    p_t: Signal<Local, Bits<P>>,
+    p_sign: Signal<Local, Bit>,
+    p_u: Signal<Local, Bits<P>>,
+    p_lo: Constant<Bits<P>>,
+    p_hi: Constant<Bits<P>>,
+    zero: Constant<Signed<P>>,
+    _pb: usize,
+}
+
+impl<const P: usize> ProductTail<P> {
+    /// A tail for products of `pb` significant bits (`1 ≤ pb ≤ P`).
+    pub fn new(pb: u32) -> Self {
+        assert!(pb >= 1 && pb as usize <= P, "ProductTail: {pb} bits exceed {P}");
+        Self {
+            clock: Default::default(),
+            p32: Default::default(),
+            en: Default::default(),
+            prod: Default::default(),
             p_reg: Default::default(),
             en_reg: Default::default(),
             narrow: Default::default(),
             p_t: Default::default(),
             p_sign: Default::default(),
             p_u: Default::default(),
-            a_mask: Constant::new(bits(low_mask(w.ka))),
             p_lo: Constant::new(bits(low_mask(pb))),
             p_hi: Constant::new(bits(high_mask(pb, P as u32))),
             zero: Constant::new(Default::default()),
@@ -700,18 +744,12 @@ impl<const KA: usize, const P: usize> RawLaneProduct<KA, P> {
     }
 }
 
-impl<const KA: usize, const P: usize> Logic for RawLaneProduct<KA, P> {
+impl<const P: usize> Logic for ProductTail<P> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, p_reg, en_reg);
-        self.a_m.next = self.act.val() & self.a_mask.val();
-        self.a_u.x.next = self.a_m.val();
-        self.a16.next = signed_cast(self.a_u.y.val());
-        // The signed multiply, alone, into a 32-bit signal, registered as it is.
-        self.p32.next = self.a16.val() * self.w16.val();
         self.p_reg.d.next = self.p32.val();
         self.en_reg.d.next = self.en.val();
-        // After the register: P bits, wrapped at ka + kw + 1 bits, gated by the enable.
         self.narrow.x.next = self.p_reg.q.val();
         self.p_t.next = unsigned_cast(self.narrow.y.val());
         for m in (self._pb - 1)..self._pb {
@@ -760,18 +798,9 @@ pub struct LutLaneProduct<const KA: usize, const P: usize> {
     /// `pp[b]` = `Σ_{i<b} a_i·(w << i)`, `b ≤ ka`.
     pp: Vec<Signal<Local, Bits<32>>>,
     p32: Signal<Local, Signed<32>>,
-    p_reg: DFF<Signed<32>>,
-    en_reg: DFF<Bit>,
-    narrow: SignResize<32, P>,
-    p_t: Signal<Local, Bits<P>>,
-    p_sign: Signal<Local, Bit>,
-    p_u: Signal<Local, Bits<P>>,
+    tail: ProductTail<P>,
     a_mask: Constant<Bits<KA>>,
-    p_lo: Constant<Bits<P>>,
-    p_hi: Constant<Bits<P>>,
-    zero: Constant<Signed<P>>,
     zero32: Constant<Bits<32>>,
-    _pb: usize,
     _ka: usize,
 }
 
@@ -785,9 +814,8 @@ impl<const KA: usize, const P: usize> LutLaneProduct<KA, P> {
     pub fn new(w: MacWidths) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::WIDTHS_OK;
-        let pb = w.product_bits();
         assert!(
-            w.ka >= 1 && w.ka <= LUT_MUL_MAX_BITS && w.ka as usize <= KA && pb as usize <= P,
+            w.ka >= 1 && w.ka <= LUT_MUL_MAX_BITS && w.ka as usize <= KA && w.product_bits() as usize <= P,
             "LutLaneProduct: widths {w:?} exceed the capacity"
         );
         let ka = w.ka as usize;
@@ -803,18 +831,9 @@ impl<const KA: usize, const P: usize> LutLaneProduct<KA, P> {
             ws: (0..ka).map(|_| Default::default()).collect(),
             pp: (0..=ka).map(|_| Default::default()).collect(),
             p32: Default::default(),
-            p_reg: Default::default(),
-            en_reg: Default::default(),
-            narrow: Default::default(),
-            p_t: Default::default(),
-            p_sign: Default::default(),
-            p_u: Default::default(),
+            tail: ProductTail::new(w.product_bits()),
             a_mask: Constant::new(bits(low_mask(w.ka))),
-            p_lo: Constant::new(bits(low_mask(pb))),
-            p_hi: Constant::new(bits(high_mask(pb, P as u32))),
-            zero: Constant::new(Default::default()),
             zero32: Constant::new(bits(0)),
-            _pb: pb as usize,
             _ka: ka,
         }
     }
@@ -823,7 +842,6 @@ impl<const KA: usize, const P: usize> LutLaneProduct<KA, P> {
 impl<const KA: usize, const P: usize> Logic for LutLaneProduct<KA, P> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, p_reg, en_reg);
         self.a_m.next = self.act.val() & self.a_mask.val();
         self.unused_act.next = self.a_m.val();
         self.w_x.x.next = self.w16.val();
@@ -842,23 +860,9 @@ impl<const KA: usize, const P: usize> Logic for LutLaneProduct<KA, P> {
         for c in self._ka..(self._ka + 1) {
             self.p32.next = signed_cast(self.pp[c].val());
         }
-        self.p_reg.d.next = self.p32.val();
-        self.en_reg.d.next = self.en.val();
-        // After the register: as RawLaneProduct.
-        self.narrow.x.next = self.p_reg.q.val();
-        self.p_t.next = unsigned_cast(self.narrow.y.val());
-        for m in (self._pb - 1)..self._pb {
-            self.p_sign.next = self.p_t.val().get_bit(m);
-        }
-        if self.p_sign.val() {
-            self.p_u.next = self.p_t.val() | self.p_hi.val();
-        } else {
-            self.p_u.next = self.p_t.val() & self.p_lo.val();
-        }
-        if self.en_reg.q.val() {
-            self.prod.next = signed_cast(self.p_u.val());
-        } else {
-            self.prod.next = self.zero.val();
-        }
+        self.tail.clock.next = self.clock.val();
+        self.tail.p32.next = self.p32.val();
+        self.tail.en.next = self.en.val();
+        self.prod.next = self.tail.prod.val();
     }
 }

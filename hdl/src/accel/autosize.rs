@@ -53,18 +53,45 @@ pub struct Logic {
 // a part per SIMD lane of the activation path (input buffer and bank lanes, stage-1 shifters), and per MAC lane:
 // in LUT mode, proportional to the lane width (shift-and-add multiplier and its share of the adder tree), in DSP mode
 // a constant (the tree; the product is in the DSP).
-const LUT_BASE: f64 = 1934.3;
-const LUT_PER_PE: f64 = 105.9;
-const LUT_PER_LOG2_PE: f64 = 818.9;
-const LUT_PER_SIMD: f64 = 132.2;
-const LUT_PER_LUT_LANE_BIT: f64 = 18.4;
-const LUT_PER_DSP_LANE: f64 = 44.3;
-const FF_BASE: f64 = 1405.7;
-const FF_PER_PE: f64 = 295.6;
-const FF_PER_LOG2_PE: f64 = 329.3;
-const FF_PER_SIMD: f64 = 45.1;
-const FF_PER_LUT_LANE_BIT: f64 = 4.8;
-const FF_PER_DSP_LANE: f64 = 22.3;
+const LUT4: Linear = Linear {
+    base: 1934.3,
+    per_pe: 105.9,
+    per_log2_pe: 818.9,
+    per_simd: 132.2,
+    per_lut_lane_bit: 18.4,
+    per_dsp_lane: 44.3,
+};
+const FF: Linear = Linear {
+    base: 1405.7,
+    per_pe: 295.6,
+    per_log2_pe: 329.3,
+    per_simd: 45.1,
+    per_lut_lane_bit: 4.8,
+    per_dsp_lane: 22.3,
+};
+
+/// One linear cost model over the design's terms (see above).
+struct Linear {
+    base: f64,
+    per_pe: f64,
+    per_log2_pe: f64,
+    per_simd: f64,
+    per_lut_lane_bit: f64,
+    per_dsp_lane: f64,
+}
+
+impl Linear {
+    /// The cost of `pe × simd` lanes, `lut_lane_bits` = Σ lane widths of LUT-mode lanes, `dsp_lanes` DSP-mode lanes.
+    fn eval(&self, pe: f64, simd: f64, lut_lane_bits: f64, dsp_lanes: f64) -> u64 {
+        let v = self.base
+            + self.per_pe * pe
+            + self.per_log2_pe * pe.log2()
+            + self.per_simd * simd
+            + self.per_lut_lane_bit * lut_lane_bits
+            + self.per_dsp_lane * dsp_lanes;
+        v.round() as u64
+    }
+}
 
 /// The model's estimate of a plan's logic (see the module documentation).
 pub fn logic_estimate(plan: &Plan) -> Logic {
@@ -76,23 +103,11 @@ pub fn logic_estimate(plan: &Plan) -> Logic {
     } else {
         (0.0, lanes)
     };
-    let luts = LUT_BASE
-        + LUT_PER_PE * pe
-        + LUT_PER_LOG2_PE * pe.log2()
-        + LUT_PER_SIMD * simd
-        + LUT_PER_LUT_LANE_BIT * lut_lane_bits
-        + LUT_PER_DSP_LANE * dsp_lanes;
-    let ffs = FF_BASE
-        + FF_PER_PE * pe
-        + FF_PER_LOG2_PE * pe.log2()
-        + FF_PER_SIMD * simd
-        + FF_PER_LUT_LANE_BIT * lut_lane_bits
-        + FF_PER_DSP_LANE * dsp_lanes;
     let pact_mults = if plan.acc > 16 { 2 } else { 1 };
     let dsps = plan.pe as u64 * pact_mults + if lut_mode { 0 } else { (plan.pe * plan.simd) as u64 };
     Logic {
-        luts: luts.round() as u64,
-        ffs: ffs.round() as u64,
+        luts: LUT4.eval(pe, simd, lut_lane_bits, dsp_lanes),
+        ffs: FF.eval(pe, simd, lut_lane_bits, dsp_lanes),
         dsps,
     }
 }
@@ -102,7 +117,9 @@ pub fn logic_estimate(plan: &Plan) -> Logic {
 pub struct Candidate {
     /// Its configuration (with the target).
     pub config: AccelConfig,
+    /// Output channels in parallel.
     pub pe: usize,
+    /// Inputs per output channel per cycle.
     pub simd: usize,
     /// Lane (digit) width.
     pub lane_bits: u32,
@@ -110,6 +127,7 @@ pub struct Candidate {
     pub cycles: usize,
     /// Parallel MAC lanes `pe × simd` and the model's MACs per cycle (MACs per inference / compute cycles).
     pub lanes: usize,
+    /// See `lanes`.
     pub macs_per_cycle: f64,
     /// Inferences per second at [`reference_mhz`].
     pub inferences_per_s: f64,
@@ -146,8 +164,11 @@ impl Candidate {
 /// What the user fixed: the sizer searches only the rest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fixed {
+    /// `--pe`.
     pub pe: Option<usize>,
+    /// `--simd`.
     pub simd: Option<usize>,
+    /// `--lane-bits`.
     pub lane_bits: Option<u32>,
 }
 

@@ -196,6 +196,6 @@ mod tests {
         assert_eq!(words[WriterRow::PW], row.pw);
         assert_eq!(words[WriterRow::CODE_MAX], row.code_max);
         assert_eq!(IssueRow::FIELDS, IssueRow::WOFF_FIRST + 1);
-        assert_eq!(TopRow::FIELDS, TopRow::GROUPS_M1 + 1);
+        assert_eq!(TopRow::FIELDS, TopRow::TWOS + 1);
     }
 }
