@@ -95,6 +95,8 @@ pub struct Issue {
     pz: DFF<Bit>,
     pb: DFF<A16>,
     gwz: ZeroResize<16, 24>,
+    /// Weight words per group (`d_w·beats`), registered from the descriptor for the run (off the table's path).
+    gw_r: DFF<A24>,
     woz: ZeroResize<16, 24>,
     wfz: ZeroResize<16, 24>,
     wsel: Signal<Local, A24>,
@@ -195,6 +197,7 @@ impl Issue {
             pz: Default::default(),
             pb: Default::default(),
             gwz: Default::default(),
+            gw_r: Default::default(),
             woz: Default::default(),
             wfz: Default::default(),
             wsel: Default::default(),
@@ -297,7 +300,7 @@ impl Logic for Issue {
             self, clock, en_q, clear_q, last_q, waddr_q, b, g, ox, oy, cw, kx, ky, off, wa, iy0, ix0, pos_base,
             row_base, p_en, p_clear, p_last, p_wa, p_iy0, p_ix0, p_pos, a_en, a_clear, a_last, a_wa, m1, m2, m3, m4,
             m5, m6, m15, z1, z2, z3, z5, z6, z15, b_z, b_in, b_e, b_l, g_e, ox_e, oy_e, cw_e, kx_e, ps, pfirst, plast,
-            prow, gbase, gnext, pm2, pz, pb, p_shift, a_shift, shift_q, p_sh, a_sh, sh_q
+            prow, gbase, gnext, gw_r, pm2, pz, pb, p_shift, a_shift, shift_q, p_sh, a_sh, sh_q
         );
         self.desc.index.next = self.layer.val();
         // The descriptor row, registered (the `start` branch below reads the table directly).
@@ -449,6 +452,7 @@ impl Logic for Issue {
         for c in D::GROUP_WORDS..(D::GROUP_WORDS + 1) {
             self.gwz.x.next = self.desc.field[c].val();
         }
+        self.gw_r.d.next = self.gwz.y.val();
         for c in D::WOFF_FIRST..(D::WOFF_FIRST + 1) {
             self.wfz.x.next = self.desc.field[c].val();
         }
@@ -545,7 +549,7 @@ impl Logic for Issue {
                         self.g.d.next = self.zero.val();
                         self.wa.d.next = self.wsum.val();
                         self.gbase.d.next = self.zero24.val();
-                        self.gnext.d.next = self.gwz.y.val();
+                        self.gnext.d.next = self.gw_r.q.val();
                         self.g_e.d.next = self.z2.q.val();
                         if self.ox_e.q.val() {
                             self.ox.d.next = self.zero.val();
@@ -576,7 +580,7 @@ impl Logic for Issue {
                         self.g.d.next = self.g.q.val() + self.one.val();
                         self.wa.d.next = self.wsum.val();
                         self.gbase.d.next = self.gnext.q.val();
-                        self.gnext.d.next = self.gnext.q.val() + self.gwz.y.val();
+                        self.gnext.d.next = self.gnext.q.val() + self.gw_r.q.val();
                         self.g_e.d.next = self.g.q.val() == self.m2.q.val();
                     }
                 } else {
