@@ -18,4 +18,9 @@ pub struct ArrayArgs {
     /// layer).
     #[arg(long)]
     pub lane_bits: Option<u32>,
+    /// Input buffers, 1 or 2: with 2 the accelerator takes the next image's pixels while the current one computes
+    /// (an image every max(pixels, compute + 1) cycles); 1 saves the second buffer's memory. Default: chosen for
+    /// the target (2 where it fits), else 2.
+    #[arg(long)]
+    pub input_buffers: Option<usize>,
 }

@@ -98,6 +98,7 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
     };
     let cfg = pact_hdl::accel::AccelConfig::new(array.pe.unwrap_or_default(), array.simd.unwrap_or_default())?
         .with_lane_bits(array.lane_bits)?
+        .with_input_buffers(array.input_buffers.unwrap_or(2))?
         .with_target((!a.no_synth).then_some(a.target));
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // Nothing may look finished while this run works.
@@ -190,6 +191,7 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
         simd: cfg.simd(),
         compute_cycles: gen.plan.compute_cycles() as u64,
         total_cycles: gen.plan.total_cycles() as u64,
+        interval_cycles: gen.plan.interval_cycles() as u64,
         layers: layer_cycles(&gen.plan),
         macs: pact_toolchain::report::total_macs(&q) as u64,
         memory_bits: mem.total() as u64,

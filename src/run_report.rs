@@ -42,6 +42,9 @@ pub struct RunReport {
     pub compute_cycles: u64,
     /// See `compute_cycles`.
     pub total_cycles: u64,
+    /// Cycles per image in a continuous stream (the manifest's `interval_cycles`).
+    #[serde(default)]
+    pub interval_cycles: u64,
     /// The compute layers of the accelerator in order, with their cycles.
     #[serde(default)]
     pub layers: Vec<LayerCycles>,
@@ -234,8 +237,8 @@ fn accelerator_section(r: &RunReport) -> String {
         (
             "cycles per inference",
             format!(
-                "{} compute, {} with the pixels streamed",
-                r.compute_cycles, r.total_cycles
+                "{} compute, {} from the first pixel, one image every {} in a stream",
+                r.compute_cycles, r.total_cycles, r.interval_cycles
             ),
         ),
         ("memory bits", r.memory_bits.to_string()),

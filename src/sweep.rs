@@ -447,7 +447,7 @@ fn accel_point(
         seed,
         DspMode::Auto,
     )?;
-    let cycles = r.plan.total_cycles() as u64;
+    let cycles = r.plan.interval_cycles() as u64;
     Ok(Point {
         kind: "accel",
         bits: a.accel_bits,

@@ -32,12 +32,14 @@ pub fn accel_config(array: ArrayArgs, target: Option<Target>, q: &QModel, quiet:
     match (array.pe, array.simd, target) {
         (Some(pe), Some(simd), _) => Ok(AccelConfig::new(pe, simd)?
             .with_lane_bits(array.lane_bits)?
+            .with_input_buffers(array.input_buffers.unwrap_or(2))?
             .with_target(target)),
         (pe, simd, Some(t)) => {
             let fixed = Fixed {
                 pe,
                 simd,
                 lane_bits: array.lane_bits,
+                input_buffers: array.input_buffers,
             };
             let all = candidates(q, t, fixed)?;
             if !quiet {
@@ -56,7 +58,8 @@ pub fn accel_config(array: ArrayArgs, target: Option<Target>, q: &QModel, quiet:
             pe.unwrap_or(crate::defaults::DEFAULT_PE),
             simd.unwrap_or(crate::defaults::DEFAULT_SIMD),
         )?
-        .with_lane_bits(array.lane_bits)?),
+        .with_lane_bits(array.lane_bits)?
+        .with_input_buffers(array.input_buffers.unwrap_or(2))?),
     }
 }
 

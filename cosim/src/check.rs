@@ -2,7 +2,7 @@
 //! difference, the first differing layer and value.
 
 use crate::design::{self, Design};
-use crate::dut::Dut;
+use crate::dut::{Dut, Streamed};
 use anyhow::{Context, Result};
 use pact_hdl::accel::plan::Bank;
 use pact_hdl::accel::{AccelConfig, InjectedFault};
@@ -106,9 +106,11 @@ pub struct CoSimReport {
     pub labelled: bool,
     /// Expected compute cycles per inference (the manifest's `timing.compute_cycles`).
     pub compute_cycles: u64,
-    /// The manifest's `timing.total_cycles` (pixels at one per cycle plus compute cycles).
+    /// The manifest's `timing.total_cycles` (pixels at one per cycle plus compute cycles: one image's latency).
     pub total_cycles: u64,
-    /// Clock cycles simulated for the inferences (pixels in, compute, logits out; not the layer-by-layer runs).
+    /// The manifest's `timing.interval_cycles` (cycles per image in a continuous stream).
+    pub interval_cycles: u64,
+    /// Clock cycles simulated for the stream of images (pixels in, compute, logits out; not the layer-by-layer runs).
     pub cycles: u64,
     /// Wall time of those cycles.
     pub seconds: f64,
@@ -201,10 +203,42 @@ pub fn locate(dut: &mut Dut, q: &QModel, img: &[u8]) -> Result<Option<LayerDiff>
     Ok(None)
 }
 
-/// Stream `images` (`n × C·H·W` pixel codes) through `dut` and compare, for every image, the class, every logit
-/// and the compute cycle count (`compute_cycles`, the manifest's figure) with the golden model using `==`. Stops
-/// at the first mismatching image and locates its first differing layer ([`locate`]). `labels` (one per image)
-/// give the accuracy. `on_image` is called after each image with the number done.
+/// The outputs of one streamed image that differ from the golden model's (empty: all equal).
+fn compare(r: &Streamed, inf: &pact_toolchain::golden::Inference, compute_cycles: u64) -> Vec<String> {
+    let mut outputs = Vec::new();
+    if r.compute_cycles != compute_cycles {
+        outputs.push(format!(
+            "compute cycles {}, manifest {compute_cycles}",
+            r.compute_cycles
+        ));
+    }
+    if r.class != inf.class {
+        outputs.push(format!("class RTL {}, golden {}", r.class, inf.class));
+    }
+    if r.class != argmax(&r.logits) {
+        outputs.push(format!(
+            "class RTL {} is not the argmax {} of the RTL's own logits",
+            r.class,
+            argmax(&r.logits)
+        ));
+    }
+    if let Some((count, k)) = diff(&r.logits, &inf.logits) {
+        outputs.push(format!(
+            "{count} of {} logits differ, first logit {k}: RTL {}, golden {}",
+            r.logits.len(),
+            r.logits[k],
+            inf.logits[k]
+        ));
+    }
+    outputs
+}
+
+/// Stream `images` (`n × C·H·W` pixel codes) through `dut` back to back ([`Dut::stream`]: the next image loads
+/// while the current one computes, every cycle of the handshake checked) and compare, for every image, the class,
+/// every logit and the compute cycle count (`compute_cycles`, the manifest's figure) with the golden model using
+/// `==`. Stops at the first mismatching image and locates its first differing layer ([`locate`], after a reset).
+/// The first `opts.layered` images are also run layer by layer first. `labels` (one per image) give the accuracy.
+/// `on_image` is called after each image with the number done.
 pub fn check(
     dut: &mut Dut,
     q: &QModel,
@@ -228,95 +262,85 @@ pub fn check(
     let mut res = CoSimReport {
         compute_cycles,
         total_cycles: compute_cycles + px as u64,
+        interval_cycles: dut.plan().interval_cycles() as u64,
         labelled: labels.is_some(),
         simulator: "verilator",
         ..Default::default()
     };
     dut.set_input_gaps(opts.gap_seed.map(ChaCha8Rng::seed_from_u64));
-    for i in 0..n {
+    for i in 0..n.min(opts.layered) {
         let img = &images[i * px..(i + 1) * px];
-        res.images += 1;
-        if i < opts.layered {
-            match locate(dut, q, img) {
-                Ok(None) => {}
-                Ok(Some(l)) => {
-                    res.mismatch = Some(Mismatch {
-                        image: i,
-                        outputs: vec!["stored intermediate tensor differs".into()],
-                        layer: Some(l),
-                        locate_note: None,
-                    });
-                    return Ok(res);
-                }
-                Err(e) => {
-                    res.mismatch = Some(Mismatch {
-                        image: i,
-                        outputs: vec![format!("{e:#}")],
-                        layer: None,
-                        locate_note: None,
-                    });
-                    return Ok(res);
-                }
+        let outputs = match locate(dut, q, img) {
+            Ok(None) => continue,
+            Ok(Some(l)) => {
+                res.images = i + 1;
+                res.mismatch = Some(Mismatch {
+                    image: i,
+                    outputs: vec!["stored intermediate tensor differs".into()],
+                    layer: Some(l),
+                    locate_note: None,
+                });
+                return Ok(res);
             }
-        }
-        let inf = golden.infer(img);
-        let (t, c0) = (Instant::now(), dut.cycles());
-        let out = dut.infer(img).and_then(|r| Ok((r, dut.logits()?)));
-        res.seconds += t.elapsed().as_secs_f64();
-        res.cycles += dut.cycles() - c0;
-        let mut outputs = Vec::new();
-        match out {
-            Err(e) => outputs.push(format!("{e:#}")),
-            Ok((r, logits)) => {
-                res.results += 1;
-                if r.compute_cycles != compute_cycles {
-                    outputs.push(format!(
-                        "compute cycles {}, manifest {compute_cycles}",
-                        r.compute_cycles
-                    ));
-                }
-                if r.class != inf.class {
-                    outputs.push(format!("class RTL {}, golden {}", r.class, inf.class));
-                }
-                if r.class != argmax(&logits) {
-                    outputs.push(format!(
-                        "class RTL {} is not the argmax {} of the RTL's own logits",
-                        r.class,
-                        argmax(&logits)
-                    ));
-                }
-                if let Some((count, k)) = diff(&logits, &inf.logits) {
-                    outputs.push(format!(
-                        "{count} of {} logits differ, first logit {k}: RTL {}, golden {}",
-                        logits.len(),
-                        logits[k],
-                        inf.logits[k]
-                    ));
-                }
-                if labels.is_some_and(|l| l[i] as usize == r.class) {
-                    res.correct += 1;
-                }
-            }
+            Err(e) => vec![format!("{e:#}")],
+        };
+        res.images = i + 1;
+        res.mismatch = Some(Mismatch {
+            image: i,
+            outputs,
+            layer: None,
+            locate_note: None,
+        });
+        return Ok(res);
+    }
+    let (t, c0) = (Instant::now(), dut.cycles());
+    let mut bad: Option<(usize, Vec<String>)> = None;
+    let (mut correct, mut delivered) = (0usize, 0usize);
+    let streamed = dut.stream(images, &mut |i, r| {
+        delivered = i + 1;
+        let inf = golden.infer(&images[i * px..(i + 1) * px]);
+        if labels.is_some_and(|l| l[i] as usize == r.class) {
+            correct += 1;
         }
         on_image(i + 1);
-        if !outputs.is_empty() {
-            let (layer, locate_note) = match locate(dut, q, img) {
-                Ok(Some(l)) => (Some(l), None),
-                Ok(None) => (
-                    None,
-                    Some("no stored layer output differs when halting after each layer".into()),
-                ),
-                Err(e) => (None, Some(format!("locating the layer failed: {e:#}"))),
-            };
-            res.mismatch = Some(Mismatch {
-                image: i,
-                outputs,
-                layer,
-                locate_note,
-            });
+        let outputs = compare(&r, &inf, compute_cycles);
+        if outputs.is_empty() {
+            Ok(true)
+        } else {
+            bad = Some((i, outputs));
+            Ok(false)
+        }
+    });
+    res.seconds = t.elapsed().as_secs_f64();
+    res.cycles = dut.cycles() - c0;
+    res.correct = correct;
+    res.results = delivered;
+    let (image, outputs) = match (streamed, bad) {
+        (Ok(_), None) => {
+            res.images = delivered;
             return Ok(res);
         }
-    }
+        (Ok(_), Some(b)) => b,
+        // A handshake or timing error: it concerns the first image without a delivered result.
+        (Err(e), _) => (delivered.min(n.saturating_sub(1)), vec![format!("{e:#}")]),
+    };
+    res.images = image + 1;
+    // Locate the first differing layer on that image alone, from a reset (other images may be in flight).
+    let img = &images[image * px..(image + 1) * px];
+    let (layer, locate_note) = match dut.reset().and_then(|()| locate(dut, q, img)) {
+        Ok(Some(l)) => (Some(l), None),
+        Ok(None) => (
+            None,
+            Some("no stored layer output differs when halting after each layer".into()),
+        ),
+        Err(e) => (None, Some(format!("locating the layer failed: {e:#}"))),
+    };
+    res.mismatch = Some(Mismatch {
+        image,
+        outputs,
+        layer,
+        locate_note,
+    });
     Ok(res)
 }
 

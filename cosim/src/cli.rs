@@ -61,6 +61,9 @@ pub struct SimArgs {
     /// `pact gen --lane-bits`.
     #[arg(long)]
     pub lane_bits: Option<u32>,
+    /// Input buffers (1 or 2), as in `pact gen --input-buffers`.
+    #[arg(long, default_value_t = 2)]
+    pub input_buffers: usize,
     /// Write a VCD waveform of the whole run (Verilator only; large: use --limit 1).
     #[arg(long, value_name = "FILE.vcd")]
     pub trace: Option<PathBuf>,
@@ -144,7 +147,9 @@ pub fn progress_bar(n: usize, msg: &str, quiet: bool) -> ProgressBar {
 pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
     let q = load_model(&args.model)?;
     let ds = load_data(&args.data, args.limit, &q)?;
-    let config = AccelConfig::new(args.pe, args.simd)?.with_lane_bits(args.lane_bits)?;
+    let config = AccelConfig::new(args.pe, args.simd)?
+        .with_lane_bits(args.lane_bits)?
+        .with_input_buffers(args.input_buffers)?;
     let verilator = args.simulator == Simulator::Verilator;
     if !verilator && args.trace.is_some() {
         bail!("--trace needs --simulator verilator");
@@ -247,6 +252,15 @@ pub fn print_report(rep: &CoSimReport) {
         rep.compute_cycles,
         rep.total_cycles
     );
+    if rep.simulator == "verilator" && rep.results > 0 {
+        println!(
+            "streamed back to back: {} cycles for {} images, {:.1} per image (manifest interval_cycles {})",
+            rep.cycles,
+            rep.results,
+            rep.cycles as f64 / rep.results as f64,
+            rep.interval_cycles
+        );
+    }
     if rep.seconds > 0.0 {
         println!(
             "simulated: {} cycles in {:.2} s: {:.3} M cycles/s ({}, {:.1} images/s)",

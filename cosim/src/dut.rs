@@ -17,6 +17,23 @@ pub struct Inferred {
     pub compute_cycles: u64,
 }
 
+/// One result of [`Dut::stream`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Streamed {
+    /// `out_class` in the cycle `out_valid` was high.
+    pub class: usize,
+    /// The logits read through the debug port in the cycles after the result (while the next image computes).
+    pub logits: Vec<i32>,
+    /// Rising edges from the image's start to the one after which `out_valid` is high. The start is the edge that
+    /// took its last pixel, or, when the previous image was still computing then, the edge that ended the previous
+    /// result's `out_valid` cycle (the manifest's `timing.compute_cycles` when the design is right).
+    pub compute_cycles: u64,
+    /// Rising edges since the stream began, at the image's last pixel and at its result.
+    pub last_pixel_edge: u64,
+    /// See `last_pixel_edge`.
+    pub result_edge: u64,
+}
+
 /// One instance of the Verilated accelerator (top module [`Design::top`]), with its port handles and the plan it was built
 /// from. Pixels are fed one per cycle with the valid/ready handshake; results and stored tensors are read through
 /// the debug port. Every method advances the clock: [`Dut::cycles`] counts all of them.
@@ -147,14 +164,20 @@ impl Dut {
             }
         }
         self.sim.set(self.in_valid, 0);
-        if self.sim.get(self.in_ready) != 0 {
-            bail!("in_ready still high after the last pixel");
+        // One buffer: it is held until the result. Two: the other one takes the next image.
+        let want = u64::from(self.plan.input_buffers == 2);
+        if self.sim.get(self.in_ready) != want {
+            bail!(
+                "in_ready {} after the last pixel with {} input buffer(s)",
+                self.sim.get(self.in_ready),
+                self.plan.input_buffers
+            );
         }
         Ok(())
     }
 
-    /// Run one image to its result. Checks the handshake (`in_ready` high while pixels are taken and low after the
-    /// last, `busy` high during the inference; after the `out_valid` pulse `done` high, `busy` low and `out_class`
+    /// Run one image to its result. Checks the handshake (`in_ready` high while pixels are taken and, with one input
+    /// buffer, low after the last; `busy` high during the inference; after the `out_valid` pulse `done` high, `busy` low and `out_class`
     /// held) and counts the compute cycles; gives up after twice the plan's count plus 1000.
     pub fn infer(&mut self, pixels: &[u8]) -> Result<Inferred> {
         self.sim.set(self.stop_en, 0);
@@ -183,6 +206,188 @@ impl Dut {
             class,
             compute_cycles: n,
         })
+    }
+
+    /// Pulse `rst` for two cycles: the controller and the loader go back to idle with empty input buffers.
+    pub fn reset(&mut self) -> Result<()> {
+        self.sim.set(self.in_valid, 0);
+        self.sim.set(self.stop_en, 0);
+        self.sim.set(self.rst, 1);
+        self.sim.run(2)?;
+        self.sim.set(self.rst, 0);
+        Ok(())
+    }
+
+    /// Stream `images` (`n × pixels` codes) back to back: a pixel is offered in every cycle (gaps if enabled) and
+    /// taken whenever `in_ready` is high, so the next image loads while the current one computes (two input
+    /// buffers). After each `out_valid` the logits are read through the debug port while the next image runs.
+    /// `on_result(i, result)` is called for every image in order; it returns `false` to stop the stream.
+    ///
+    /// Every cycle is checked against the interface's timing contract (docs/accelerator.md), from the events seen
+    /// so far: `in_ready` is high exactly while fewer than `input_buffers` images are held (an image is held from
+    /// its last pixel to the edge after its `out_valid` cycle); `out_valid` comes only for an image that started;
+    /// `busy` is high exactly while an image is in flight, `done` exactly while the compute is idle after a
+    /// result. The compute cycles of each image are returned for the caller to compare. Any deviation is an error
+    /// naming the image and the edge. Returns the number of images whose result was delivered.
+    pub fn stream(
+        &mut self,
+        images: &[u8],
+        on_result: &mut dyn FnMut(usize, Streamed) -> Result<bool>,
+    ) -> Result<usize> {
+        let px = self.plan.pixels();
+        anyhow::ensure!(
+            px > 0 && images.len() % px == 0,
+            "{} pixel codes are not a whole number of {px}-pixel images",
+            images.len()
+        );
+        let n = images.len() / px;
+        let buffers = self.plan.input_buffers;
+        let compute = self.plan.compute_cycles() as u64;
+        let (pe, classes) = (self.plan.pe, self.plan.classes);
+        if self.sim.get(self.busy) != 0 || self.sim.get(self.in_ready) != 1 {
+            bail!("not idle (busy low, in_ready high) before the stream");
+        }
+        self.sim.set(self.stop_en, 0);
+        self.sim.set(self.sel, Bank::Logits.code() as u64);
+        // Loader: image and pixel being offered, gap cycles left before it.
+        let (mut li, mut lp, mut gap, mut draw) = (0usize, 0usize, 0u32, true);
+        // Images whose last pixel was taken: their last-pixel edges, in order.
+        let mut loaded: Vec<u64> = Vec::with_capacity(n);
+        // Images finished (result seen) and released (the edge after the result passed).
+        let (mut results, mut released) = (0usize, 0usize);
+        let mut result_edges: Vec<u64> = Vec::with_capacity(n);
+        let mut done_seen = self.sim.get(self.done) == 1;
+        // The logits being read for result `reading`: next class to address, values so far.
+        let mut reading: Option<(usize, usize, Vec<i32>, Streamed)> = None;
+        let mut delivered = 0usize;
+        let mut edge = 0u64;
+        loop {
+            // Drive this cycle's inputs.
+            // Before each pixel, a gap of 1–3 cycles with probability 1/4 (if gaps are enabled).
+            if draw && li < n {
+                draw = false;
+                if let Some(r) = self.gaps.as_mut() {
+                    if r.gen_ratio(1, 4) {
+                        gap = r.gen_range(1..=3);
+                    }
+                }
+            }
+            let offer = li < n && gap == 0;
+            self.sim.set(self.in_valid, u64::from(offer));
+            self.sim
+                .set(self.in_data, if offer { images[li * px + lp] as u64 } else { 0 });
+            let read_class = reading.as_ref().map(|r| r.1);
+            if let Some(c) = read_class {
+                self.sim.set(self.lane, (c % pe) as u64);
+                self.sim.set(self.addr, (c / pe) as u64);
+            }
+            // The contract's expectations for this cycle, from the events so far.
+            let held = loaded.len() - released;
+            let ready_want = held < buffers;
+            let ready = self.sim.get(self.in_ready) == 1;
+            if ready != ready_want {
+                bail!(
+                    "edge {edge} (image {}): in_ready {} but {held} image(s) held in {buffers} input buffer(s)",
+                    li.min(n - 1),
+                    u8::from(ready)
+                );
+            }
+            let computing = results < loaded.len() || result_edges.len() > released;
+            let busy_want = held > 0 || lp > 0 || computing;
+            if (self.sim.get(self.busy) == 1) != busy_want {
+                bail!(
+                    "edge {edge}: busy {} but an image in flight is {busy_want}",
+                    self.sim.get(self.busy)
+                );
+            }
+            let idle = !computing;
+            let done_want = idle && done_seen;
+            if (self.sim.get(self.done) == 1) != done_want {
+                bail!(
+                    "edge {edge}: done {} but the compute is {} after {results} result(s)",
+                    self.sim.get(self.done),
+                    if idle { "idle" } else { "busy" }
+                );
+            }
+            self.sim.tick()?;
+            edge += 1;
+            // What the edge did.
+            if result_edges.len() > released && edge == result_edges[released] + 1 {
+                released += 1;
+            }
+            if offer && ready {
+                draw = true;
+                lp += 1;
+                if lp == px {
+                    loaded.push(edge);
+                    li += 1;
+                    lp = 0;
+                }
+            } else {
+                gap = gap.saturating_sub(1);
+            }
+            if let (Some(c), Some((_, _, vals, _))) = (read_class, reading.as_mut()) {
+                vals.push(self.sim.get(self.data) as u32 as i32);
+                if c + 1 == classes {
+                    let (i, _, vals, mut out) = reading.take().expect("reading");
+                    out.logits = vals;
+                    delivered += 1;
+                    if !on_result(i, out)? {
+                        return Ok(delivered);
+                    }
+                } else if let Some(r) = reading.as_mut() {
+                    r.1 += 1;
+                }
+            }
+            if self.sim.get(self.out_valid) == 1 {
+                let i = results;
+                if i >= loaded.len() {
+                    bail!("edge {edge}: out_valid for image {i}, whose last pixel was not taken yet");
+                }
+                if reading.is_some() {
+                    bail!(
+                        "edge {edge}: result of image {i} while the logits of image {} are still being read",
+                        i - 1
+                    );
+                }
+                let start = match i.checked_sub(1) {
+                    Some(p) if buffers == 2 => loaded[i].max(result_edges[p] + 1),
+                    _ => loaded[i],
+                };
+                result_edges.push(edge);
+                results += 1;
+                done_seen = true;
+                reading = Some((
+                    i,
+                    0,
+                    Vec::with_capacity(classes),
+                    Streamed {
+                        class: self.sim.get(self.out_class) as usize,
+                        logits: Vec::new(),
+                        compute_cycles: edge - start,
+                        last_pixel_edge: loaded[i],
+                        result_edge: edge,
+                    },
+                ));
+            } else if results < loaded.len() {
+                let i = results;
+                let start = match i.checked_sub(1) {
+                    Some(p) if buffers == 2 => loaded[i].max(result_edges[p] + 1),
+                    _ => loaded[i],
+                };
+                if edge > start + 2 * compute + 1000 {
+                    bail!(
+                        "image {i}: no out_valid within {} cycles of its start",
+                        2 * compute + 1000
+                    );
+                }
+            }
+            if delivered == n && reading.is_none() && released == results {
+                break;
+            }
+        }
+        self.sim.set(self.in_valid, 0);
+        Ok(delivered)
     }
 
     /// Run one image and halt after compute layer `layer` (`dbg_stop_en`, `dbg_stop_layer`): its output stays in

@@ -165,6 +165,7 @@ pub fn run_icarus(q: &QModel, images: &[u8], labels: Option<&[u8]>, opts: &RunOp
     let mut res = CoSimReport {
         compute_cycles: design.compute_cycles,
         total_cycles: design.compute_cycles + px as u64,
+        interval_cycles: plan.interval_cycles() as u64,
         labelled: labels.is_some(),
         seconds: run.run_time.as_secs_f64(),
         simulator: "icarus",

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use pact_cosim::{fixtures, CheckOptions, CoSimReport, RunOptions};
+use pact_hdl::accel::AccelConfig;
 use std::time::Instant;
 
 fn summary(name: &str, r: &CoSimReport, wall: f64) {
@@ -66,7 +67,8 @@ fn default_model_equals_golden_on_the_test_split() {
 }
 
 /// Pixels offered with random gaps (in_valid low for 1–3 cycles before a quarter of the pixels): same results,
-/// same compute cycles.
+/// same compute cycles. Checked where the gaps show: one input buffer (the pixels add to every image's time) and
+/// an 8 × 8 array whose compute is shorter than the 784 pixels (two buffers: the stream is input-bound).
 #[test]
 fn input_gaps_change_nothing() {
     let seed = env_u64("PACT_COSIM_SEED", 5);
@@ -74,25 +76,78 @@ fn input_gaps_change_nothing() {
     let q = fixtures::default_model().unwrap();
     let ds = mnist_test();
     let n = 20;
-    let opts = RunOptions {
-        cache_dir: Some(cache()),
-        config: default_array(),
-        check: CheckOptions {
-            layered: 1,
-            gap_seed: Some(seed),
-        },
-        ..Default::default()
-    };
-    let t = Instant::now();
-    let r = pact_cosim::run(
-        &q,
-        &ds.images[..n * ds.pixels_per_image()],
-        Some(&ds.labels[..n]),
-        &opts,
-    )
-    .unwrap();
-    summary("default_gaps", &r, t.elapsed().as_secs_f64());
-    assert_eq!(r.images, n);
-    // The gaps cost cycles beyond one pixel per cycle: the stream really had gaps.
-    assert!(r.cycles > n as u64 * (r.total_cycles + 10), "{} cycles", r.cycles);
+    for config in [
+        default_array().with_input_buffers(1).unwrap(),
+        AccelConfig::new(8, 8).unwrap(),
+    ] {
+        let opts = RunOptions {
+            cache_dir: Some(cache()),
+            config,
+            check: CheckOptions {
+                layered: 1,
+                gap_seed: Some(seed),
+            },
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let r = pact_cosim::run(
+            &q,
+            &ds.images[..n * ds.pixels_per_image()],
+            Some(&ds.labels[..n]),
+            &opts,
+        )
+        .unwrap();
+        summary("default_gaps", &r, t.elapsed().as_secs_f64());
+        assert_eq!(r.images, n);
+        // The gaps cost cycles beyond one pixel per cycle: the stream really had gaps.
+        assert!(r.cycles > n as u64 * (r.interval_cycles + 10), "{} cycles", r.cycles);
+    }
+}
+
+/// Images streamed back to back take exactly the timing contract's cycles: the first image's pixels and compute,
+/// then one image per `interval_cycles` (max(pixels, compute + 1) with two input buffers, pixels + compute + 1 with
+/// one), then the reads of the last logits (one cycle per class). Compute-bound (the default 1 × 4), input-bound
+/// (8 × 8: 448 compute cycles < 784 pixels) and single-buffered.
+#[test]
+fn a_stream_takes_one_image_per_interval() {
+    let q = fixtures::default_model().unwrap();
+    let ds = mnist_test();
+    let n = 12u64;
+    for (config, bound) in [
+        (default_array(), "compute"),
+        (AccelConfig::new(8, 8).unwrap(), "input"),
+        (default_array().with_input_buffers(1).unwrap(), "one buffer"),
+    ] {
+        let opts = RunOptions {
+            cache_dir: Some(cache()),
+            config,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let r = pact_cosim::run(
+            &q,
+            &ds.images[..n as usize * ds.pixels_per_image()],
+            Some(&ds.labels[..n as usize]),
+            &opts,
+        )
+        .unwrap();
+        summary("stream", &r, t.elapsed().as_secs_f64());
+        let plan = &r.design.as_ref().unwrap().report.plan;
+        let (p, c) = (plan.pixels() as u64, plan.compute_cycles() as u64);
+        let interval = match (plan.input_buffers, bound) {
+            (2, "compute") => c + 1,
+            (2, _) => p,
+            _ => p + c + 1,
+        };
+        assert!(
+            (bound == "compute") == (c + 1 > p) || plan.input_buffers == 1,
+            "{bound}-bound: {c} compute cycles, {p} pixels"
+        );
+        assert_eq!(r.interval_cycles, interval, "{bound}-bound: the manifest's interval");
+        assert_eq!(
+            r.cycles,
+            p + c + (n - 1) * interval + plan.classes as u64,
+            "{bound}-bound: {n} images streamed"
+        );
+    }
 }

@@ -16,7 +16,7 @@ pub const FILE: &str = "manifest.json";
 pub const FORMAT: &str = "pact-accel";
 /// The version this build writes and reads. 3: digit passes (`widths.lane_bits`, `layers[].digits`,
 /// `bubbles_per_pass`); 2: the typed manifest (version 1 was written untyped).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,6 +73,8 @@ pub struct Config {
     pub simd: usize,
     /// The device the design was checked against (a [`crate::Device`] name), or `any`.
     pub target: String,
+    /// Input buffers: 2 takes the next image while the current one computes, 1 does not.
+    pub input_buffers: usize,
 }
 
 /// A port of the top module.
@@ -115,8 +117,11 @@ pub struct Timing {
     pub pixels_per_image: usize,
     /// Rising edges from the one that takes the last pixel to the one after which `out_valid` is high.
     pub compute_cycles: u64,
-    /// `compute_cycles` plus one cycle per pixel.
+    /// `compute_cycles` plus one cycle per pixel: the latency of one image from its first pixel.
     pub total_cycles: u64,
+    /// Cycles per image in a continuous stream: `max(pixels, compute_cycles + 1)` with two input buffers,
+    /// `pixels + compute_cycles + 1` with one. Inferences per second are `f_clk / interval_cycles`.
+    pub interval_cycles: u64,
     /// The formula `Σ ⌈M/PE⌉·⌈N/SIMD⌉` (× output positions for a conv).
     pub formula_cycles: u64,
     /// Beats issued (cycles the array does useful work).
@@ -412,6 +417,7 @@ impl Manifest {
                 pe: 1,
                 simd: 1,
                 target: "any".into(),
+                input_buffers: 1,
             },
             ports,
             widths: Widths {
@@ -427,6 +433,7 @@ impl Manifest {
                 pixels_per_image: 0,
                 compute_cycles: 0,
                 total_cycles: 0,
+                interval_cycles: 0,
                 formula_cycles: 0,
                 beat_cycles: 0,
                 compute_over_formula: 0.0,

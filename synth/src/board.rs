@@ -710,6 +710,7 @@ pub fn standin_manifest() -> pact_device::Manifest {
     .collect();
     let mut m = pact_device::Manifest::minimal(&a.module, ports);
     m.timing.total_cycles = 18;
+    m.timing.interval_cycles = 18;
     m.resources.macs_per_inference = 16;
     m
 }

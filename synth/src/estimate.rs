@@ -19,7 +19,8 @@ pub struct ManifestInfo {
     pub ports: Option<AccelPorts>,
     /// The pre-synthesis estimate (`resources`, see [`pact_device::manifest::Resources::estimate`]).
     pub estimate: Option<Estimate>,
-    /// Clock cycles per inference, pixels streamed at one per cycle included (`timing.total_cycles`).
+    /// Clock cycles per inference in a continuous stream of images at one pixel per cycle (`timing.interval_cycles`:
+    /// with two input buffers the next image loads while the current one computes).
     pub cycles_per_inference: Option<u64>,
     /// Multiply-accumulate operations per inference (`resources.macs_per_inference`).
     pub macs_per_inference: Option<u64>,
@@ -35,7 +36,7 @@ impl ManifestInfo {
             top: Some(m.top.clone()),
             ports: Some(ports_from_manifest(&m.top, &m.ports)?),
             estimate: Some(m.estimate()),
-            cycles_per_inference: Some(m.timing.total_cycles),
+            cycles_per_inference: Some(m.timing.interval_cycles),
             macs_per_inference: Some(m.resources.macs_per_inference),
             classes: Some(m.model.classes as u64),
         })
@@ -118,6 +119,7 @@ mod tests {
         let mut m = Manifest::minimal("top", pact_ports());
         m.model.classes = 10;
         m.timing.total_cycles = 9784;
+        m.timing.interval_cycles = 9000;
         m.memory_bits.total = 60000;
         m.resources.mac_lanes = 16;
         m.resources.mac_operand_bits = [4, 3];
@@ -146,7 +148,7 @@ mod tests {
             (e.rom_bits, e.multipliers, e.luts, e.spram_buffers),
             (Some(41000), Some(4), Some(4321), false)
         );
-        assert_eq!(info.cycles_per_inference, Some(9784));
+        assert_eq!(info.cycles_per_inference, Some(9000));
         assert_eq!(info.macs_per_inference, Some(100000));
         assert_eq!(info.classes, Some(10));
     }

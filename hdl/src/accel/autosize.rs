@@ -1,4 +1,4 @@
-//! Automatic sizing: the array shape (PE × SIMD) and lane width with the most inferences per second that fits a
+//! Automatic sizing: the array shape (PE × SIMD), lane width and input buffers with the most inferences per second that fits a
 //! device, chosen from the estimate before any tool runs.
 //!
 //! Every candidate is planned ([`Plan::new`], which applies the fit rule of `pact synth` for memory and
@@ -123,7 +123,9 @@ pub struct Candidate {
     pub simd: usize,
     /// Lane (digit) width.
     pub lane_bits: u32,
-    /// Cycles per inference (compute after the last pixel plus the pixels streamed in).
+    /// Input buffers (2: the next image loads while the current one computes).
+    pub input_buffers: usize,
+    /// Cycles per inference in a continuous stream ([`Plan::interval_cycles`]).
     pub cycles: usize,
     /// Parallel MAC lanes `pe × simd` and the model's MACs per cycle (MACs per inference / compute cycles).
     pub lanes: usize,
@@ -142,11 +144,12 @@ impl Candidate {
     pub fn line(&self, device: Device) -> String {
         let d = device.spec();
         format!(
-            "--pe {} --simd {} --lane-bits {}: {} cycles per inference, {:.0} inferences/s at {} MHz, {:.1} MACs \
-             per cycle; estimate {} LUT4 ({:.0} %), {} FF, {}/{} DSP, {} memory bits",
+            "--pe {} --simd {} --lane-bits {} --input-buffers {}: {} cycles per inference, {:.0} inferences/s at {} \
+             MHz, {:.1} MACs per cycle; estimate {} LUT4 ({:.0} %), {} FF, {}/{} DSP, {} memory bits",
             self.pe,
             self.simd,
             self.lane_bits,
+            self.input_buffers,
             self.cycles,
             self.inferences_per_s,
             reference_mhz(device),
@@ -170,6 +173,8 @@ pub struct Fixed {
     pub simd: Option<usize>,
     /// `--lane-bits`.
     pub lane_bits: Option<u32>,
+    /// `--input-buffers`.
+    pub input_buffers: Option<usize>,
 }
 
 /// Every candidate that fits `device`, best first (fewest cycles per inference, then fewest LUTs). An empty list
@@ -185,6 +190,11 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
         Some(k) => vec![k],
         None => lane_bits_candidates(&ops),
     };
+    // Two input buffers first: one is tried for the memory it saves, and only wins where two do not fit.
+    let buffers = match fixed.input_buffers {
+        Some(n) => vec![n],
+        None => vec![2, 1],
+    };
     let spec = device.spec();
     let mut out = Vec::new();
     let mut first_error: Option<HdlError> = None;
@@ -193,9 +203,10 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
             if pe % simd != 0 && simd % pe != 0 {
                 continue;
             }
-            for &k in &ks {
+            for (&k, &nb) in ks.iter().flat_map(|k| buffers.iter().map(move |b| (k, b))) {
                 let cfg = AccelConfig::new(pe, simd)?
                     .with_lane_bits(Some(k))?
+                    .with_input_buffers(nb)?
                     .with_target(Some(device));
                 let plan = match Plan::new(q, &cfg) {
                     Ok(p) => p,
@@ -211,13 +222,14 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
                 {
                     continue;
                 }
-                let cycles = plan.total_cycles();
+                let cycles = plan.interval_cycles();
                 let macs: usize = plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum();
                 out.push(Candidate {
                     config: cfg,
                     pe,
                     simd,
                     lane_bits: plan.lane_bits,
+                    input_buffers: nb,
                     cycles,
                     lanes: pe * simd,
                     macs_per_cycle: macs as f64 / plan.compute_cycles() as f64,

@@ -311,16 +311,22 @@ pub fn ports() -> Vec<(&'static str, &'static str, usize, &'static str)> {
             "in_ready",
             "out",
             1,
-            "a pixel is taken at the next rising edge if in_valid",
+            "a pixel is taken at the next rising edge if in_valid (low only while every input buffer holds an \
+             unfinished image)",
         ),
         ("out_valid", "out", 1, "one-cycle pulse: out_class is the new result"),
         ("out_class", "out", 16, "index of the largest logit (lowest on ties)"),
-        ("busy", "out", 1, "from the first accepted pixel to the result"),
+        (
+            "busy",
+            "out",
+            1,
+            "an image is in flight (first accepted pixel to its result)",
+        ),
         (
             "done",
             "out",
             1,
-            "from the result (or a debug halt) to the next first pixel",
+            "compute idle after a result (or a debug halt), until the next image starts",
         ),
         ("dbg_stop_en", "in", 1, "halt after layer dbg_stop_layer"),
         ("dbg_stop_layer", "in", 16, "compute layer to halt after"),
@@ -336,7 +342,7 @@ pub fn ports() -> Vec<(&'static str, &'static str, usize, &'static str)> {
             "dbg_data",
             "out",
             32,
-            "debug read data, one cycle after the address (while in_ready)",
+            "debug read data, one cycle after the address (memories while the compute is idle)",
         ),
     ]
 }
@@ -360,6 +366,7 @@ fn manifest(q: &QModel, plan: &Plan, top: &TopName, verilog_lines: usize) -> Man
             pe: plan.pe,
             simd: plan.simd,
             target: plan.target.map_or("any", |d| d.name()).into(),
+            input_buffers: plan.input_buffers,
         },
         ports: ports()
             .into_iter()
@@ -383,6 +390,7 @@ fn manifest(q: &QModel, plan: &Plan, top: &TopName, verilog_lines: usize) -> Man
             pixels_per_image: plan.pixels(),
             compute_cycles: compute as u64,
             total_cycles: plan.total_cycles() as u64,
+            interval_cycles: plan.interval_cycles() as u64,
             formula_cycles: formula as u64,
             beat_cycles: plan.beat_cycles() as u64,
             compute_over_formula: compute as f64 / formula as f64,
@@ -397,7 +405,9 @@ fn manifest(q: &QModel, plan: &Plan, top: &TopName, verilog_lines: usize) -> Man
                 finish: timing::FINISH,
             },
             definition: "compute_cycles: rising edges from the one that accepts the last pixel to the one after \
-                         which out_valid is high; total_cycles adds one cycle per pixel"
+                         which out_valid is high; total_cycles adds one cycle per pixel (the latency from the first \
+                         pixel); interval_cycles: cycles per image in a continuous stream, max(pixels, \
+                         compute_cycles + 1) with two input buffers, pixels + compute_cycles + 1 with one"
                 .into(),
         },
         layers: (0..plan.layers.len()).map(|i| layer_entry(q, plan, i)).collect(),
@@ -466,7 +476,19 @@ fn memories(plan: &Plan) -> Vec<manifest::Memory> {
     } else {
         "packed"
     };
-    let mut memories = vec![ram("input buffer".into(), plan.simd, plan.input_depth, 8, Some(layout))];
+    let layout = format!(
+        "{layout}; {} buffer(s) of {} words at word offsets of {}",
+        plan.input_buffers,
+        plan.input_depth,
+        plan.input_stride()
+    );
+    let mut memories = vec![ram(
+        "input buffer".into(),
+        plan.simd,
+        plan.input_ram_depth(),
+        8,
+        Some(&layout),
+    )];
     for (i, b) in [Bank::A, Bank::B].iter().enumerate() {
         let (depth, width) = (plan.bank_depth[i], plan.bank_bits[i] as usize);
         memories.push(ram(format!("bank {}", b.name()), plan.simd, depth, width, None));

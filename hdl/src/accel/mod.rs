@@ -61,6 +61,7 @@ pub struct AccelConfig {
     simd: usize,
     target: Option<Device>,
     lane_bits: Option<u32>,
+    input_buffers: usize,
 }
 
 impl Default for AccelConfig {
@@ -71,6 +72,7 @@ impl Default for AccelConfig {
             simd: 4,
             target: None,
             lane_bits: None,
+            input_buffers: 2,
         }
     }
 }
@@ -94,6 +96,7 @@ impl AccelConfig {
             simd,
             target: None,
             lane_bits: None,
+            input_buffers: 2,
         })
     }
 
@@ -116,6 +119,24 @@ impl AccelConfig {
             }
         }
         Ok(AccelConfig { lane_bits: k, ..self })
+    }
+
+    /// The number of input buffers (`--input-buffers`, 1 or 2; default 2). With two, the accelerator takes the next
+    /// image's pixels while the current one computes (an image every `max(pixels, compute + 1)` cycles); one buffer
+    /// halves the input buffer's memory and takes an image every `pixels + compute + 1` cycles.
+    pub fn with_input_buffers(self, n: usize) -> Result<Self, HdlError> {
+        if !(1..=2).contains(&n) {
+            return Err(HdlError::new(format!("--input-buffers {n}: must be 1 or 2")));
+        }
+        Ok(AccelConfig {
+            input_buffers: n,
+            ..self
+        })
+    }
+
+    /// Input buffers (1 or 2).
+    pub fn input_buffers(&self) -> usize {
+        self.input_buffers
     }
 
     /// The lane digit width chosen with [`Self::with_lane_bits`], if any.
@@ -265,5 +286,7 @@ pub fn build(plan: &Plan, files: Vec<Vec<String>>) -> Result<Accel, HdlError> {
         logit_depth: last.groups,
         pixels: plan.pixels(),
         replicated: plan.input_replicated,
+        input_buffers: plan.input_buffers,
+        input_stride: plan.input_stride(),
     }))
 }

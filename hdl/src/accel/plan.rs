@@ -266,8 +266,10 @@ pub struct Plan {
     pub input: [usize; 3],
     /// Input buffer replicated (first compute layer is a conv) or packed (dense).
     pub input_replicated: bool,
-    /// Words per input-buffer lane.
+    /// Words per input-buffer lane (one image).
     pub input_depth: usize,
+    /// Input buffers (1 or 2, see [`AccelConfig::with_input_buffers`]).
+    pub input_buffers: usize,
     pub layers: Vec<LayerPlan>,
     /// Digit width `k` of the passes (see [`Pass`]).
     pub lane_bits: u32,
@@ -690,6 +692,7 @@ impl<'a> Planner<'a> {
             input: self.input,
             input_replicated: self.input_replicated,
             input_depth: self.input_depth,
+            input_buffers: cfg.input_buffers(),
             layers,
             lane_bits: self.k,
             ka,
@@ -848,6 +851,14 @@ impl Plan {
             .map(|(k, it)| planner.layer(k, it))
             .collect::<Result<Vec<_>, _>>()?;
         let plan = planner.finish(layers, cfg)?;
+        if plan.input_ram_depth() > MAX_DEPTH {
+            return Err(err(format!(
+                "input buffer: {} buffers of {} words per lane exceed the {MAX_DEPTH}-word lane RAM (try \
+                 --input-buffers 1)",
+                plan.input_buffers,
+                plan.input_stride()
+            )));
+        }
         if let Some(device) = plan.target {
             pact_device::check_fit(device, &super::emit::fit_estimate(&plan))
                 .map_err(|e| HdlError::DoesNotFit(e.to_string()))?;
@@ -918,9 +929,37 @@ impl Plan {
     }
 
     /// Cycles from the first pixel offered (with `in_valid` held high) to `out_valid`: one pixel per cycle, then
-    /// [`Self::compute_cycles`].
+    /// [`Self::compute_cycles`] (the latency of one image).
     pub fn total_cycles(&self) -> usize {
         self.pixels() + self.compute_cycles()
+    }
+
+    /// Cycles per image in a continuous stream (`in_valid` held high, one image after another): with two input
+    /// buffers the next image loads while the current one computes, `max(pixels, compute_cycles + 1)`; with one,
+    /// `pixels + compute_cycles + 1` (the `+ 1` is the FINISH cycle, after which the buffer is free). The
+    /// throughput is `f_clk / interval_cycles` inferences per second.
+    pub fn interval_cycles(&self) -> usize {
+        let c = self.compute_cycles() + timing::FINISH;
+        if self.input_buffers == 2 {
+            self.pixels().max(c)
+        } else {
+            self.pixels() + c
+        }
+    }
+
+    /// Word offset of the second input buffer in each input lane RAM: the first power of two at or above
+    /// [`Self::input_depth`] (the buffer select is then one address bit); with one buffer, `input_depth`.
+    pub fn input_stride(&self) -> usize {
+        if self.input_buffers == 2 {
+            self.input_depth.next_power_of_two()
+        } else {
+            self.input_depth
+        }
+    }
+
+    /// Words per input lane RAM (every buffer).
+    pub fn input_ram_depth(&self) -> usize {
+        self.input_buffers * self.input_stride()
     }
 
     /// The issue's formula `Σ ⌈M/pe⌉·⌈N/simd⌉` (× output positions for a conv) over the layers.
@@ -941,7 +980,7 @@ impl Plan {
             .flat_map(|l| l.weights.iter().map(|b| b.index.len() * b.bits as usize))
             .sum();
         let weights_exact: usize = self.layers.iter().map(|l| l.m * l.fan_in * l.wbits as usize).sum();
-        let input = self.simd * self.input_depth * 8;
+        let input = self.simd * self.input_ram_depth() * 8;
         let banks = (0..2)
             .map(|i| self.simd * self.bank_depth[i] * self.bank_bits[i] as usize)
             .sum();

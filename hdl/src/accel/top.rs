@@ -12,7 +12,7 @@ use crate::resize::ZeroResize;
 use crate::rom::CHANNEL_BITS;
 use rust_hdl::prelude::*;
 
-/// Controller state `LOAD`: accepting pixels (`in_ready` high).
+/// Controller state `IDLE`: no image in computation (the loader, which fills the input buffers, runs on its own).
 pub const ST_LOAD: u64 = 0;
 /// Controller state `START`: one cycle to load the layer's counters.
 pub const ST_START: u64 = 1;
@@ -40,22 +40,32 @@ pub struct AccelParts {
     pub logit_depth: usize,
     pub pixels: usize,
     pub replicated: bool,
+    /// Input buffers (1 or 2) and the word offset of the second one in each lane RAM (a power of two above the
+    /// first buffer's addresses, so the buffer select is one address bit).
+    pub input_buffers: usize,
+    pub input_stride: usize,
 }
 
 /// The whole-model accelerator (rust-hdl emits it as module `top`; `generate` renames it, `pact_accel` by default).
 ///
 /// Interface (all synchronous to the rising edge of `clk`; see docs/accelerator.md for the timing):
-/// * `rst` (in): synchronous reset of the controller (back to `LOAD`, nothing else is cleared);
+/// * `rst` (in): synchronous reset of the controller and the loader (back to idle with empty input buffers,
+///   nothing else is cleared);
 /// * `in_valid`, `in_data[7:0]` (in), `in_ready` (out): pixel codes in C×H×W order, one accepted at every rising
-///   edge with `in_valid & in_ready`; `in_ready` is high exactly while the controller waits for pixels;
-/// * `out_valid` (out): high for one cycle when an inference is complete; `out_class[15:0]` (out): the index of
-///   the largest logit (lowest index on ties), valid from that cycle until the next inference completes;
-/// * `busy` (out): high from the first accepted pixel until the result; `done` (out): high from the result (or a
-///   debug halt) until the next image's first pixel;
+///   edge with `in_valid & in_ready`. With two input buffers the loader takes the next image while the current one
+///   computes: `in_ready` is low only while both buffers hold an image that has no result yet; with one buffer it
+///   is low from an image's last pixel to the cycle after its result;
+/// * `out_valid` (out): high for one cycle when an inference is complete (results come in input order);
+///   `out_class[15:0]` (out): the index of the largest logit (lowest index on ties), valid from that cycle until
+///   the next result;
+/// * `busy` (out): high while an image is in flight (from its first accepted pixel to its result);
+///   `done` (out): high while the compute is idle after a result (or a debug halt), until the next image's
+///   computation starts;
 /// * debug: `dbg_stop_en`, `dbg_stop_layer[15:0]` (in) halt after that compute layer (its output stays in its
-///   bank; `done` rises, `out_valid` does not); `dbg_sel[1:0]` (0 input buffer, 1 bank A, 2 bank B, 3 logits),
-///   `dbg_lane[15:0]`, `dbg_addr[15:0]` (in) select a word that appears on `dbg_data[31:0]` (out) one cycle later
-///   while `in_ready` is high (logits as signed 32-bit values, codes zero-extended).
+///   bank; `done` rises, `out_valid` does not); `dbg_sel[1:0]` (0 input buffer of the last image computed, 1 bank A,
+///   2 bank B, 3 logits), `dbg_lane[15:0]`, `dbg_addr[15:0]` (in) select a word that appears on `dbg_data[31:0]`
+///   (out) one cycle later; activation memories while the compute is idle, logits at any time until the next
+///   image's last layer writes them (logits as signed 32-bit values, codes zero-extended).
 #[derive(LogicBlock)]
 pub struct Accel {
     /// Clock (rising edge).
@@ -124,8 +134,26 @@ pub struct Accel {
     /// The layer's weights are two's-complement (descriptor `twos`).
     twos_r: DFF<Bit>,
     src_d: Vec<Signal<Local, Bits<8>>>,
-    loading: Signal<Local, Bit>,
-    not_loading: DFF<Bit>,
+    /// The compute is idle (`state == IDLE`, from a register of its own).
+    idle: Signal<Local, Bit>,
+    not_idle: DFF<Bit>,
+    /// The input buffer the loader fills, the one the current image is computed from, the one the next image
+    /// starts from; buffer `b` holds a whole image not yet finished (`full0`, `full1`).
+    fill: DFF<Bit>,
+    cb: DFF<Bit>,
+    nb: DFF<Bit>,
+    full0: DFF<Bit>,
+    full1: DFF<Bit>,
+    fill_full: Signal<Local, Bit>,
+    take: Signal<Local, Bit>,
+    take_last: Signal<Local, Bit>,
+    go: Signal<Local, Bit>,
+    /// Two input buffers (else the flags above stay at buffer 0).
+    dbl: Constant<Bit>,
+    /// The address bit of the second input buffer (`input_stride`), or 0 with one buffer.
+    ib_hi: Constant<A16>,
+    ib_w: Signal<Local, A16>,
+    ib_r: Signal<Local, A16>,
     pact_v: Vec<Signal<Local, Bit>>,
     dsel8: Signal<Local, Bits<8>>,
     st_load: Constant<Bits<3>>,
@@ -168,7 +196,11 @@ impl Accel {
             logit_depth,
             pixels,
             replicated,
+            input_buffers,
+            input_stride,
         } = parts;
+        assert!(matches!(input_buffers, 1 | 2), "input buffers must be 1 or 2");
+        let ram_depth = |(depth, bits): (usize, usize)| (input_buffers * input_stride.max(depth), bits);
         let ram8 = |(depth, bits): (usize, usize)| (0..simd).map(|_| LaneRam::new(depth, bits)).collect::<Vec<_>>();
         Self {
             clk: Default::default(),
@@ -192,7 +224,7 @@ impl Accel {
             array,
             pact: pacts,
             wmem,
-            inbuf: ram8(input),
+            inbuf: ram8(ram_depth(input)),
             bank_a: ram8(banks[0]),
             bank_b: ram8(banks[1]),
             lram: (0..pe).map(|_| LaneRam::new(logit_depth, 32)).collect(),
@@ -221,8 +253,21 @@ impl Accel {
             last_r: Default::default(),
             twos_r: Default::default(),
             src_d: (0..simd).map(|_| Default::default()).collect(),
-            loading: Default::default(),
-            not_loading: Default::default(),
+            idle: Default::default(),
+            not_idle: Default::default(),
+            fill: Default::default(),
+            cb: Default::default(),
+            nb: Default::default(),
+            full0: Default::default(),
+            full1: Default::default(),
+            fill_full: Default::default(),
+            take: Default::default(),
+            take_last: Default::default(),
+            go: Default::default(),
+            dbl: Constant::new(input_buffers == 2),
+            ib_hi: Constant::new(bits(if input_buffers == 2 { input_stride as u64 } else { 0 })),
+            ib_w: Default::default(),
+            ib_r: Default::default(),
             pact_v: (0..pe).map(|_| Default::default()).collect(),
             dsel8: Default::default(),
             st_load: Constant::new(bits(ST_LOAD)),
@@ -253,29 +298,8 @@ impl Logic for Accel {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self,
-            clk,
-            state,
-            layer,
-            pc,
-            il,
-            iw,
-            rg,
-            chan_r,
-            done_r,
-            class_r,
-            s1_en,
-            s1_clear,
-            s1_shift,
-            s1_sh,
-            s1_last,
-            src_a,
-            src_b,
-            dst_a,
-            dst_b,
-            last_r,
-            twos_r,
-            not_loading
+            self, clk, state, layer, pc, il, iw, rg, chan_r, done_r, class_r, s1_en, s1_clear, s1_shift, s1_sh,
+            s1_last, src_a, src_b, dst_a, dst_b, last_r, twos_r, not_idle, fill, cb, nb, full0, full1
         );
         self.ltab.index.next = self.layer.q.val();
         // The layer's descriptor, decoded into registers: valid from the cycle after START (in which `layer` is new),
@@ -294,9 +318,34 @@ impl Logic for Accel {
         for c in T::TWOS..(T::TWOS + 1) {
             self.twos_r.d.next = self.ltab.field[c].val() != self.zero.val();
         }
-        // `state == LOAD`, from a register of its own (set from the next state below; 0 = LOAD at power-up): it selects
+        // `state == IDLE`, from a register of its own (set from the next state below; 0 = IDLE at power-up): it selects
         // the memories' read addresses.
-        self.loading.next = !self.not_loading.q.val();
+        self.idle.next = !self.not_idle.q.val();
+        // The loader: it fills buffer `fill` while that buffer holds no unfinished image.
+        self.fill_full.next = self.full0.q.val();
+        if self.fill.q.val() {
+            self.fill_full.next = self.full1.q.val();
+        }
+        self.take.next = self.in_valid.val() & !self.fill_full.val();
+        self.take_last.next = self.take.val() & (self.pc.q.val() == self.npix_m.val());
+        // The next image is ready: its buffer is full, or its last pixel is taken at this edge.
+        self.go.next = self.take_last.val() & (self.fill.q.val() == self.nb.q.val());
+        if self.nb.q.val() {
+            if self.full1.q.val() {
+                self.go.next = true;
+            }
+        } else if self.full0.q.val() {
+            self.go.next = true;
+        }
+        // The buffers' address bit: the loader writes buffer `fill`, the compute and the debug port read buffer `cb`.
+        self.ib_w.next = self.zero.val();
+        if self.fill.q.val() {
+            self.ib_w.next = self.ib_hi.val();
+        }
+        self.ib_r.next = self.zero.val();
+        if self.cb.q.val() {
+            self.ib_r.next = self.ib_hi.val();
+        }
 
         // Beat issue and stage 1 (RAM and weight ROM reads).
         self.issue.clock.next = self.clk.val();
@@ -343,19 +392,17 @@ impl Logic for Accel {
         // Activation memories.
         for s in 0..self._simd {
             self.inbuf[s].clock.next = self.clk.val();
-            self.inbuf[s].we.next = self.loading.val()
-                & self.in_valid.val()
-                & (self.replicated.val() | (self.il.q.val() == self.lane[s].val()));
+            self.inbuf[s].we.next = self.take.val() & (self.replicated.val() | (self.il.q.val() == self.lane[s].val()));
             if self.replicated.val() {
-                self.inbuf[s].waddr.next = self.pc.q.val();
+                self.inbuf[s].waddr.next = self.pc.q.val() | self.ib_w.val();
             } else {
-                self.inbuf[s].waddr.next = self.iw.q.val();
+                self.inbuf[s].waddr.next = self.iw.q.val() | self.ib_w.val();
             }
             self.inbuf[s].wdata.next = self.in_data.val();
-            if self.loading.val() {
-                self.inbuf[s].raddr.next = self.dbg_addr.val();
+            if self.idle.val() {
+                self.inbuf[s].raddr.next = self.dbg_addr.val() | self.ib_r.val();
             } else {
-                self.inbuf[s].raddr.next = self.issue.raddr[s].val();
+                self.inbuf[s].raddr.next = self.issue.raddr[s].val() | self.ib_r.val();
             }
             self.bank_a[s].clock.next = self.clk.val();
             self.bank_a[s].we.next = self.writer.we.val() & self.dst_a.q.val();
@@ -365,7 +412,7 @@ impl Logic for Accel {
             self.bank_b[s].we.next = self.writer.we.val() & self.dst_b.q.val();
             self.bank_b[s].waddr.next = self.writer.wa.val();
             self.bank_b[s].wdata.next = self.writer.wd[s].val();
-            if self.loading.val() {
+            if self.idle.val() {
                 self.bank_a[s].raddr.next = self.dbg_addr.val();
                 self.bank_b[s].raddr.next = self.dbg_addr.val();
             } else {
@@ -462,29 +509,42 @@ impl Logic for Accel {
             }
         }
 
+        // The loader.
+        self.in_ready.next = !self.fill_full.val();
+        if self.take.val() {
+            self.pc.d.next = self.pc.q.val() + self.one.val();
+            if self.il.q.val() == self.simd_m.val() {
+                self.il.d.next = self.zero.val();
+                self.iw.d.next = self.iw.q.val() + self.one.val();
+            } else {
+                self.il.d.next = self.il.q.val() + self.one.val();
+            }
+            if self.take_last.val() {
+                self.pc.d.next = self.zero.val();
+                self.il.d.next = self.zero.val();
+                self.iw.d.next = self.zero.val();
+                if self.fill.q.val() {
+                    self.full1.d.next = true;
+                } else {
+                    self.full0.d.next = true;
+                }
+                self.fill.d.next = self.fill.q.val() ^ self.dbl.val();
+            }
+        }
+
         // The controller.
-        self.in_ready.next = self.loading.val();
         self.out_valid.next = self.state.q.val() == self.st_finish.val();
         self.out_class.next = self.class_r.q.val();
         self.done.next = self.done_r.q.val();
-        self.busy.next = !self.loading.val() | (self.pc.q.val() != self.zero.val());
-        if self.loading.val() {
-            if self.in_valid.val() {
+        self.busy.next =
+            !self.idle.val() | (self.pc.q.val() != self.zero.val()) | self.full0.q.val() | self.full1.q.val();
+        if self.idle.val() {
+            if self.go.val() {
                 self.done_r.d.next = false;
-                self.pc.d.next = self.pc.q.val() + self.one.val();
-                if self.il.q.val() == self.simd_m.val() {
-                    self.il.d.next = self.zero.val();
-                    self.iw.d.next = self.iw.q.val() + self.one.val();
-                } else {
-                    self.il.d.next = self.il.q.val() + self.one.val();
-                }
-                if self.pc.q.val() == self.npix_m.val() {
-                    self.pc.d.next = self.zero.val();
-                    self.il.d.next = self.zero.val();
-                    self.iw.d.next = self.zero.val();
-                    self.layer.d.next = self.zero.val();
-                    self.state.d.next = self.st_start.val();
-                }
+                self.cb.d.next = self.nb.q.val();
+                self.nb.d.next = self.nb.q.val() ^ self.dbl.val();
+                self.layer.d.next = self.zero.val();
+                self.state.d.next = self.st_start.val();
             }
         } else if self.state.q.val() == self.st_start.val() {
             self.rg.d.next = self.zero.val();
@@ -504,6 +564,12 @@ impl Logic for Accel {
                 }
             } else if self.writer.done.val() {
                 if self.dbg_stop_en.val() & (self.layer.q.val() == self.dbg_stop_layer.val()) {
+                    // A debug halt releases the image's buffer like a result.
+                    if self.cb.q.val() {
+                        self.full1.d.next = false;
+                    } else {
+                        self.full0.d.next = false;
+                    }
                     self.done_r.d.next = true;
                     self.state.d.next = self.st_load.val();
                 } else {
@@ -512,8 +578,22 @@ impl Logic for Accel {
                 }
             }
         } else {
+            // FINISH: the image's buffer is free from the next cycle; with two buffers the next image (already
+            // loaded, or taking its last pixel now) starts at once.
+            if self.cb.q.val() {
+                self.full1.d.next = false;
+            } else {
+                self.full0.d.next = false;
+            }
             self.done_r.d.next = true;
             self.state.d.next = self.st_load.val();
+            if self.dbl.val() & self.go.val() {
+                self.done_r.d.next = false;
+                self.cb.d.next = self.nb.q.val();
+                self.nb.d.next = !self.nb.q.val();
+                self.layer.d.next = self.zero.val();
+                self.state.d.next = self.st_start.val();
+            }
         }
         if self.rst.val() {
             self.state.d.next = self.st_load.val();
@@ -522,8 +602,13 @@ impl Logic for Accel {
             self.iw.d.next = self.zero.val();
             self.layer.d.next = self.zero.val();
             self.done_r.d.next = false;
+            self.fill.d.next = false;
+            self.cb.d.next = false;
+            self.nb.d.next = false;
+            self.full0.d.next = false;
+            self.full1.d.next = false;
         }
-        self.not_loading.d.next = self.state.d.val() != self.st_load.val();
+        self.not_idle.d.next = self.state.d.val() != self.st_load.val();
     }
 }
 
