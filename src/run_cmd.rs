@@ -257,8 +257,10 @@ fn cosim(
     }
     if !quiet {
         println!(
-            "co-simulation: {} images, 0 mismatches; {} cycles per inference; {:.2} M simulated cycles/s",
+            "co-simulation: {} images streamed back to back, 0 mismatches; {} cycles per inference ({} from the \
+             first pixel); {:.2} M simulated cycles/s",
             r.images,
+            r.interval_cycles,
             r.total_cycles,
             r.cycles_per_second() / 1e6
         );

@@ -229,9 +229,10 @@ fn generate_writes_a_complete_directory_and_replaces_only_its_own() {
     assert!(names.contains(&"pact_accel.v".to_string()) && names.contains(&"w2_0.mem".to_string()));
     assert!(!names.contains(&"w2_1.mem".to_string()));
     println!("{}", rep.summary());
-    assert!(rep
-        .summary()
-        .contains("cycles per inference: 2904 after the last pixel (3688 with one pixel per cycle)"));
+    assert!(rep.summary().contains(
+        "cycles per inference: 2904 after the last pixel (3688 with one pixel per cycle; one image every 2905 in a \
+             stream, 2 input buffer(s))"
+    ));
     // No leftovers beside the directory.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
@@ -239,6 +240,9 @@ fn generate_writes_a_complete_directory_and_replaces_only_its_own() {
     assert_eq!(m["timing"]["compute_cycles"], 2904);
     assert_eq!(m["timing"]["formula_cycles"], 2854);
     assert_eq!(m["timing"]["total_cycles"], 2904 + 784);
+    // Two input buffers: the 784 pixels of the next image load during the 2904 compute cycles (+1 FINISH).
+    assert_eq!(m["timing"]["interval_cycles"], 2905);
+    assert_eq!(m["config"]["input_buffers"], 2);
     assert_eq!(m["ports"].as_array().unwrap().len(), 15);
     assert_eq!(m["layers"].as_array().unwrap().len(), 3);
     let est: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("estimate.json")).unwrap()).unwrap();

@@ -88,7 +88,7 @@ impl GenReport {
             "wrote {}: {} ({} lines, top module `{}`), {roms} weight ROM files, {MANIFEST_FILE}, \
              {ESTIMATE_FILE} (generated in {:.2} s)\narray {} × {} (PE × SIMD); engine widths: activations {} bits, \
              weights {} bits, accumulators {} bits\ncycles per inference: {c} after the last pixel ({} with one \
-             pixel per cycle); formula Σ⌈M/PE⌉·⌈N/SIMD⌉ = {f} ({:+.2} %)\nmemory: {} bits (weights {} = {:.3} × \
+             pixel per cycle; one image every {} in a stream, {} input buffer(s)); formula Σ⌈M/PE⌉·⌈N/SIMD⌉ = {f} ({:+.2} %)\nmemory: {} bits (weights {} = {:.3} × \
              the {} bits of Σ k_w × parameters; activations {}; constants {})",
             self.dir.display(),
             self.verilog_file(),
@@ -101,6 +101,8 @@ impl GenReport {
             p.kw,
             p.acc,
             p.total_cycles(),
+            p.interval_cycles(),
+            p.input_buffers,
             100.0 * (c as f64 / f as f64 - 1.0),
             m.total(),
             m.weights,
