@@ -577,7 +577,7 @@ mod tests {
         let e = refused(|v| v["version"] = 1.into());
         assert_eq!(
             e,
-            "gen/manifest.json: manifest version 1 is not supported (this pact reads version 3); generate the design \
+            "gen/manifest.json: manifest version 1 is not supported (this pact reads version 4); generate the design \
              again with `pact gen`"
         );
         let e = refused(|v| v["format"] = "other".into());
