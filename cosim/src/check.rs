@@ -270,25 +270,16 @@ pub fn check(
     dut.set_input_gaps(opts.gap_seed.map(ChaCha8Rng::seed_from_u64));
     for i in 0..n.min(opts.layered) {
         let img = &images[i * px..(i + 1) * px];
-        let outputs = match locate(dut, q, img) {
+        let (outputs, layer) = match locate(dut, q, img) {
             Ok(None) => continue,
-            Ok(Some(l)) => {
-                res.images = i + 1;
-                res.mismatch = Some(Mismatch {
-                    image: i,
-                    outputs: vec!["stored intermediate tensor differs".into()],
-                    layer: Some(l),
-                    locate_note: None,
-                });
-                return Ok(res);
-            }
-            Err(e) => vec![format!("{e:#}")],
+            Ok(Some(l)) => (vec!["stored intermediate tensor differs".into()], Some(l)),
+            Err(e) => (vec![format!("{e:#}")], None),
         };
         res.images = i + 1;
         res.mismatch = Some(Mismatch {
             image: i,
             outputs,
-            layer: None,
+            layer,
             locate_note: None,
         });
         return Ok(res);

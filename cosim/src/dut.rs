@@ -28,10 +28,6 @@ pub struct Streamed {
     /// took its last pixel, or, when the previous image was still computing then, the edge that ended the previous
     /// result's `out_valid` cycle (the manifest's `timing.compute_cycles` when the design is right).
     pub compute_cycles: u64,
-    /// Rising edges since the stream began, at the image's last pixel and at its result.
-    pub last_pixel_edge: u64,
-    /// See `last_pixel_edge`.
-    pub result_edge: u64,
 }
 
 /// One instance of the Verilated accelerator (top module [`Design::top`]), with its port handles and the plan it was built
@@ -92,9 +88,7 @@ impl Dut {
             plan: plan.clone(),
             gaps: None,
         };
-        d.sim.set(d.rst, 1);
-        d.sim.run(2)?;
-        d.sim.set(d.rst, 0);
+        d.reset()?;
         Ok(d)
     }
 
@@ -261,6 +255,11 @@ impl Dut {
         let mut reading: Option<(usize, usize, Vec<i32>, Streamed)> = None;
         let mut delivered = 0usize;
         let mut edge = 0u64;
+        // Image `i` starts at its last pixel, or (two buffers) at the edge after the previous result if that is later.
+        let start_of = |i: usize, loaded: &[u64], results: &[u64]| match i.checked_sub(1) {
+            Some(p) if buffers == 2 => loaded[i].max(results[p] + 1),
+            _ => loaded[i],
+        };
         loop {
             // Drive this cycle's inputs.
             // Before each pixel, a gap of 1–3 cycles with probability 1/4 (if gaps are enabled).
@@ -350,10 +349,7 @@ impl Dut {
                         i - 1
                     );
                 }
-                let start = match i.checked_sub(1) {
-                    Some(p) if buffers == 2 => loaded[i].max(result_edges[p] + 1),
-                    _ => loaded[i],
-                };
+                let start = start_of(i, &loaded, &result_edges);
                 result_edges.push(edge);
                 results += 1;
                 done_seen = true;
@@ -365,16 +361,11 @@ impl Dut {
                         class: self.sim.get(self.out_class) as usize,
                         logits: Vec::new(),
                         compute_cycles: edge - start,
-                        last_pixel_edge: loaded[i],
-                        result_edge: edge,
                     },
                 ));
             } else if results < loaded.len() {
                 let i = results;
-                let start = match i.checked_sub(1) {
-                    Some(p) if buffers == 2 => loaded[i].max(result_edges[p] + 1),
-                    _ => loaded[i],
-                };
+                let start = start_of(i, &loaded, &result_edges);
                 if edge > start + 2 * compute + 1000 {
                     bail!(
                         "image {i}: no out_valid within {} cycles of its start",

@@ -12,23 +12,37 @@ use pact_hdl::accel::{build, AccelConfig};
 use pact_toolchain::golden::Golden;
 use rust_hdl::prelude::*;
 
-fn run(name: &str, q: &pact_toolchain::qmodel::QModel, cfg: AccelConfig, images: &[u8]) {
-    let plan = Plan::new(q, &cfg).unwrap();
-    let px = plan.pixels();
+type Top = pact_hdl::accel::top::Accel;
+
+fn settle(t: &mut Top) {
+    assert!(simulate(t, 1000), "did not settle");
+}
+
+/// One clock cycle: settle, rising edge, settle, falling edge, settle.
+fn tick(t: &mut Top) {
+    settle(t);
+    t.clk.next = Clock { clk: true };
+    settle(t);
+    t.clk.next = Clock { clk: false };
+    settle(t);
+}
+
+/// The accelerator of `plan` in rust-hdl's simulator (ROM contents in the Verilog only: empty file names), held in
+/// reset for one cycle.
+fn fresh(plan: &Plan) -> Top {
     let files = (0..plan.layers.len()).map(|_| vec![String::new(); plan.pe]).collect();
-    let mut top = build(&plan, files).unwrap();
+    let mut top = build(plan, files).unwrap();
     top.connect_all();
-    let settle = |t: &mut pact_hdl::accel::top::Accel| assert!(simulate(t, 1000), "did not settle");
-    let tick = |t: &mut pact_hdl::accel::top::Accel| {
-        settle(t);
-        t.clk.next = Clock { clk: true };
-        settle(t);
-        t.clk.next = Clock { clk: false };
-        settle(t);
-    };
     top.rst.next = true;
     tick(&mut top);
     top.rst.next = false;
+    top
+}
+
+fn run(name: &str, q: &pact_toolchain::qmodel::QModel, cfg: AccelConfig, images: &[u8]) {
+    let plan = Plan::new(q, &cfg).unwrap();
+    let px = plan.pixels();
+    let mut top = fresh(&plan);
     let golden = Golden::new(q);
     for (i, img) in images.chunks(px).enumerate() {
         for &p in img {
@@ -69,20 +83,7 @@ fn run(name: &str, q: &pact_toolchain::qmodel::QModel, cfg: AccelConfig, images:
 fn run_stream(name: &str, q: &pact_toolchain::qmodel::QModel, cfg: AccelConfig, images: &[u8]) {
     let plan = Plan::new(q, &cfg).unwrap();
     let (px, n) = (plan.pixels(), images.len() / plan.pixels());
-    let files = (0..plan.layers.len()).map(|_| vec![String::new(); plan.pe]).collect();
-    let mut top = build(&plan, files).unwrap();
-    top.connect_all();
-    let settle = |t: &mut pact_hdl::accel::top::Accel| assert!(simulate(t, 1000), "did not settle");
-    let tick = |t: &mut pact_hdl::accel::top::Accel| {
-        settle(t);
-        t.clk.next = Clock { clk: true };
-        settle(t);
-        t.clk.next = Clock { clk: false };
-        settle(t);
-    };
-    top.rst.next = true;
-    tick(&mut top);
-    top.rst.next = false;
+    let mut top = fresh(&plan);
     let golden = Golden::new(q);
     top.dbg_sel.next = bits::<2>(3);
     let (mut next_px, mut results, mut edges) = (0usize, Vec::new(), 0usize);

@@ -148,6 +148,8 @@ pub struct Accel {
     take: Signal<Local, Bit>,
     take_last: Signal<Local, Bit>,
     go: Signal<Local, Bit>,
+    free_buf: Signal<Local, Bit>,
+    launch: Signal<Local, Bit>,
     /// Two input buffers (else the flags above stay at buffer 0).
     dbl: Constant<Bit>,
     /// The address bit of the second input buffer (`input_stride`), or 0 with one buffer.
@@ -264,6 +266,8 @@ impl Accel {
             take: Default::default(),
             take_last: Default::default(),
             go: Default::default(),
+            free_buf: Default::default(),
+            launch: Default::default(),
             dbl: Constant::new(input_buffers == 2),
             ib_hi: Constant::new(bits(if input_buffers == 2 { input_stride as u64 } else { 0 })),
             ib_w: Default::default(),
@@ -538,14 +542,12 @@ impl Logic for Accel {
         self.done.next = self.done_r.q.val();
         self.busy.next =
             !self.idle.val() | (self.pc.q.val() != self.zero.val()) | self.full0.q.val() | self.full1.q.val();
+        // `free_buf`: the image's buffer is free from the next cycle (its result, or a debug halt); `launch`: the next
+        // image starts (from IDLE, or straight from FINISH with two buffers).
+        self.free_buf.next = false;
+        self.launch.next = false;
         if self.idle.val() {
-            if self.go.val() {
-                self.done_r.d.next = false;
-                self.cb.d.next = self.nb.q.val();
-                self.nb.d.next = self.nb.q.val() ^ self.dbl.val();
-                self.layer.d.next = self.zero.val();
-                self.state.d.next = self.st_start.val();
-            }
+            self.launch.next = self.go.val();
         } else if self.state.q.val() == self.st_start.val() {
             self.rg.d.next = self.zero.val();
             for c in T::CH_BASE..(T::CH_BASE + 1) {
@@ -564,12 +566,7 @@ impl Logic for Accel {
                 }
             } else if self.writer.done.val() {
                 if self.dbg_stop_en.val() & (self.layer.q.val() == self.dbg_stop_layer.val()) {
-                    // A debug halt releases the image's buffer like a result.
-                    if self.cb.q.val() {
-                        self.full1.d.next = false;
-                    } else {
-                        self.full0.d.next = false;
-                    }
+                    self.free_buf.next = true;
                     self.done_r.d.next = true;
                     self.state.d.next = self.st_load.val();
                 } else {
@@ -578,22 +575,25 @@ impl Logic for Accel {
                 }
             }
         } else {
-            // FINISH: the image's buffer is free from the next cycle; with two buffers the next image (already
-            // loaded, or taking its last pixel now) starts at once.
+            // FINISH: with two buffers the next image (already loaded, or taking its last pixel now) starts at once.
+            self.free_buf.next = true;
+            self.done_r.d.next = true;
+            self.state.d.next = self.st_load.val();
+            self.launch.next = self.dbl.val() & self.go.val();
+        }
+        if self.free_buf.val() {
             if self.cb.q.val() {
                 self.full1.d.next = false;
             } else {
                 self.full0.d.next = false;
             }
-            self.done_r.d.next = true;
-            self.state.d.next = self.st_load.val();
-            if self.dbl.val() & self.go.val() {
-                self.done_r.d.next = false;
-                self.cb.d.next = self.nb.q.val();
-                self.nb.d.next = !self.nb.q.val();
-                self.layer.d.next = self.zero.val();
-                self.state.d.next = self.st_start.val();
-            }
+        }
+        if self.launch.val() {
+            self.done_r.d.next = false;
+            self.cb.d.next = self.nb.q.val();
+            self.nb.d.next = self.nb.q.val() ^ self.dbl.val();
+            self.layer.d.next = self.zero.val();
+            self.state.d.next = self.st_start.val();
         }
         if self.rst.val() {
             self.state.d.next = self.st_load.val();
