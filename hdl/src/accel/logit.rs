@@ -43,10 +43,12 @@ pub struct LogitUnit {
     cb1: DFF<A16>,
     v1: DFF<Bit>,
     g2: DFF<A16>,
-    cb2: DFF<A16>,
     v2: DFF<Bit>,
     a1: Vec<DFF<Bits<32>>>,
     l2: Vec<DFF<Signed<32>>>,
+    k2: Vec<DFF<Bits<32>>>,
+    i2: Vec<DFF<A16>>,
+    h2: Vec<DFF<Bit>>,
     best_v: DFF<Bits<32>>,
     best_i: DFF<A16>,
     have: DFF<Bit>,
@@ -116,10 +118,12 @@ impl LogitUnit {
             cb1: Default::default(),
             v1: Default::default(),
             g2: Default::default(),
-            cb2: Default::default(),
             v2: Default::default(),
             a1: vd(pe),
             l2: vd(pe),
+            k2: vd(pe),
+            i2: vd(pe),
+            h2: vd(pe),
             best_v: Default::default(),
             best_i: Default::default(),
             have: Default::default(),
@@ -160,7 +164,7 @@ impl LogitUnit {
 impl Logic for LogitUnit {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, lg, cb, g1, cb1, v1, g2, cb2, v2, best_v, best_i, have, got_all);
+        dff_setup!(self, clock, lg, cb, g1, cb1, v1, g2, v2, best_v, best_i, have, got_all);
         self.ba.x.next = self.lg.q.val();
         for p in 0..self._pe {
             self.bias[p].clock.next = self.clock.val();
@@ -168,6 +172,9 @@ impl Logic for LogitUnit {
             self.a1[p].clock.next = self.clock.val();
             self.a1[p].d.next = self.a1[p].q.val();
             self.l2[p].clock.next = self.clock.val();
+            self.k2[p].clock.next = self.clock.val();
+            self.i2[p].clock.next = self.clock.val();
+            self.h2[p].clock.next = self.clock.val();
         }
         // Stage 1: register the sums; the bias ROMs read the group's slot at the same edge.
         self.v1.d.next = self.valid.val();
@@ -196,10 +203,16 @@ impl Logic for LogitUnit {
             } else {
                 self.l2[p].d.next = signed_cast(self.sum[p].val() & self.lo.val());
             }
+            // The argmax leaf, registered beside the logit so that the running best compares registers: the key,
+            // the channel, and whether the channel exists.
+            self.k2[p].d.next = (self.sum[p].val() & self.lo.val()) ^ self.flip.val();
+            self.pv[p].next = (self.g1.q.val() != self.gm.val()) | self.plast[p].val();
+            self.chan[p].next = self.cb1.q.val() + self.pc[p].val();
+            self.i2[p].d.next = self.chan[p].val();
+            self.h2[p].d.next = self.pv[p].val();
         }
         self.v2.d.next = self.v1.q.val();
         self.g2.d.next = self.g1.q.val();
-        self.cb2.d.next = self.cb1.q.val();
         // Stage 3: write the logits and fold them into the argmax (channel order, strictly greater wins).
         self.lwe.next = self.v2.q.val();
         self.lwa.next = self.g2.q.val();
@@ -210,11 +223,9 @@ impl Logic for LogitUnit {
         // node `n + k` (registered) the winner of nodes `2k` and `2k + 1`; the root is node `2n − 2`.
         for n in self._p2..(self._p2 + 1) {
             for p in 0..self._pe {
-                self.pv[p].next = (self.g2.q.val() != self.gm.val()) | self.plast[p].val();
-                self.chan[p].next = self.cb2.q.val() + self.pc[p].val();
-                self.nv[p].next = (unsigned_cast(self.l2[p].q.val()) & self.lo.val()) ^ self.flip.val();
-                self.ni[p].next = self.chan[p].val();
-                self.nh[p].next = self.pv[p].val();
+                self.nv[p].next = self.k2[p].q.val();
+                self.ni[p].next = self.i2[p].q.val();
+                self.nh[p].next = self.h2[p].q.val();
             }
             for p in self._pe..self._p2 {
                 self.nv[p].next = self.zero32.val();
