@@ -79,3 +79,32 @@ impl<const N: usize, const M: usize> Logic for SignResize<N, M> {
         Verilog::Custom(resize_verilog(N, M, true))
     }
 }
+
+/// Wrap an unsigned `Bits<N>` key between two flag bits: `y = {hi, x, lo}` as `Bits<M>`, `M = N + 2` (free wiring,
+/// no logic). Used where a comparison must fold a validity flag into the operands (the logit unit's argmax).
+#[derive(LogicBlock, Default)]
+pub struct FlagKey<const N: usize, const M: usize> {
+    /// Most significant bit of `y`.
+    pub hi: Signal<In, Bit>,
+    /// The key, unsigned, `N` bits: bits `N..=1` of `y`.
+    pub x: Signal<In, Bits<N>>,
+    /// Least significant bit of `y`.
+    pub lo: Signal<In, Bit>,
+    /// `hi·2^(N+1) + x·2 + lo`, unsigned, `M = N + 2` bits.
+    pub y: Signal<Out, Bits<M>>,
+}
+
+impl<const N: usize, const M: usize> Logic for FlagKey<N, M> {
+    fn update(&mut self) {
+        assert_eq!(M, N + 2, "FlagKey<N, M> needs M = N + 2");
+        let x = self.x.val().to_u64();
+        let v = (u64::from(self.hi.val()) << (N + 1)) | (x << 1) | u64::from(self.lo.val());
+        self.y.next = to_bits::<M>(v as i64);
+    }
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(*) y = {hi, x, lo};\n".to_string())
+    }
+}

@@ -1,6 +1,6 @@
 //! The logit unit in rust-hdl: the last layer's bias add, logit RAM writes and pipelined argmax.
 use super::shared::{vd, A16};
-use crate::resize::ZeroResize;
+use crate::resize::{FlagKey, ZeroResize};
 use crate::rom::{ChannelRom, CHANNEL_BITS};
 use crate::widths::{high_mask, low_mask};
 use rust_hdl::prelude::*;
@@ -52,6 +52,14 @@ pub struct LogitUnit {
     best_v: DFF<Bits<32>>,
     best_i: DFF<A16>,
     have: DFF<Bit>,
+    pk: DFF<Bits<32>>,
+    pi: DFF<A16>,
+    tk: DFF<Bit>,
+    xc: FlagKey<32, 34>,
+    xp: FlagKey<32, 34>,
+    xb: FlagKey<32, 34>,
+    gtp: Signal<Local, Bit>,
+    gtb: Signal<Local, Bit>,
     got_all: DFF<Bit>,
     nv: Vec<Signal<Local, Bits<32>>>,
     ni: Vec<Signal<Local, A16>>,
@@ -63,7 +71,6 @@ pub struct LogitUnit {
     dg: Vec<DFF<Bit>>,
     tap_v: Vec<Signal<Local, Bit>>,
     tap_g: Vec<Signal<Local, Bit>>,
-    take: Signal<Local, Bit>,
     flip: Constant<Bits<32>>,
     zero32: Constant<Bits<32>>,
     sum: Vec<Signal<Local, Bits<32>>>,
@@ -127,6 +134,14 @@ impl LogitUnit {
             best_v: Default::default(),
             best_i: Default::default(),
             have: Default::default(),
+            pk: Default::default(),
+            pi: Default::default(),
+            tk: Default::default(),
+            xc: Default::default(),
+            xp: Default::default(),
+            xb: Default::default(),
+            gtp: Default::default(),
+            gtb: Default::default(),
             got_all: Default::default(),
             nv: vd(2 * p2 - 1),
             ni: vd(2 * p2 - 1),
@@ -138,7 +153,6 @@ impl LogitUnit {
             dg: vd(lv),
             tap_v: vd(lv + 1),
             tap_g: vd(lv + 1),
-            take: Default::default(),
             flip: Constant::new(bits(1u64 << (acc - 1))),
             zero32: Constant::new(bits(0)),
             sum: vd(pe),
@@ -164,7 +178,7 @@ impl LogitUnit {
 impl Logic for LogitUnit {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, lg, cb, g1, cb1, v1, g2, v2, best_v, best_i, have, got_all);
+        dff_setup!(self, clock, lg, cb, g1, cb1, v1, g2, v2, best_v, best_i, have, pk, pi, tk, got_all);
         self.ba.x.next = self.lg.q.val();
         for p in 0..self._pe {
             self.bias[p].clock.next = self.clock.val();
@@ -209,7 +223,7 @@ impl Logic for LogitUnit {
             self.pv[p].next = (self.g1.q.val() != self.gm.val()) | self.plast[p].val();
             self.chan[p].next = self.cb1.q.val() + self.pc[p].val();
             self.i2[p].d.next = self.chan[p].val();
-            self.h2[p].d.next = self.pv[p].val();
+            self.h2[p].d.next = self.pv[p].val() & self.v1.q.val();
         }
         self.v2.d.next = self.v1.q.val();
         self.g2.d.next = self.g1.q.val();
@@ -263,24 +277,45 @@ impl Logic for LogitUnit {
             self.tap_v[j + 1].next = self.dv[j].q.val();
             self.tap_g[j + 1].next = self.dg[j].q.val();
         }
-        // Fold the group's winner into the running best (strictly greater wins).
+        // Fold the group's winner C (the root) into the running best, one compare deep: B (`best_v`, `best_i`,
+        // `have`) is the best of the groups before the pending winner P (`pk`, `pi`, the previous cycle's root),
+        // and `tk` says P beats B. Each cycle B takes P when `tk`, P takes C, and `tk` becomes "C beats the new B":
+        // C beats P when `tk`, else C beats B, both compared from registers. The validity flags ride in the keys
+        // `{valid, key, lo}` so each test is one comparison: an absent C (`0` on top) beats nothing, and an empty B
+        // (`have` low, key 0) loses to any present C. `best` is P when `tk`, else B (strictly greater wins).
         for n in self._p2..(self._p2 + 1) {
-            self.take.next =
-                self.nh[2 * n - 2].val() & (!self.have.q.val() | (self.nv[2 * n - 2].val() > self.best_v.q.val()));
-            for q in self._lv..(self._lv + 1) {
-                if self.tap_v[q].val() {
-                    if self.take.val() {
-                        self.best_v.d.next = self.nv[2 * n - 2].val();
-                        self.best_i.d.next = self.ni[2 * n - 2].val();
-                        self.have.d.next = true;
-                    }
-                    if self.tap_g[q].val() {
-                        self.got_all.d.next = true;
-                    }
-                }
+            self.xc.hi.next = self.nh[2 * n - 2].val();
+            self.xc.x.next = self.nv[2 * n - 2].val();
+            self.xc.lo.next = true;
+            self.pk.d.next = self.nv[2 * n - 2].val();
+            self.pi.d.next = self.ni[2 * n - 2].val();
+        }
+        self.xp.hi.next = true;
+        self.xp.x.next = self.pk.q.val();
+        self.xp.lo.next = true;
+        self.xb.hi.next = true;
+        self.xb.x.next = self.best_v.q.val();
+        self.xb.lo.next = self.have.q.val();
+        self.gtp.next = self.xc.y.val() > self.xp.y.val();
+        self.gtb.next = self.xc.y.val() > self.xb.y.val();
+        if self.tk.q.val() {
+            self.tk.d.next = self.gtp.val();
+            self.best_v.d.next = self.pk.q.val();
+            self.best_i.d.next = self.pi.q.val();
+            self.have.d.next = true;
+        } else {
+            self.tk.d.next = self.gtb.val();
+        }
+        for q in self._lv..(self._lv + 1) {
+            if self.tap_v[q].val() & self.tap_g[q].val() {
+                self.got_all.d.next = true;
             }
         }
-        self.best.next = self.best_i.q.val();
+        if self.tk.q.val() {
+            self.best.next = self.pi.q.val();
+        } else {
+            self.best.next = self.best_i.q.val();
+        }
         self.done.next = self.got_all.q.val();
         if self.start.val() {
             self.lg.d.next = self.zero.val();
@@ -289,6 +324,7 @@ impl Logic for LogitUnit {
             self.v2.d.next = false;
             self.best_v.d.next = self.zero32.val();
             self.have.d.next = false;
+            self.tk.d.next = false;
             self.got_all.d.next = false;
             for j in 0..self._lv {
                 self.dv[j].d.next = false;
