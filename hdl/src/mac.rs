@@ -599,11 +599,13 @@ impl<const KW: usize> LaneWeight<KW> {
 impl<const KW: usize> Logic for LaneWeight<KW> {
     #[hdl_gen]
     fn update(&mut self) {
-        // 2i + 1 − 2^kw modulo 2^16, wrapped at kw + 1 bits (as in LaneProduct).
+        // 2i + 1 − 2^kw modulo 2^16, wrapped at kw + 1 bits (as in LaneProduct). `2i + 1 < 2^(kw+1)`, so within
+        // kw + 1 bits subtracting 2^kw flips bit kw: an XOR with a constant (wiring and an inverter, no carry
+        // chain); the sign extension below sets the bits above.
         self.i_m.next = self.widx.val() & self.i_mask.val();
         self.i_u.x.next = self.i_m.val();
         self.odd.next = (self.i_u.y.val() << 1) | self.one.val();
-        self.w_t.next = self.odd.val() - self.offset.val();
+        self.w_t.next = self.odd.val() ^ self.offset.val();
         for m in self._kw..(self._kw + 1) {
             self.w_sign.next = self.w_t.val().get_bit(m);
         }

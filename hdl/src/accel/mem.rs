@@ -239,8 +239,13 @@ pub struct WeightBlock {
 /// `widx[p·simd + s]` is lane `s` of word `addr` of (layer, PE `p`), converted from the layer's `k_w`-bit index
 /// `i` to the `kw`-bit index `i + 2^(kw−1) − 2^(k_w−1)`, which decodes to the same odd weight
 /// `2i − (2^k_w − 1)` at `kw` bits (two's-complement blocks: `i` sign-extended to `kw` bits, the same integer);
-/// zero-extended to the 8-bit port. Addresses at or past a ROM's depth and
-/// layers without ROMs read index 0 (a don't-care: such lanes are absent output channels).
+/// zero-extended to the 8-bit port. Addresses at or past a ROM's depth and layers or PEs without ROMs read 0 (a
+/// don't-care: such lanes are absent output channels).
+///
+/// Hardware: each ROM has a registered select `sel = (layer == l) && (addr < depth)` sampled with the address, and
+/// the output is the OR of the selected ROMs' lanes (one-hot AND-OR, no decoder after the read); the widening is
+/// wiring (`{m, (kw − k_w) copies of ¬m, rest}` for an odd-code index `{m, rest}`, sign extension for two's
+/// complement), so the read data reaches the array's weight register through the AND-OR alone.
 #[derive(LogicBlock)]
 pub struct WeightMem {
     /// Clock (rising edge).
@@ -330,10 +335,10 @@ impl Logic for WeightMem {
             for (k, out) in self.widx.iter_mut().enumerate() {
                 let (p, s) = (k / simd, k % simd);
                 let v = match self._blocks.get(l).map(|b| &b[p]) {
-                    Some(b) => {
-                        let i = b.index.get(a * simd + s).copied().unwrap_or(0) as u32;
-                        Self::widen_block(i, b, self._kw)
-                    }
+                    Some(b) => match b.index.get(a * simd + s) {
+                        Some(&i) => Self::widen_block(u32::from(i), b, self._kw),
+                        None => 0,
+                    },
                     None => 0,
                 };
                 out.next = bits::<8>(v as u64);
@@ -350,85 +355,72 @@ impl Logic for WeightMem {
     fn hdl(&self) -> Verilog {
         let (simd, kw) = (self._simd, self._kw as usize);
         let pe = self.widx.len() / simd;
-        let mut v = format!(
-            "reg [{}:0] layer_q;\ninitial layer_q = {}'h0;\nalways @(posedge clock) layer_q <= layer;\n\n",
-            ADDR_BITS - 1,
-            ADDR_BITS
-        );
+        let mut v = String::new();
+        // The OR terms of each output lane, `(sel ? x : 0)` per (layer, PE) with a ROM.
+        let mut terms: Vec<Vec<String>> = vec![Vec::new(); pe * simd];
         for (l, row) in self._blocks.iter().enumerate() {
             for (p, b) in row.iter().enumerate() {
                 let bits = b.bits as usize;
-                let off = WeightMem::widen_block(0, b, self._kw);
                 if b.index.is_empty() {
-                    // No output channel of this layer falls on this PE (more PEs than outputs): no ROM.
-                    for s in 0..simd {
-                        v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {kw}'d{off};\n", kw - 1));
-                    }
+                    // No output channel of this layer falls on this PE (more PEs than outputs): no ROM, no term.
                     continue;
                 }
                 let width = simd * bits;
                 let depth = b.index.len() / simd;
                 let name = format!("m_{l}_{p}");
                 v.push_str(&format!(
-                    "reg [{hi}:0] {name} [0:{last}];\nreg [{hi}:0] q_{l}_{p};\nreg ok_{l}_{p};\ninitial begin\n    \
+                    "reg [{hi}:0] {name} [0:{last}];\nreg [{hi}:0] q_{l}_{p};\nreg sel_{l}_{p};\ninitial begin\n    \
                      $readmemh(\"{file}\", {name});\n`ifndef SYNTHESIS\n    if ({name}[0] != {width}'h{first} || \
                      {name}[{last}] != {width}'h{final_word})\n        $error(\"pact: weight ROM {file} did not load \
                      (run the simulator in the accelerator's directory, or generate with an absolute memory \
-                     directory)\");\n`endif\n    q_{l}_{p} = {width}'h0;\n    ok_{l}_{p} = 1'b0;\nend\n\
-                     always @(posedge clock) begin\n    q_{l}_{p} <= {name}[{idx}];\n    ok_{l}_{p} <= addr < \
-                     {wb}'d{depth};\nend\n",
+                     directory)\");\n`endif\n    q_{l}_{p} = {width}'h0;\n    sel_{l}_{p} = 1'b0;\nend\n\
+                     always @(posedge clock) begin\n    q_{l}_{p} <= {name}[{idx}];\n    sel_{l}_{p} <= layer == \
+                     {ab}'d{l} && addr < {wb}'d{depth};\nend\n",
                     hi = width - 1,
                     last = depth - 1,
                     file = self._files[l][p],
                     idx = index_expr("addr", depth),
+                    ab = ADDR_BITS,
                     wb = WADDR_BITS,
                     first = word_hex(&b.index[..simd], bits),
                     final_word = word_hex(&b.index[(depth - 1) * simd..], bits),
                 ));
                 for s in 0..simd {
-                    let slice = format!(
-                        "(ok_{l}_{p} ? q_{l}_{p}[{}:{}] : {bits}'h0)",
-                        s * bits + bits - 1,
-                        s * bits
-                    );
-                    if b.twos {
-                        // Sign extension from bit `bits − 1`.
-                        v.push_str(&format!("wire [{}:0] y_{l}_{p}_{s} = {slice};\n", bits - 1));
-                        let y = format!("y_{l}_{p}_{s}");
-                        let ext = if bits < kw {
-                            format!("{{{{{}{{{y}[{}]}}}}, {y}}}", kw - bits, bits - 1)
-                        } else {
-                            y
-                        };
-                        v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {ext};\n", kw - 1));
-                        continue;
-                    }
-                    let ext = if bits < kw {
-                        format!("{{{{{}{{1'b0}}}}, {slice}}}", kw - bits)
+                    let lane = format!("q_{l}_{p}[{}:{}]", s * bits + bits - 1, s * bits);
+                    let top = format!("q_{l}_{p}[{}]", s * bits + bits - 1);
+                    let ext = if bits == kw {
+                        lane
+                    } else if b.twos {
+                        // Sign extension from the lane's top bit.
+                        format!("{{{{{}{{{top}}}}}, {lane}}}", kw - bits)
+                    } else if bits == 1 {
+                        // `i + 2^(kw−1) − 1`: `{i, (kw − 1) copies of ¬i}`.
+                        format!("{{{top}, {{{}{{~{top}}}}}}}", kw - 1)
                     } else {
-                        slice
+                        // `i + 2^(kw−1) − 2^(bits−1)` for `i = {m, rest}`: `{m, (kw − bits) copies of ¬m, rest}`.
+                        format!(
+                            "{{{top}, {{{}{{~{top}}}}}, q_{l}_{p}[{}:{}]}}",
+                            kw - bits,
+                            s * bits + bits - 2,
+                            s * bits
+                        )
                     };
-                    v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {ext} + {kw}'d{off};\n", kw - 1));
+                    v.push_str(&format!("wire [{}:0] x_{l}_{p}_{s} = {ext};\n", kw - 1));
+                    terms[p * simd + s].push(format!("({{{kw}{{sel_{l}_{p}}}}} & x_{l}_{p}_{s})"));
                 }
             }
         }
         v.push_str("\nalways @(*) begin\n");
-        for k in 0..pe * simd {
-            v.push_str(&format!("    widx${k} = 8'h0;\n"));
+        for (k, t) in terms.iter().enumerate() {
+            let or = if t.is_empty() {
+                format!("{kw}'h0")
+            } else {
+                t.join(" | ")
+            };
+            let or = if kw < 8 { format!("{{{}'h0, {or}}}", 8 - kw) } else { or };
+            v.push_str(&format!("    widx${k} = {or};\n"));
         }
-        v.push_str("    case (layer_q)\n");
-        for l in 0..self._blocks.len() {
-            v.push_str(&format!("        {ADDR_BITS}'d{l}: begin\n"));
-            for p in 0..pe {
-                for s in 0..simd {
-                    let x = format!("x_{l}_{p}_{s}");
-                    let ext = if kw < 8 { format!("{{{}'h0, {x}}}", 8 - kw) } else { x };
-                    v.push_str(&format!("            widx${} = {ext};\n", p * simd + s));
-                }
-            }
-            v.push_str("        end\n");
-        }
-        v.push_str("        default: ;\n    endcase\nend\n");
+        v.push_str("end\n");
         Verilog::Custom(v)
     }
 }
