@@ -114,6 +114,9 @@ pub struct Accel {
     state: DFF<Bits<3>>,
     layer: DFF<A16>,
     pc: DFF<A16>,
+    /// `pc == pixels − 1` (the next pixel taken is the image's last), kept beside `pc` so the loader's handshake
+    /// does not wait for a 16-bit compare; with one pixel per image every pixel is the last (`one_pix`).
+    at_last: DFF<Bit>,
     il: DFF<A16>,
     iw: DFF<A16>,
     rg: DFF<A16>,
@@ -171,7 +174,8 @@ pub struct Accel {
     sel_logits: Constant<Bits<2>>,
     lane: Vec<Constant<A16>>,
     simd_m: Constant<A16>,
-    npix_m: Constant<A16>,
+    npix_m2: Constant<A16>,
+    one_pix: Constant<Bit>,
     replicated: Constant<Bit>,
     zero: Constant<A16>,
     one: Constant<A16>,
@@ -236,6 +240,7 @@ impl Accel {
             state: Default::default(),
             layer: Default::default(),
             pc: Default::default(),
+            at_last: Default::default(),
             il: Default::default(),
             iw: Default::default(),
             rg: Default::default(),
@@ -287,7 +292,8 @@ impl Accel {
             sel_logits: Constant::new(bits(3)),
             lane: (0..pe.max(simd)).map(|i| Constant::new(bits(i as u64))).collect(),
             simd_m: Constant::new(bits(simd as u64 - 1)),
-            npix_m: Constant::new(bits(pixels as u64 - 1)),
+            npix_m2: Constant::new(bits(pixels.saturating_sub(2) as u64)),
+            one_pix: Constant::new(pixels == 1),
             replicated: Constant::new(replicated),
             zero: Constant::new(bits(0)),
             one: Constant::new(bits(1)),
@@ -303,7 +309,7 @@ impl Logic for Accel {
     fn update(&mut self) {
         dff_setup!(
             self, clk, state, layer, pc, il, iw, rg, chan_r, done_r, class_r, s1_en, s1_clear, s1_shift, s1_sh,
-            s1_last, src_a, src_b, dst_a, dst_b, last_r, twos_r, not_idle, fill, cb, nb, full0, full1
+            s1_last, src_a, src_b, dst_a, dst_b, last_r, twos_r, not_idle, fill, cb, nb, full0, full1, at_last
         );
         self.ltab.index.next = self.layer.q.val();
         // The layer's descriptor, decoded into registers: valid from the cycle after START (in which `layer` is new),
@@ -331,7 +337,7 @@ impl Logic for Accel {
             self.fill_full.next = self.full1.q.val();
         }
         self.take.next = self.in_valid.val() & !self.fill_full.val();
-        self.take_last.next = self.take.val() & (self.pc.q.val() == self.npix_m.val());
+        self.take_last.next = self.take.val() & (self.at_last.q.val() | self.one_pix.val());
         // The next image is ready: its buffer is full, or its last pixel is taken at this edge.
         self.go.next = self.take_last.val() & (self.fill.q.val() == self.nb.q.val());
         if self.nb.q.val() {
@@ -517,6 +523,7 @@ impl Logic for Accel {
         self.in_ready.next = !self.fill_full.val();
         if self.take.val() {
             self.pc.d.next = self.pc.q.val() + self.one.val();
+            self.at_last.d.next = self.pc.q.val() == self.npix_m2.val();
             if self.il.q.val() == self.simd_m.val() {
                 self.il.d.next = self.zero.val();
                 self.iw.d.next = self.iw.q.val() + self.one.val();
@@ -525,6 +532,7 @@ impl Logic for Accel {
             }
             if self.take_last.val() {
                 self.pc.d.next = self.zero.val();
+                self.at_last.d.next = false;
                 self.il.d.next = self.zero.val();
                 self.iw.d.next = self.zero.val();
                 if self.fill.q.val() {
@@ -598,6 +606,7 @@ impl Logic for Accel {
         if self.rst.val() {
             self.state.d.next = self.st_load.val();
             self.pc.d.next = self.zero.val();
+            self.at_last.d.next = false;
             self.il.d.next = self.zero.val();
             self.iw.d.next = self.zero.val();
             self.layer.d.next = self.zero.val();
