@@ -74,6 +74,17 @@ pub struct Writer {
     px_out: DFF<Bit>,
     py_out: DFF<Bit>,
     ow_in: DFF<Bit>,
+    /// The window counters at their last value (`wox == OW − 1`, `woy == OH − 1`, `rx == px − 1`, `ry == py − 1`),
+    /// stepped with the counters from the descriptor fields minus one (`owm2` … `pym2`: the last value minus one),
+    /// so that the position step decides from registers instead of 16-bit compares.
+    wox_e: DFF<Bit>,
+    woy_e: DFF<Bit>,
+    rx_e: DFF<Bit>,
+    ry_e: DFF<Bit>,
+    owm2: DFF<A16>,
+    ohm2: DFF<A16>,
+    pxm2: DFF<A16>,
+    pym2: DFF<A16>,
     pm5: DFF<A16>,
     pm6: DFF<A16>,
     /// `slot == simd/pe − 1` and `wg == groups − 1`, as registers stepped with the counters.
@@ -83,7 +94,9 @@ pub struct Writer {
     rn1: Constant<Bit>,
     rn_m2: Constant<A16>,
     p_data: Vec<DFF<Bits<8>>>,
-    maxc: Signal<Local, Bits<8>>,
+    /// The layer's largest code, registered once more beside the clamp (the descriptor row fans out across the
+    /// writer; this copy is placed at the compare).
+    maxc: DFF<Bits<8>>,
     cl: Vec<Signal<Local, Bits<8>>>,
     src: Vec<Signal<Local, Bits<8>>>,
     merged: Vec<Signal<Local, Bits<8>>>,
@@ -154,6 +167,14 @@ impl Writer {
             px_out: Default::default(),
             py_out: Default::default(),
             ow_in: Default::default(),
+            wox_e: Default::default(),
+            woy_e: Default::default(),
+            rx_e: Default::default(),
+            ry_e: Default::default(),
+            owm2: Default::default(),
+            ohm2: Default::default(),
+            pxm2: Default::default(),
+            pym2: Default::default(),
             pm5: Default::default(),
             pm6: Default::default(),
             slot_e: Default::default(),
@@ -196,7 +217,8 @@ impl Logic for Writer {
     fn update(&mut self) {
         dff_setup!(
             self, clock, wg, slot, ow, k, wox, woy, rx, ry, px, py, wpos, wrow, active, got_all, fin, p_req, p_first,
-            p_addr, addr_r, px_out, py_out, ow_in, pm5, pm6, slot_e, wg_e, wm0
+            p_addr, addr_r, px_out, py_out, ow_in, pm5, pm6, slot_e, wg_e, wm0, maxc, wox_e, woy_e, rx_e, ry_e, owm2,
+            ohm2, pxm2, pym2
         );
         for p in 0..self._pe {
             self.stage[p].clock.next = self.clock.val();
@@ -216,10 +238,10 @@ impl Logic for Writer {
         for c in D::CODE_MAX..(D::CODE_MAX + 1) {
             self.mx.x.next = self.dq[c].q.val();
         }
-        self.maxc.next = self.mx.y.val();
+        self.maxc.d.next = self.mx.y.val();
         for p in 0..self._pe {
-            if self.code[p].val() > self.maxc.val() {
-                self.cl[p].next = self.maxc.val();
+            if self.code[p].val() > self.maxc.q.val() {
+                self.cl[p].next = self.maxc.q.val();
             } else {
                 self.cl[p].next = self.code[p].val();
             }
@@ -267,6 +289,18 @@ impl Logic for Writer {
         }
         for c in D::GROUPS_M1..(D::GROUPS_M1 + 1) {
             self.wm0.d.next = self.dq[c].q.val() - self.one.val();
+        }
+        for c in D::OW_M1..(D::OW_M1 + 1) {
+            self.owm2.d.next = self.dq[c].q.val() - self.one.val();
+        }
+        for c in D::OH_M1..(D::OH_M1 + 1) {
+            self.ohm2.d.next = self.dq[c].q.val() - self.one.val();
+        }
+        for c in D::POOL_X_M1..(D::POOL_X_M1 + 1) {
+            self.pxm2.d.next = self.dq[c].q.val() - self.one.val();
+        }
+        for c in D::POOL_Y_M1..(D::POOL_Y_M1 + 1) {
+            self.pym2.d.next = self.dq[c].q.val() - self.one.val();
         }
         self.dropped.next = self.px_out.q.val() | self.py_out.q.val();
         self.wreq.next = self.emit.val() & !self.dropped.val() & self.ow_in.q.val();
@@ -332,49 +366,55 @@ impl Logic for Writer {
                     self.addr_r.d.next = self.wpos.q.val();
                     self.ow_in.d.next = true;
                     for ow in D::OW_M1..(D::OW_M1 + 1) {
-                        for oh in D::OH_M1..(D::OH_M1 + 1) {
-                            for py in D::POOL_Y_M1..(D::POOL_Y_M1 + 1) {
-                                for px in D::POOL_X_M1..(D::POOL_X_M1 + 1) {
-                                    if self.wox.q.val() == self.dq[ow].q.val() {
-                                        self.wox.d.next = self.zero.val();
-                                        self.rx.d.next = self.zero.val();
-                                        self.px.d.next = self.zero.val();
-                                        for c in D::PW..(D::PW + 1) {
-                                            self.px_out.d.next = self.dq[c].q.val() == self.zero.val();
-                                        }
-                                        if self.woy.q.val() == self.dq[oh].q.val() {
-                                            self.got_all.d.next = true;
-                                        }
-                                        self.woy.d.next = self.woy.q.val() + self.one.val();
-                                        if self.ry.q.val() == self.dq[py].q.val() {
-                                            self.ry.d.next = self.zero.val();
-                                            self.py.d.next = self.py.q.val() + self.one.val();
-                                            self.py_out.d.next =
-                                                self.py_out.q.val() | (self.py.q.val() == self.pm6.q.val());
-                                            for c in D::ROW_STEP..(D::ROW_STEP + 1) {
-                                                self.wrow.d.next = self.wrow.q.val() + self.dq[c].q.val();
-                                                self.wpos.d.next = self.wrow.q.val() + self.dq[c].q.val();
-                                                self.addr_r.d.next = self.wrow.q.val() + self.dq[c].q.val();
-                                            }
-                                        } else {
-                                            self.ry.d.next = self.ry.q.val() + self.one.val();
-                                            self.wpos.d.next = self.wrow.q.val();
-                                            self.addr_r.d.next = self.wrow.q.val();
+                        for py in D::POOL_Y_M1..(D::POOL_Y_M1 + 1) {
+                            for px in D::POOL_X_M1..(D::POOL_X_M1 + 1) {
+                                if self.wox_e.q.val() {
+                                    self.wox.d.next = self.zero.val();
+                                    self.wox_e.d.next = self.dq[ow].q.val() == self.zero.val();
+                                    self.rx.d.next = self.zero.val();
+                                    self.rx_e.d.next = self.dq[px].q.val() == self.zero.val();
+                                    self.px.d.next = self.zero.val();
+                                    for c in D::PW..(D::PW + 1) {
+                                        self.px_out.d.next = self.dq[c].q.val() == self.zero.val();
+                                    }
+                                    if self.woy_e.q.val() {
+                                        self.got_all.d.next = true;
+                                    }
+                                    self.woy.d.next = self.woy.q.val() + self.one.val();
+                                    self.woy_e.d.next = self.woy.q.val() == self.ohm2.q.val();
+                                    if self.ry_e.q.val() {
+                                        self.ry.d.next = self.zero.val();
+                                        self.ry_e.d.next = self.dq[py].q.val() == self.zero.val();
+                                        self.py.d.next = self.py.q.val() + self.one.val();
+                                        self.py_out.d.next =
+                                            self.py_out.q.val() | (self.py.q.val() == self.pm6.q.val());
+                                        for c in D::ROW_STEP..(D::ROW_STEP + 1) {
+                                            self.wrow.d.next = self.wrow.q.val() + self.dq[c].q.val();
+                                            self.wpos.d.next = self.wrow.q.val() + self.dq[c].q.val();
+                                            self.addr_r.d.next = self.wrow.q.val() + self.dq[c].q.val();
                                         }
                                     } else {
-                                        self.wox.d.next = self.wox.q.val() + self.one.val();
-                                        if self.rx.q.val() == self.dq[px].q.val() {
-                                            self.rx.d.next = self.zero.val();
-                                            self.px.d.next = self.px.q.val() + self.one.val();
-                                            self.px_out.d.next =
-                                                self.px_out.q.val() | (self.px.q.val() == self.pm5.q.val());
-                                            for c in D::CWO..(D::CWO + 1) {
-                                                self.wpos.d.next = self.wpos.q.val() + self.dq[c].q.val();
-                                                self.addr_r.d.next = self.wpos.q.val() + self.dq[c].q.val();
-                                            }
-                                        } else {
-                                            self.rx.d.next = self.rx.q.val() + self.one.val();
+                                        self.ry.d.next = self.ry.q.val() + self.one.val();
+                                        self.ry_e.d.next = self.ry.q.val() == self.pym2.q.val();
+                                        self.wpos.d.next = self.wrow.q.val();
+                                        self.addr_r.d.next = self.wrow.q.val();
+                                    }
+                                } else {
+                                    self.wox.d.next = self.wox.q.val() + self.one.val();
+                                    self.wox_e.d.next = self.wox.q.val() == self.owm2.q.val();
+                                    if self.rx_e.q.val() {
+                                        self.rx.d.next = self.zero.val();
+                                        self.rx_e.d.next = self.dq[px].q.val() == self.zero.val();
+                                        self.px.d.next = self.px.q.val() + self.one.val();
+                                        self.px_out.d.next =
+                                            self.px_out.q.val() | (self.px.q.val() == self.pm5.q.val());
+                                        for c in D::CWO..(D::CWO + 1) {
+                                            self.wpos.d.next = self.wpos.q.val() + self.dq[c].q.val();
+                                            self.addr_r.d.next = self.wpos.q.val() + self.dq[c].q.val();
                                         }
+                                    } else {
+                                        self.rx.d.next = self.rx.q.val() + self.one.val();
+                                        self.rx_e.d.next = self.rx.q.val() == self.pxm2.q.val();
                                     }
                                 }
                             }
@@ -399,6 +439,18 @@ impl Logic for Writer {
             self.woy.d.next = self.zero.val();
             self.rx.d.next = self.zero.val();
             self.ry.d.next = self.zero.val();
+            for c in D::OW_M1..(D::OW_M1 + 1) {
+                self.wox_e.d.next = self.desc.field[c].val() == self.zero.val();
+            }
+            for c in D::OH_M1..(D::OH_M1 + 1) {
+                self.woy_e.d.next = self.desc.field[c].val() == self.zero.val();
+            }
+            for c in D::POOL_X_M1..(D::POOL_X_M1 + 1) {
+                self.rx_e.d.next = self.desc.field[c].val() == self.zero.val();
+            }
+            for c in D::POOL_Y_M1..(D::POOL_Y_M1 + 1) {
+                self.ry_e.d.next = self.desc.field[c].val() == self.zero.val();
+            }
             self.px.d.next = self.zero.val();
             self.py.d.next = self.zero.val();
             self.wpos.d.next = self.zero.val();
