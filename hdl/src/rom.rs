@@ -105,8 +105,22 @@ impl<const N: usize> Logic for ChannelRom<N> {
         if depth == MAX_CHANNELS {
             v.push_str(&format!("    word <= mem[{index}];\n"));
         } else {
+            // `address < depth`, split so that no carry chain spans the whole address: the bits above the index are
+            // zero (a wide NOR) and, unless the depth is a power of two, the index is below the depth.
+            let mut guard = Vec::new();
+            if index_bits < CHANNEL_BITS {
+                guard.push(format!(
+                    "address[{}:{index_bits}] == {}'d0",
+                    CHANNEL_BITS - 1,
+                    CHANNEL_BITS - index_bits
+                ));
+            }
+            if depth != 1 << index_bits {
+                guard.push(format!("address[{}:0] < {index_bits}'d{depth}", index_bits - 1));
+            }
             v.push_str(&format!(
-                "    if (address < {CHANNEL_BITS}'d{depth}) word <= mem[{index}];\n    else word <= {};\n",
+                "    if ({}) word <= mem[{index}];\n    else word <= {};\n",
+                guard.join(" && "),
                 lit(0)
             ));
         }

@@ -6,6 +6,7 @@ mod accel_support;
 
 use accel_support::{out_dir, rng};
 use pact_hdl::accel::mem::{LaneRam, Table, WeightBlock, WeightMem};
+use pact_hdl::rom::{ChannelRom, MAX_CHANNELS};
 use pact_hdl::verilog::{emit, lint};
 use pact_sim::SimBuilder;
 use rand::Rng;
@@ -22,6 +23,44 @@ fn edge<B: Block>(b: &mut B, clock: impl Fn(&mut B, bool)) {
     settle(b);
     clock(b, false);
     settle(b);
+}
+
+/// Every address of the 12-bit port, in and out of range, for depths of one word, powers of two and between
+/// (the range guard is split into a high-bits NOR and an index compare), signed and unsigned words.
+#[test]
+fn channel_rom_matches_its_model_at_every_address() {
+    let mut r = rng("channel_rom_matches_its_model_at_every_address");
+    for (depth, nbits, signed) in [
+        (1usize, 5usize, true),
+        (10, 24, true),
+        (16, 8, false),
+        (300, 12, false),
+        (4096, 3, true),
+    ] {
+        let words: Vec<u64> = (0..depth).map(|_| r.gen_range(0..1u64 << nbits)).collect();
+        let mut rom = ChannelRom::<32>::new(&words, nbits, signed);
+        let v = emit(&mut rom);
+        lint(&v).unwrap_or_else(|e| panic!("ChannelRom {depth}×{nbits}: {e}"));
+        let mut sim = SimBuilder::new("top").text("channel_rom.v", v).sim().unwrap();
+        let (a, d) = (sim.port("address").unwrap(), sim.port("data").unwrap());
+        for addr in 0..MAX_CHANNELS as u64 {
+            rom.address.next = bits::<12>(addr);
+            edge(&mut rom, |x, c| x.clock.next = Clock { clk: c });
+            sim.set(a, addr);
+            sim.tick().unwrap();
+            let want = match words.get(addr as usize) {
+                Some(&w) if signed => ((w << (64 - nbits)) as i64 >> (64 - nbits)) as u64 & 0xFFFF_FFFF,
+                Some(&w) => w,
+                None => 0,
+            };
+            assert_eq!(
+                rom.data.val().to_u64(),
+                want,
+                "ChannelRom {depth}×{nbits}, address {addr}: model"
+            );
+            assert_eq!(sim.get(d), want, "ChannelRom {depth}×{nbits}, address {addr}: Verilog");
+        }
+    }
 }
 
 #[test]
@@ -90,9 +129,10 @@ fn table_matches_its_model() {
 fn weight_mem_matches_its_model() {
     let mut r = rng("weight_mem_matches_its_model");
     let (pe, simd, kw) = (3usize, 2usize, 6u32);
-    // Layers of 1, 4 and 6 bits; PE 2 of layer 1 has no rows (absent outputs).
+    // Layers of 1, 4, 6 and 3 bits (odd codes of 1 and 3 bits widened by wiring); PE 2 of layer 1 has no rows
+    // (absent outputs).
     let mut blocks = Vec::new();
-    for (l, bits) in [1u32, 4, 6].into_iter().enumerate() {
+    for (l, bits) in [1u32, 4, 6, 3].into_iter().enumerate() {
         let row: Vec<WeightBlock> = (0..pe)
             .map(|p| {
                 let words = if l == 1 && p == 2 { 0 } else { r.gen_range(1..40) };
@@ -127,7 +167,7 @@ fn weight_mem_matches_its_model() {
         .map(|k| sim.port(&format!("widx${k}")).unwrap())
         .collect();
     for cycle in 0..5_000 {
-        let l = r.gen_range(0..4u64); // layer 3 does not exist: index 0 everywhere
+        let l = r.gen_range(0..5u64); // layer 4 does not exist: 0 everywhere
         let a = if r.gen_bool(0.9) {
             r.gen_range(0..40u64)
         } else {
@@ -144,13 +184,16 @@ fn weight_mem_matches_its_model() {
             let want = match blocks.get(l as usize) {
                 Some(row) => {
                     let b = &row[p];
-                    let i = b.index.get(a as usize * simd + s).copied().unwrap_or(0) as u32;
-                    if b.twos {
+                    // Past the ROM's depth, or a PE without a ROM: 0.
+                    let i = b.index.get(a as usize * simd + s).map(|&i| u32::from(i));
+                    if let Some(i) = i.filter(|_| b.twos) {
                         // The signed value of the `bits`-bit index, as a `kw`-bit two's-complement index.
                         let v = (i64::from(i) << (64 - b.bits)) >> (64 - b.bits);
                         (v & ((1 << kw) - 1)) as u64
-                    } else {
+                    } else if let Some(i) = i {
                         WeightMem::widen(i, b.bits, kw) as u64
+                    } else {
+                        0
                     }
                 }
                 None => 0,
