@@ -6,8 +6,8 @@
 //! as [`i32::wrapping_add`] does. Addition modulo 2^32 is associative and commutative, so any order of the sum
 //! gives the same `i32` as the golden model's sequential wrapping sum, bit for bit.
 //!
-//! Kernels: AVX2 (`vpmaddwd` on 16 output channels × 4 rows per step, chosen at run time with
-//! `is_x86_feature_detected!`) and a portable fallback computing the same thing element by element. The weights
+//! Kernels, chosen at run time with `is_x86_feature_detected!`: AVX-512 VNNI (`vpdpwssd` on 32 output channels
+//! × 6 rows per step), AVX2 (`vpmaddwd` on 16 output channels × 4 rows) and a portable fallback computing the same thing element by element. The weights
 //! are packed once ([`PackedWeights`]): for each block of 16 output channels, for each pair of inputs `(2k, 2k+1)`,
 //! the 16 channels' two weights side by side, so one broadcast pair of activations times one packed vector gives
 //! 8 channels' partial sums.
@@ -75,6 +75,8 @@ impl PackedWeights {
 pub enum Kernel {
     /// The fastest this CPU supports.
     Auto,
+    /// AVX2 (`vpmaddwd`) if the CPU has it, else portable (for the tests: AVX-512 CPUs would never run it).
+    Avx2,
     /// The portable element-by-element loop.
     Portable,
 }
@@ -86,8 +88,18 @@ pub fn gemm(a: &[i16], rows: usize, w: &PackedWeights, c: &mut [i32], kernel: Ke
     let (lda, ldc) = (w.lda(), w.ldc());
     assert!(a.len() >= rows * lda, "activation matrix too short");
     assert!(c.len() >= rows * ldc, "result matrix too short");
+    #[cfg(all(target_arch = "x86_64", pact_avx512))]
+    #[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
+    if kernel == Kernel::Auto
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
+    {
+        // SAFETY: AVX-512F and VNNI are present; the slice lengths were checked above.
+        unsafe { x86::gemm_vnni(a, rows, w, c) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Auto && std::arch::is_x86_feature_detected!("avx2") {
+    if kernel != Kernel::Portable && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present; the slice lengths were checked above.
         unsafe { x86::gemm_avx2(a, rows, w, c) };
         return;
@@ -133,6 +145,63 @@ mod x86 {
         while i < rows {
             block_rows::<1>(a, i, w, c);
             i += 1;
+        }
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512 VNNI; `a.len() ≥ rows·lda`, `c.len() ≥ rows·ldc`.
+    #[cfg(pact_avx512)]
+    #[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub unsafe fn gemm_vnni(a: &[i16], rows: usize, w: &PackedWeights, c: &mut [i32]) {
+        let mut i = 0;
+        while i + 6 <= rows {
+            vnni_rows::<6>(a, i, w, c);
+            i += 6;
+        }
+        while i < rows {
+            vnni_rows::<1>(a, i, w, c);
+            i += 1;
+        }
+    }
+
+    /// Rows `i0..i0 + R` against every block of output channels, two blocks at a time: `vpdpwssd` adds the
+    /// two products of a pair to each channel's accumulator (wrapping, as `vpmaddwd` + `vpaddd`).
+    #[cfg(pact_avx512)]
+    #[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    #[inline]
+    unsafe fn vnni_rows<const R: usize>(a: &[i16], i0: usize, w: &PackedWeights, c: &mut [i32]) {
+        let (lda, ldc, pairs) = (w.lda(), w.ldc(), w.pairs);
+        let ap = a.as_ptr().add(i0 * lda) as *const i32;
+        let blocks = w.blocks();
+        let mut b = 0;
+        while b < blocks {
+            let two = b + 1 < blocks;
+            let wp0 = w.data.as_ptr().add(b * pairs * 2 * BLOCK) as *const __m512i;
+            let wp1 = if two {
+                w.data.as_ptr().add((b + 1) * pairs * 2 * BLOCK) as *const __m512i
+            } else {
+                wp0
+            };
+            let mut acc = [[_mm512_setzero_si512(); 2]; R];
+            for p in 0..pairs {
+                let w0 = _mm512_loadu_si512(wp0.add(p));
+                let w1 = _mm512_loadu_si512(wp1.add(p));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm512_set1_epi32(std::ptr::read_unaligned(ap.add(r * lda / 2 + p)));
+                    acc[0] = _mm512_dpwssd_epi32(acc[0], x, w0);
+                    acc[1] = _mm512_dpwssd_epi32(acc[1], x, w1);
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                let dst = c.as_mut_ptr().add((i0 + r) * ldc + b * BLOCK);
+                _mm512_storeu_si512(dst as *mut __m512i, acc[0]);
+                if two {
+                    _mm512_storeu_si512(dst.add(BLOCK) as *mut __m512i, acc[1]);
+                }
+            }
+            b += 2;
         }
     }
 
@@ -190,7 +259,7 @@ mod tests {
             ap[i * lda..i * lda + fan].copy_from_slice(&a[i * fan..(i + 1) * fan]);
         }
         let want = naive(a, rows, w, out, fan);
-        for kernel in [Kernel::Auto, Kernel::Portable] {
+        for kernel in [Kernel::Auto, Kernel::Avx2, Kernel::Portable] {
             let mut c = vec![7i32; rows * ldc];
             gemm(&ap, rows, &pw, &mut c, kernel);
             for i in 0..rows {

@@ -19,7 +19,98 @@ use rayon::prelude::*;
 /// A quantized model prepared for fast integer inference (weights decoded to `i16` and packed for [`gemm`]).
 pub struct Golden<'a> {
     model: &'a QModel,
-    weights: Vec<Option<PackedWeights>>,
+    weights: Vec<Option<(PackedWeights, Finish)>>,
+}
+
+/// The output step of a dense/conv layer, per channel constants laid out for a tight loop: the bias, then
+/// [`contract::requantize`] (codes) or [`contract::scale_logit`] (scaled logits) or nothing (logits).
+struct Finish {
+    bias: Vec<i32>,
+    kind: FinishKind,
+    /// The CPU has AVX-512 F/DQ/VL: the requantization loop compiled for them (64-bit lanes).
+    #[cfg(all(target_arch = "x86_64", pact_avx512))]
+    avx512: bool,
+}
+
+/// [`contract::requantize`] of `acc + bias` for every channel, inlined.
+#[inline(always)]
+fn codes_row(acc: &[i32], bias: &[i32], m0: &[i64], shift: &[u32], max: i64, dst: &mut [i32]) {
+    let n = dst.len();
+    let (acc, bias, m0, shift) = (&acc[..n], &bias[..n], &m0[..n], &shift[..n]);
+    for o in 0..n {
+        let v = acc[o].wrapping_add(bias[o]) as i64 * m0[o];
+        dst[o] = ((v + (1i64 << (shift[o] - 1))) >> shift[o]).clamp(0, max) as i32;
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX-512 F, DQ and VL.
+#[cfg(all(target_arch = "x86_64", pact_avx512))]
+#[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+unsafe fn codes_row_avx512(acc: &[i32], bias: &[i32], m0: &[i64], shift: &[u32], max: i64, dst: &mut [i32]) {
+    codes_row(acc, bias, m0, shift, max, dst)
+}
+
+enum FinishKind {
+    Codes { m0: Vec<i64>, shift: Vec<u32>, max: i64 },
+    Logits,
+    Scaled { m0: Vec<u32>, shift: u32 },
+}
+
+impl Finish {
+    fn new(cp: &crate::qmodel::Compute) -> Self {
+        let kind = match &cp.output {
+            Output::Codes { bits, requant, .. } => FinishKind::Codes {
+                m0: requant.m0.iter().map(|&m| m as i64).collect(),
+                shift: requant.shift.iter().map(|&s| s as u32).collect(),
+                max: contract::code_max(*bits) as i64,
+            },
+            Output::Logits => match &cp.logit_scale {
+                None => FinishKind::Logits,
+                Some(ls) => FinishKind::Scaled {
+                    m0: ls.m0.clone(),
+                    shift: ls.shift,
+                },
+            },
+        };
+        Finish {
+            bias: cp.bias.iter().map(|&b| b as i32).collect(),
+            kind,
+            #[cfg(all(target_arch = "x86_64", pact_avx512))]
+            avx512: std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl"),
+        }
+    }
+
+    /// `dst[o]` = the output of channel `o` from its accumulator `acc[o]` (the bias added with wrap-around).
+    #[inline]
+    fn row(&self, acc: &[i32], dst: &mut [i32]) {
+        let n = dst.len();
+        let (acc, bias) = (&acc[..n], &self.bias[..n]);
+        match &self.kind {
+            FinishKind::Codes { m0, shift, max } => {
+                #[cfg(all(target_arch = "x86_64", pact_avx512))]
+                if self.avx512 {
+                    // SAFETY: the features were detected in `Finish::new`.
+                    unsafe { codes_row_avx512(acc, bias, m0, shift, *max, dst) };
+                    return;
+                }
+                codes_row(acc, bias, m0, shift, *max, dst);
+            }
+            FinishKind::Logits => {
+                for o in 0..n {
+                    dst[o] = acc[o].wrapping_add(bias[o]);
+                }
+            }
+            FinishKind::Scaled { m0, shift } => {
+                for o in 0..n {
+                    dst[o] = contract::scale_logit(acc[o].wrapping_add(bias[o]) as i64, m0[o], *shift) as i32;
+                }
+            }
+        }
+    }
 }
 
 /// Images per batch of [`Golden::classify_batch`] (each batch runs on one core).
@@ -80,7 +171,10 @@ impl<'a> Golden<'a> {
             .map(|l| {
                 l.op.compute().map(|cp| {
                     let w: Vec<i16> = cp.weights.index.iter().map(|&i| cp.weights.decode(i) as i16).collect();
-                    PackedWeights::new(&w, cp.weights.out, cp.weights.fan_in)
+                    (
+                        PackedWeights::new(&w, cp.weights.out, cp.weights.fan_in),
+                        Finish::new(cp),
+                    )
                 })
             })
             .collect();
@@ -127,19 +221,7 @@ impl<'a> Golden<'a> {
             let isz: usize = shape.iter().product();
             let osz: usize = l.out_shape.iter().product();
             let y = match (&l.op, &self.weights[li]) {
-                (QOp::Dense(cp) | QOp::Conv2d(cp), Some(pw)) => {
-                    let finish = |o: usize, acc: i32| -> i32 {
-                        let acc = acc.wrapping_add(cp.bias[o] as i32);
-                        match &cp.output {
-                            Output::Codes { bits, requant, .. } => {
-                                contract::requantize(acc as i64, requant.m0[o], requant.shift[o] as u32, *bits) as i32
-                            }
-                            Output::Logits => match &cp.logit_scale {
-                                None => acc,
-                                Some(ls) => contract::scale_logit(acc as i64, ls.m0[o], ls.shift) as i32,
-                            },
-                        }
-                    };
+                (QOp::Dense(cp) | QOp::Conv2d(cp), Some((pw, finish))) => {
                     let (lda, ldc, fan, out) = (pw.lda(), pw.ldc(), pw.fan(), pw.out());
                     match cp.conv {
                         None => {
@@ -152,9 +234,9 @@ impl<'a> Golden<'a> {
                             }
                             let mut c = vec![0i32; n * ldc];
                             gemm(&a, n, pw, &mut c, Kernel::Auto);
-                            let mut y = Vec::with_capacity(n * out);
-                            for row in c.chunks_exact(ldc) {
-                                y.extend((0..out).map(|o| finish(o, row[o])));
+                            let mut y = vec![0i32; n * out];
+                            for (row, yi) in c.chunks_exact(ldc).zip(y.chunks_exact_mut(out)) {
+                                finish.row(row, yi);
                             }
                             y
                         }
@@ -173,6 +255,7 @@ impl<'a> Golden<'a> {
                             let wp = (wd + pl).max((ow - 1) * s1 + k1);
                             let mut padded = vec![0i16; c * hp * wp];
                             let hw = oh * ow;
+                            let mut outs_row = vec![0i32; out];
                             for (x, yi) in xs.chunks_exact(isz).zip(y.chunks_exact_mut(osz)) {
                                 for ch in 0..c {
                                     for iy in 0..h {
@@ -198,9 +281,10 @@ impl<'a> Golden<'a> {
                                     }
                                 }
                                 gemm(&a, hw, pw, &mut acc, Kernel::Auto);
-                                for (o, yo) in yi.chunks_exact_mut(hw).enumerate() {
-                                    for (pos, v) in yo.iter_mut().enumerate() {
-                                        *v = finish(o, acc[pos * ldc + o]);
+                                for (pos, row) in acc.chunks_exact(ldc).take(hw).enumerate() {
+                                    finish.row(row, &mut outs_row[..out]);
+                                    for (o, &v) in outs_row[..out].iter().enumerate() {
+                                        yi[o * hw + pos] = v;
                                     }
                                 }
                             }
