@@ -16,6 +16,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    single_candle_pool();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -23,6 +24,19 @@ fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// Limit candle's element-wise barrier pool to the calling thread (`CANDLE_NUM_THREADS=1`) unless the user set it.
+///
+/// candle splits every large element-wise op over a pool of threads that *spin* on a barrier, beside the rayon
+/// pool its matmul and pact's own kernels use; on a machine with few cores (or a busy one) the spinning threads
+/// take the cores the workers need, and training ran 3–6× slower than on one thread (docs/performance.md).
+/// Element-wise results do not depend on the split, so this changes no value. Done first thing in `main`, before
+/// any other thread exists (setting the environment is only sound then).
+fn single_candle_pool() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
 }
 

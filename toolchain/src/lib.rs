@@ -10,6 +10,7 @@ pub mod export;
 pub mod float;
 pub mod forward;
 pub mod fsutil;
+pub mod gemm;
 pub mod golden;
 pub mod import;
 pub mod model_io;

@@ -90,19 +90,47 @@ impl CustomOp1 for PactQuant {
         let l = levels(self.bits);
         let step = alpha / l;
         let mut dst = vec![0f32; src.len()];
+        #[cfg(all(target_arch = "x86_64", pact_avx512))]
+        #[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
+        let wide = std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq");
+        let residual = self.residual;
         dst.par_chunks_mut(1 << 14)
             .zip(src.par_chunks(1 << 14))
             .for_each(|(d, s)| {
-                for (d, &x) in d.iter_mut().zip(s) {
-                    // contract::pact_code, inlined: round_half_up(clamp(x, 0, α)·L/α) clamped to [0, L], in f64.
-                    // The argument of the floor is ≥ 1/2, so truncation is the floor (NaN gives code 0, as there).
-                    let code = (((x as f64).clamp(0.0, alpha) * l / alpha + 0.5) as i64 as f64).clamp(0.0, l);
-                    let q = (code * step) as f32;
-                    *d = if self.residual { q - x } else { q };
+                #[cfg(all(target_arch = "x86_64", pact_avx512))]
+                if wide {
+                    // SAFETY: the features were detected above.
+                    unsafe { pact_quant_avx512(s, d, alpha, l, step, residual) };
+                    return;
                 }
+                pact_quant(s, d, alpha, l, step, residual)
             });
         Ok((CpuStorage::F32(dst), layout.shape().clone()))
     }
+}
+
+/// The kernel of [`PactQuant`] on one chunk.
+#[inline(always)]
+fn pact_quant(src: &[f32], dst: &mut [f32], alpha: f64, l: f64, step: f64, residual: bool) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        // contract::pact_code, inlined: round_half_up(clamp(x, 0, α)·L/α) clamped to [0, L], in f64.
+        // The argument of the floor is ≥ 1/2, so truncation is the floor (NaN gives code 0, as there).
+        let code = (((x as f64).clamp(0.0, alpha) * l / alpha + 0.5) as i64 as f64).clamp(0.0, l);
+        let q = (code * step) as f32;
+        *d = if residual { q - x } else { q };
+    }
+}
+
+/// [`pact_quant`] compiled for AVX-512 F/DQ (vector f64 ↔ i64 conversions): the same IEEE operations element by
+/// element, so the same values.
+///
+/// # Safety
+/// The CPU must support AVX-512 F and DQ.
+#[cfg(all(target_arch = "x86_64", pact_avx512))]
+#[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn pact_quant_avx512(src: &[f32], dst: &mut [f32], alpha: f64, l: f64, step: f64, residual: bool) {
+    pact_quant(src, dst, alpha, l, step, residual)
 }
 
 /// DoReFa weights of one layer (the whole tensor shares one normalisation), as real values in `[−1, 1]`
