@@ -6,10 +6,13 @@
 //!   widths `k × k` with a `2k + 9`-bit accumulator: 256 worst-case products) for each `--bits` (2, 4, 8, 16),
 //!   hard multipliers off so that the LUT counts compare arithmetic, not DSP mapping: LUT4 per MAC and Fmax
 //!   against bits, the PACT paper's §6 density claim measured on real synthesis;
-//! * **accel**: the whole accelerator of a model (default: the shipped one, quantized at W/A = `--accel-bits`)
-//!   for each `--arrays` shape, hard multipliers used as the flow's `auto` mode does (LUTs when they run out):
-//!   LUTs, DSPs, Fmax, cycles per inference and inferences/s at Fmax. A shape that does not fit the target is
-//!   listed under `does_not_fit` in `sweep.json` with the reason, and the sweep goes on.
+//! * **accel**: the whole accelerator of a model (default: the shipped one) quantized at each inner W/A width of
+//!   `--accel-bits` (2, 3, 4, 8; first/last layers 8 bits), for each `--arrays` shape (`auto`: the shape automatic
+//!   sizing chooses for the target and that width, as `pact synth --target` does), hard multipliers used as the
+//!   flow's `auto` mode does (LUTs when they run out): LUTs, DSPs, Fmax, cycles per inference, inferences/s at
+//!   Fmax, the model's MACs per compute cycle, and the integer model's accuracy on `--data` (its test split). A
+//!   shape that does not fit the target is listed under `does_not_fit` in `sweep.json` with the reason, and the
+//!   sweep goes on.
 //!
 //! Every design is wrapped in an I/O harness (`sweep_top`: one serial input shifted into every design input, the
 //! design's outputs registered and folded by a pipelined XOR tree into one output pin), so that designs with more
@@ -42,12 +45,17 @@ pub struct SweepArgs {
     /// MAC widths (weights = activations, 1..=16 bits).
     #[arg(long, value_delimiter = ',', default_values_t = [2u32, 4, 8, 16])]
     pub bits: Vec<u32>,
-    /// Array shapes `PExSIMD` of the whole-accelerator points (none: `--arrays ''`).
-    #[arg(long, value_delimiter = ',', default_value = "1x1,2x2,4x4")]
+    /// Array shapes `PExSIMD` of the whole-accelerator points, or `auto` (sized for the target at each width);
+    /// none: `--arrays ''`.
+    #[arg(long, value_delimiter = ',', default_value = "auto")]
     pub arrays: Vec<String>,
-    /// Inner W/A bits of the model for the accelerator points (1..=8; first/last layers 8 bits).
-    #[arg(long, default_value_t = pact_toolchain::contract::DEFAULT_WBITS)]
-    pub accel_bits: u32,
+    /// Inner W/A bits of the model for the accelerator points (1..=8 each; first/last layers 8 bits).
+    #[arg(long, value_delimiter = ',', default_values_t = [2u32, 3, 4, 8])]
+    pub accel_bits: Vec<u32>,
+    /// Data set whose test split gives each accelerator point's integer accuracy: mnist5k, digits,
+    /// fashion-mnist, or a PATH (as `pact eval`).
+    #[arg(long, default_value = "mnist5k")]
+    pub data: String,
     /// Float model for the accelerator points (default: the shipped default model).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -86,6 +94,12 @@ pub struct Point {
     pub cycles_per_inference: Option<u64>,
     /// Inferences per second at Fmax (accel points).
     pub inferences_per_s: Option<f64>,
+    /// The model's MACs per inference over its compute cycles (accel points).
+    pub macs_per_cycle: Option<f64>,
+    /// Integer (golden) model accuracy on the test split of `--data`, % (accel points).
+    pub accuracy_pct: Option<f64>,
+    /// The accelerator's directory under `points/` ([`point_name`]; accel points).
+    pub point: Option<String>,
     /// The harness' LUT4s inside `luts` (its XOR tree).
     pub harness_luts: u32,
     /// Wall time of the flow, s.
@@ -231,6 +245,21 @@ struct Shape {
     simd: usize,
 }
 
+/// An entry of `--arrays`: a fixed shape, or automatic sizing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ArraySpec {
+    Fixed(Shape),
+    Auto,
+}
+
+fn parse_spec(s: &str) -> Result<ArraySpec> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        Ok(ArraySpec::Auto)
+    } else {
+        parse_array(s).map(ArraySpec::Fixed)
+    }
+}
+
 fn parse_array(s: &str) -> Result<Shape> {
     let (p, q) = s
         .split_once(['x', 'X', '×'])
@@ -249,12 +278,12 @@ fn parse_array(s: &str) -> Result<Shape> {
 /// The CSV of the points (header + one row each).
 pub fn csv(points: &[Point]) -> String {
     let mut s = String::from(
-        "kind,bits,pe,simd,luts,ffs,brams,dsps,fmax_mhz,luts_per_mac,cycles_per_inference,inferences_per_s,harness_luts,seconds\n",
+        "kind,bits,pe,simd,luts,ffs,brams,dsps,fmax_mhz,luts_per_mac,cycles_per_inference,inferences_per_s,harness_luts,seconds,macs_per_cycle,accuracy_pct,point\n",
     );
     for p in points {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{:.2},{:.2},{},{},{},{:.1}",
+            "{},{},{},{},{},{},{},{},{:.2},{:.2},{},{},{},{:.1},{},{},{}",
             p.kind,
             p.bits,
             p.pe,
@@ -268,7 +297,10 @@ pub fn csv(points: &[Point]) -> String {
             p.cycles_per_inference.map(|c| c.to_string()).unwrap_or_default(),
             p.inferences_per_s.map(|c| format!("{c:.1}")).unwrap_or_default(),
             p.harness_luts,
-            p.seconds
+            p.seconds,
+            p.macs_per_cycle.map(|c| format!("{c:.2}")).unwrap_or_default(),
+            p.accuracy_pct.map(|c| format!("{c:.2}")).unwrap_or_default(),
+            p.point.as_deref().unwrap_or_default()
         );
     }
     s
@@ -287,6 +319,20 @@ fn default_float(out: &Path) -> Result<PathBuf> {
     crate::defaults::write_default_model(&out.join("model"))
 }
 
+/// The directory of an accelerator point under `points/`: `accel-w{bits}-{pe}x{simd}-ib{buffers}[-lb{lane bits}]`.
+pub fn point_name(bits: u32, cfg: &AccelConfig) -> String {
+    let lb = cfg.lane_bits().map(|k| format!("-lb{k}")).unwrap_or_default();
+    format!(
+        "accel-w{bits}-{}x{}-ib{}{lb}",
+        cfg.pe(),
+        cfg.simd(),
+        cfg.input_buffers()
+    )
+}
+
+/// Automatic sizing's choices tried per width before the point is given up (synthesis can refuse a choice).
+const AUTO_TRIES: usize = 4;
+
 /// Run `pact sweep`.
 pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
     for &b in &a.bits {
@@ -294,28 +340,40 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             bail!("--bits {b}: MAC widths are 1..=16");
         }
     }
-    let arrays: Vec<Shape> = a
+    for &k in &a.accel_bits {
+        if !(1..=8).contains(&k) {
+            bail!("--accel-bits {k}: the model's inner widths are 1..=8");
+        }
+    }
+    let arrays: Vec<ArraySpec> = a
         .arrays
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| parse_array(s))
+        .map(|s| parse_spec(s))
         .collect::<Result<_>>()?;
-    let configs = arrays
-        .iter()
-        .map(|x| Ok(AccelConfig::new(x.pe, x.simd)?.with_target(Some(a.target))))
-        .collect::<Result<Vec<_>>>()?;
-    // Quantize the model once, before any tool runs, so that bad input fails fast.
-    let model = if configs.is_empty() {
-        None
-    } else {
+    for x in &arrays {
+        if let ArraySpec::Fixed(x) = x {
+            AccelConfig::new(x.pe, x.simd)?;
+        }
+    }
+    // Quantize the model at every width and evaluate it, before any tool runs, so that bad input fails fast.
+    let mut models: Vec<(u32, QModel, f64)> = Vec::new();
+    if !arrays.is_empty() {
         let path = match &a.model {
             Some(p) => p.clone(),
             None => default_float(&a.out)?,
         };
         let fm = pact_toolchain::model_io::load_float(&path, None)?;
-        let cfg = QuantConfig::builder().wbits(a.accel_bits).abits(a.accel_bits).build()?;
-        Some(quantize(&fm, &cfg, None, &path.display().to_string())?)
-    };
+        let test = pact_toolchain::data::load_eval(&a.data, None)?;
+        for &k in &a.accel_bits {
+            let cfg = QuantConfig::builder().wbits(k).abits(k).build()?;
+            let q = quantize(&fm, &cfg, None, &path.display().to_string())?;
+            let ev = pact_toolchain::eval::evaluate(None, &q, &test, &|| {})
+                .with_context(|| format!("evaluating {} at W{k}A{k} on {}", path.display(), a.data))?;
+            let acc = pact_toolchain::eval::pct(ev.integer_correct(), ev.len());
+            models.push((k, q, acc));
+        }
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let points_dir = a.out.join("points");
     let mut points = Vec::new();
@@ -363,6 +421,9 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             luts_per_mac: r.luts.saturating_sub(bound) as f64,
             cycles_per_inference: None,
             inferences_per_s: None,
+            macs_per_cycle: None,
+            accuracy_pct: None,
+            point: None,
             harness_luts: bound,
             seconds: t.elapsed().as_secs_f64(),
         };
@@ -372,25 +433,63 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
         ));
         points.push(p);
     }
-    if let Some(q) = &model {
-        for (x, cfg) in arrays.iter().zip(&configs) {
-            let p = match accel_point(q, *x, cfg, a, &points_dir, seed) {
-                Ok(p) => p,
-                Err(e) => {
-                    // A shape that does not fit the target is a result of the sweep, not a failure of it.
-                    if !does_not_fit(&e) {
-                        return Err(e);
+    for (k, q, acc) in &models {
+        for spec in &arrays {
+            // The point's configurations to try: the fixed shape; or automatic sizing's choices for this width, best
+            // first, the next one tried when synthesis finds that one does not fit after all (the estimate's memory
+            // count is not yet exact: each miss is listed under `does_not_fit`).
+            let tries: Vec<AccelConfig> = match spec {
+                ArraySpec::Fixed(x) => vec![AccelConfig::new(x.pe, x.simd)?.with_target(Some(a.target))],
+                ArraySpec::Auto => {
+                    use pact_hdl::accel::autosize::{candidates, Fixed};
+                    match candidates(q, a.target, Fixed::default()) {
+                        Ok(c) => c.iter().take(AUTO_TRIES).map(|c| c.config).collect(),
+                        Err(e) => {
+                            let msg = format!("{e:#}");
+                            say(format!("accel W{k}A{k} auto: does not fit: {msg}"));
+                            skipped.push(format!("W{k}A{k} auto: {msg}"));
+                            continue;
+                        }
                     }
-                    let msg = format!("{e:#}");
-                    say(format!("accel {}x{}: does not fit: {msg}", x.pe, x.simd));
-                    skipped.push(format!("{}x{}: {msg}", x.pe, x.simd));
-                    continue;
                 }
+            };
+            let mut done = None;
+            for cfg in &tries {
+                let label = format!(
+                    "W{k}A{k} {}x{} ({}, {} input buffer(s))",
+                    cfg.pe(),
+                    cfg.simd(),
+                    if matches!(spec, ArraySpec::Auto) {
+                        "auto"
+                    } else {
+                        "fixed"
+                    },
+                    cfg.input_buffers()
+                );
+                match accel_point(q, *k, *acc, cfg, a, &points_dir, seed) {
+                    Ok(p) => {
+                        done = Some(p);
+                        break;
+                    }
+                    Err(e) => {
+                        // A shape that does not fit the target is a result of the sweep, not a failure of it.
+                        if !does_not_fit(&e) {
+                            return Err(e.context(label));
+                        }
+                        let msg = format!("{e:#}");
+                        say(format!("accel {label}: does not fit: {msg}"));
+                        skipped.push(format!("{label}: {msg}"));
+                    }
+                }
+            }
+            let Some(p) = done else {
+                continue;
             };
             points.push(p);
             let p = points.last().expect("just pushed");
             say(format!(
-                "accel {}x{}: {:>5} LUT4 {:>5} FF {:>3} BRAM  Fmax {:>7.2} MHz  {} cycles  {:.0} inferences/s  ({:.0} s)",
+                "accel W{k}A{k} {}x{}: {:>5} LUT4 {:>5} FF {:>3} BRAM  Fmax {:>7.2} MHz  {} cycles  {:.0} inferences/s  \
+                 {:.2} MACs/cycle  accuracy {:.2} %  ({:.0} s)",
                 p.pe,
                 p.simd,
                 p.luts,
@@ -399,6 +498,8 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
                 p.fmax_mhz,
                 p.cycles_per_inference.unwrap_or(0),
                 p.inferences_per_s.unwrap_or(0.0),
+                p.macs_per_cycle.unwrap_or(0.0),
+                acc,
                 p.seconds
             ));
         }
@@ -427,14 +528,16 @@ fn does_not_fit(e: &anyhow::Error) -> bool {
 
 fn accel_point(
     q: &QModel,
-    x: Shape,
-    cfg: &pact_hdl::accel::AccelConfig,
+    bits: u32,
+    accuracy: f64,
+    cfg: &AccelConfig,
     a: &SweepArgs,
     dir: &Path,
     seed: u64,
 ) -> Result<Point> {
     let t = Instant::now();
-    let name = format!("accel-{}x{}", x.pe, x.simd);
+    let (pe, simd) = (cfg.pe(), cfg.simd());
+    let name = point_name(bits, cfg);
     let gen = dir.join(&name).join("gen");
     let r = pact_hdl::accel::generate(q, cfg, &gen).with_context(|| name.clone())?;
     let (h, bound) = harness(&r.verilog, r.top.as_str(), &|_, w| w)?;
@@ -448,19 +551,23 @@ fn accel_point(
         DspMode::Auto,
     )?;
     let cycles = r.plan.interval_cycles() as u64;
+    let macs: usize = r.plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum();
     Ok(Point {
         kind: "accel",
-        bits: a.accel_bits,
-        pe: x.pe,
-        simd: x.simd,
+        bits,
+        pe,
+        simd,
         luts: s.luts,
         ffs: s.ffs,
         brams: s.brams,
         dsps: s.dsps,
         fmax_mhz: s.fmax_mhz,
-        luts_per_mac: s.luts.saturating_sub(bound) as f64 / (x.pe * x.simd) as f64,
+        luts_per_mac: s.luts.saturating_sub(bound) as f64 / (pe * simd) as f64,
         cycles_per_inference: Some(cycles),
         inferences_per_s: Some(s.fmax_mhz * 1e6 / cycles as f64),
+        macs_per_cycle: Some(macs as f64 / r.plan.compute_cycles() as f64),
+        accuracy_pct: Some(accuracy),
+        point: Some(name.clone()),
         harness_luts: bound,
         seconds: t.elapsed().as_secs_f64(),
     })
@@ -472,10 +579,25 @@ fn write_outputs(a: &SweepArgs, points: &[Point], skipped: &[String]) -> Result<
         .filter(|p| p.kind == "mac")
         .map(|p| (p.bits as f64, p.luts_per_mac, p.fmax_mhz))
         .collect();
-    let accel: Vec<(f64, f64)> = points
-        .iter()
-        .filter_map(|p| Some((p.luts as f64, p.inferences_per_s?)))
-        .collect();
+    let accel: Vec<&Point> = points.iter().filter(|p| p.kind == "accel").collect();
+    let by_bits = |f: &dyn Fn(&Point) -> Option<(f64, f64)>| -> Vec<Series> {
+        let mut widths: Vec<u32> = accel.iter().map(|p| p.bits).collect();
+        widths.sort_unstable();
+        widths.dedup();
+        if widths.is_empty() {
+            return vec![Series {
+                name: "whole accelerator".into(),
+                points: Vec::new(),
+            }];
+        }
+        widths
+            .iter()
+            .map(|&k| Series {
+                name: format!("W{k}A{k}"),
+                points: accel.iter().filter(|p| p.bits == k).filter_map(|p| f(p)).collect(),
+            })
+            .collect()
+    };
     let t = a.target.name();
     let plots = [
         (
@@ -509,15 +631,40 @@ fn write_outputs(a: &SweepArgs, points: &[Point], skipped: &[String]) -> Result<
         (
             "inferences_vs_luts.svg",
             plot::xy(
-                &format!("Inferences/s at Fmax vs LUT4 ({t}, W{0}A{0})", a.accel_bits),
+                &format!("Inferences/s at Fmax vs LUT4 ({t})"),
                 "LUT4",
                 "inferences/s",
+                &by_bits(&|p| Some((p.luts as f64, p.inferences_per_s?))),
+                false,
+                true,
+            )?,
+        ),
+        (
+            "inferences_vs_bits.svg",
+            plot::xy(
+                &format!("Inferences/s at Fmax vs inner bits ({t}, first/last 8)"),
+                "inner W/A bits",
+                "inferences/s",
                 &[Series {
-                    name: "whole accelerator, one point per array shape".into(),
-                    points: accel,
+                    name: "whole accelerator".into(),
+                    points: accel
+                        .iter()
+                        .filter_map(|p| Some((p.bits as f64, p.inferences_per_s?)))
+                        .collect(),
                 }],
                 false,
                 true,
+            )?,
+        ),
+        (
+            "accuracy_vs_inferences.svg",
+            plot::xy_tight(
+                &format!("Integer accuracy vs inferences/s ({t}, {})", a.data),
+                "inferences/s at Fmax",
+                "accuracy %",
+                &by_bits(&|p| Some((p.inferences_per_s?, p.accuracy_pct?))),
+                1.0,
+                (0.0, 100.0),
             )?,
         ),
     ];

@@ -67,6 +67,10 @@ fn bad_input_is_refused_and_nothing_is_written() {
     );
     fails(&pact(&["sweep", "--arrays", "4", "-o", o]), "expected PExSIMD");
     fails(&pact(&["sweep", "--bits", "17", "-o", o]), "MAC widths are 1..=16");
+    fails(
+        &pact(&["sweep", "--accel-bits", "2,9", "-o", o]),
+        "--accel-bits 9: the model's inner widths are 1..=8",
+    );
     fails(&pact(&["run", "--pe", "3", "--simd", "4", "-o", o]), "pe");
     assert!(!out.exists(), "a refused command wrote {}", out.display());
 }
@@ -181,6 +185,76 @@ fn sweep_writes_csv_plots_and_the_density_ratio() {
         "fmax_vs_bits.svg",
         "inferences_vs_luts.svg",
         "sweep.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}
+
+/// Accelerator points across inner widths, auto-sized for the UP5K: one row per width with the chosen shape, its
+/// cycles, MACs per cycle and accuracy; the per-width plots. (Whether low precision buys throughput is a figure
+/// for docs/accelerator.md, not asserted here.)
+#[test]
+fn sweep_accel_points_across_bits_auto_sized() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let stdout = ok(
+        &pact(&[
+            "sweep",
+            "--bits",
+            "2",
+            "--accel-bits",
+            "2,8",
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        "pact sweep --accel-bits 2,8",
+    );
+    println!("{stdout}");
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("column {name}: {csv}"))
+    };
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let accel: Vec<&Vec<&str>> = rows.iter().filter(|r| r[col("kind")] == "accel").collect();
+    assert_eq!(accel.len(), 2, "one auto-sized point per width: {csv}");
+    for (r, bits) in accel.iter().zip(["2", "8"]) {
+        assert_eq!(r[col("bits")], bits, "{csv}");
+        let num = |c: &str| r[col(c)].parse::<f64>().unwrap_or_else(|_| panic!("{c}: {csv}"));
+        assert!(num("pe") >= 1.0 && num("simd") >= 1.0, "{csv}");
+        assert!(num("fmax_mhz") > 0.0 && num("cycles_per_inference") > 0.0, "{csv}");
+        assert_eq!(
+            (num("inferences_per_s") / (num("fmax_mhz") * 1e6 / num("cycles_per_inference")) * 1e3).round(),
+            1e3,
+            "inferences/s = Fmax / cycles: {csv}"
+        );
+        assert!(
+            num("macs_per_cycle") > 0.0 && num("macs_per_cycle") <= num("pe") * num("simd"),
+            "{csv}"
+        );
+        // The shipped model is ~94 % at W4A4; any width of it classifies far above chance (10 %).
+        assert!(num("accuracy_pct") > 50.0 && num("accuracy_pct") <= 100.0, "{csv}");
+        let stem = r[col("point")];
+        assert!(
+            stem.starts_with(&format!("accel-w{bits}-{}x{}-", r[col("pe")], r[col("simd")])),
+            "{csv}"
+        );
+        let manifest = std::fs::read_to_string(out.join("points").join(stem).join("gen").join("manifest.json"))
+            .unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let m: Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(
+            m["timing"]["interval_cycles"].as_f64(),
+            Some(num("cycles_per_inference")),
+            "the CSV's cycles are the generated design's: {csv}"
+        );
+    }
+    for f in [
+        "inferences_vs_bits.svg",
+        "accuracy_vs_inferences.svg",
+        "inferences_vs_luts.svg",
     ] {
         assert!(out.join(f).is_file(), "{f}");
     }
