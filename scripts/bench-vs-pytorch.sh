@@ -51,6 +51,7 @@ export RAYON_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "threads $threads, torch $("$py" -c 'import torch; print(torch.__version__)'), $("$pact" --version 2>/dev/null || echo pact)"
 for run in $(seq 1 "$runs"); do
+    cut -d' ' -f1-3 /proc/loadavg >"$out/load"
     for arch in mlp cnn; do
         "$pact" -q train --arch "$arch" --epochs "$epochs" "${limit[@]}" --log "$out/$arch.jsonl" \
             -o "$out/$arch.json" >/dev/null
@@ -74,7 +75,7 @@ for arch in ["mlp", "cnn"]:
     golden = float(line.split()[-3])
     torch = json.load(open(os.path.join(d, arch + ".torch-infer.json")))["mac_per_sec"]
     rows.append((f"infer {arch} (MAC/s)", golden, torch))
-print(f"run {run}")
+print(f"run {run} (load average before the run: {open(os.path.join(d, 'load')).read().strip()})")
 print(f"{'':<24} {'pact':>12} {'PyTorch':>12} {'pact/PyTorch':>13}")
 for name, p, t in rows:
     print(f"{name:<24} {p:>12.4g} {t:>12.4g} {p / t:>12.2f}x")

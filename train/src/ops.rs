@@ -25,6 +25,14 @@ struct Geom {
 }
 
 impl Geom {
+    /// With stride 1: the output columns `lo..hi` whose input column `ox + kx − left` lies inside the image.
+    #[inline]
+    fn valid_cols(&self, kx: usize) -> (usize, usize) {
+        let lo = self.pad_left.saturating_sub(kx).min(self.ow);
+        let hi = (self.w + self.pad_left).saturating_sub(kx).min(self.ow);
+        (lo, hi.max(lo))
+    }
+
     /// Input row/column of output position `o` and kernel offset `k`, if inside the image.
     #[inline]
     fn src(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
@@ -49,9 +57,18 @@ fn im2col<T: WithDType>(x: &[T], g: &Geom) -> Vec<T> {
                     continue;
                 };
                 let d = &mut d[(i * g.oh + oy) * g.ow..(i * g.oh + oy + 1) * g.ow];
+                let src = &plane[iy * g.w..(iy + 1) * g.w];
+                if g.stride == 1 {
+                    // ix = ox + kx − left: one contiguous run of valid columns
+                    let (lo, hi) = g.valid_cols(kx);
+                    if lo < hi {
+                        d[lo..hi].copy_from_slice(&src[lo + kx - g.pad_left..hi + kx - g.pad_left]);
+                    }
+                    continue;
+                }
                 for (ox, v) in d.iter_mut().enumerate() {
                     if let Some(ix) = Geom::src(ox, kx, g.stride, g.pad_left, g.w) {
-                        *v = plane[iy * g.w + ix];
+                        *v = src[ix];
                     }
                 }
             }
@@ -73,9 +90,22 @@ fn col2im<T: WithDType>(cols: &[T], g: &Geom) -> Vec<T> {
                         let Some(iy) = Geom::src(oy, ky, g.stride, g.pad_top, g.h) else {
                             continue;
                         };
-                        for ox in 0..g.ow {
+                        let r = &row[(i * g.oh + oy) * g.ow..(i * g.oh + oy + 1) * g.ow];
+                        let dr = &mut d[(i * g.h + iy) * g.w..(i * g.h + iy + 1) * g.w];
+                        if g.stride == 1 {
+                            // the same additions in the same order, over the contiguous run of valid columns
+                            let (lo, hi) = g.valid_cols(kx);
+                            if lo < hi {
+                                let dr = &mut dr[lo + kx - g.pad_left..hi + kx - g.pad_left];
+                                for (v, &a) in dr.iter_mut().zip(&r[lo..hi]) {
+                                    *v += a;
+                                }
+                            }
+                            continue;
+                        }
+                        for (ox, &a) in r.iter().enumerate() {
                             if let Some(ix) = Geom::src(ox, kx, g.stride, g.pad_left, g.w) {
-                                d[(i * g.h + iy) * g.w + ix] += row[(i * g.oh + oy) * g.ow + ox];
+                                dr[ix] += a;
                             }
                         }
                     }

@@ -133,6 +133,51 @@ unsafe fn pact_quant_avx512(src: &[f32], dst: &mut [f32], alpha: f64, l: f64, st
     pact_quant(src, dst, alpha, l, step, residual)
 }
 
+/// Elements from which [`tanh`] splits the work over the cores.
+const TANH_PAR_MIN: usize = 1 << 14;
+
+/// `tanh(w)` element-wise with the values and the gradient of candle's `Tensor::tanh`, bit for bit, computed in
+/// parallel over chunks for large tensors (candle's own runs on one thread here: `pact` limits its spinning
+/// element-wise pool, see `src/main.rs`). Forward: `f32::tanh`/`f64::tanh` of every element, as candle. Backward:
+/// candle subtracts `grad·(tanh² − 1)` from the input's gradient; this returns `−(grad·(tanh² − 1))`, which
+/// candle adds: IEEE subtraction is the addition of the negation, so the sum is the same, signed zeros included.
+pub fn tanh(w: &Tensor) -> Result<Tensor> {
+    if w.elem_count() < TANH_PAR_MIN {
+        return w.tanh();
+    }
+    w.contiguous()?.apply_op1(TanhPar)
+}
+
+struct TanhPar;
+
+impl CustomOp1 for TanhPar {
+    fn name(&self) -> &'static str {
+        "tanh-par"
+    }
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let Some((o1, o2)) = layout.contiguous_offsets() else {
+            candle_core::bail!("tanh-par: contiguous tensors only");
+        };
+        fn map<T: Copy + Send + Sync + Default>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+            let mut dst = vec![T::default(); src.len()];
+            dst.par_chunks_mut(1 << 13)
+                .zip(src.par_chunks(1 << 13))
+                .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, &x)| *d = f(x)));
+            dst
+        }
+        let out = match storage {
+            CpuStorage::F32(v) => CpuStorage::F32(map(&v[o1..o2], f32::tanh)),
+            CpuStorage::F64(v) => CpuStorage::F64(map(&v[o1..o2], f64::tanh)),
+            _ => candle_core::bail!("tanh-par: f32 or f64 only"),
+        };
+        Ok((out, layout.shape().clone()))
+    }
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let minus_dtanh = (res.sqr()? - 1.)?;
+        Ok(Some((grad * &minus_dtanh)?.neg()?))
+    }
+}
+
 /// DoReFa weights of one layer (the whole tensor shares one normalisation), as real values in `[−1, 1]`
 /// (`bits ≥ 2`) or `±mean|w|` (`bits = 1`):
 ///
@@ -168,7 +213,7 @@ pub fn dorefa(w: &Tensor, bits: u32, exact: bool) -> Result<Tensor> {
         return ste(w, &q);
     }
     // y = tanh(w)/max|tanh(w)| ∈ [−1, 1] is the differentiable surrogate of w_q = 2f − 1.
-    let t = w.tanh()?;
+    let t = tanh(w)?;
     let max_t = t.abs()?.flatten_all()?.max_keepdim(0)?.reshape(())?;
     let y = if max_t.to_scalar::<f32>()? > 0.0 {
         t.broadcast_div(&max_t)?

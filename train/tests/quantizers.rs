@@ -199,3 +199,45 @@ fn dorefa_finite_differences_away_from_kinks() {
         .unwrap();
     assert!(vec1(g.get(wv.as_tensor()).unwrap()).iter().all(|&d| d == 1.0));
 }
+
+/// The parallel `quant::tanh` gives candle's `tanh` values and gradients bit for bit (a tensor large enough to
+/// take the parallel path, and a second use of the input so the gradient is a sum).
+#[test]
+fn parallel_tanh_is_candles_tanh_bit_for_bit() {
+    let seed = 11u64;
+    println!("seed {seed}");
+    let mut s = seed;
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 8.0
+    };
+    let n = 40_000;
+    let mut v: Vec<f32> = (0..n).map(|_| next()).collect();
+    v[..6].copy_from_slice(&[0.0, -0.0, 20.0, -20.0, 1e-30, f32::MIN_POSITIVE]);
+    let c: Vec<f32> = (0..n).map(|_| next()).collect();
+    let c = Tensor::from_vec(c, n, &Device::Cpu).unwrap();
+    let run = |ours: bool| {
+        let w = Var::from_vec(v.clone(), n, &Device::Cpu).unwrap();
+        let t = if ours {
+            pact_train::quant::tanh(w.as_tensor()).unwrap()
+        } else {
+            w.as_tensor().tanh().unwrap()
+        };
+        let loss = ((t.clone() * &c).unwrap() + w.as_tensor().sqr().unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let g = loss
+            .backward()
+            .unwrap()
+            .get(w.as_tensor())
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        (t.to_vec1::<f32>().unwrap(), g)
+    };
+    let (a, b) = (run(true), run(false));
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a.0), bits(&b.0), "values");
+    assert_eq!(bits(&a.1), bits(&b.1), "gradients");
+}
