@@ -4,15 +4,7 @@
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(pact_avx512)");
-    println!("cargo::rerun-if-env-changed=RUSTC");
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let minor = std::process::Command::new(rustc)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|v| v.split_whitespace().nth(1)?.split('.').nth(1)?.parse::<u32>().ok());
-    if minor.is_some_and(|m| m >= 89) {
+    if version_check::is_min_version("1.89.0").unwrap_or(false) {
         println!("cargo::rustc-cfg=pact_avx512");
     }
 }
