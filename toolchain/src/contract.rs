@@ -29,6 +29,7 @@ pub const DEFAULT_ABITS: u32 = 4;
 pub const DEFAULT_FIRST_LAST_BITS: u32 = 8;
 
 /// Largest activation code for `bits` bits: `2^bits − 1`. `bits` must be in 1..=16.
+#[inline]
 pub fn code_max(bits: u32) -> u32 {
     debug_assert!((1..=16).contains(&bits));
     (1u32 << bits) - 1
@@ -144,12 +145,14 @@ pub fn negate_weight_index(index: u32, bits: u32) -> u32 {
 
 /// The requantization step of one output: `clamp((acc·m0 + 2^(shift−1)) >> shift, 0, 2^out_bits − 1)`.
 /// `shift` ∈ 1..=[`MAX_SHIFT`]; `acc` signed (|acc| < 2^31), `m0` unsigned (< 2^31); arithmetic in i64.
+#[inline]
 pub fn requantize(acc: i64, m0: u32, shift: u32, out_bits: u32) -> u32 {
     round_shift_clamp(acc * m0 as i64, shift, out_bits)
 }
 
 /// `clamp((v + 2^(shift−1)) >> shift, 0, 2^out_bits − 1)`, the rounding shift and clamp shared by
 /// [`requantize`], average pooling and the residual add (whose `v` is a sum of two products).
+#[inline]
 pub fn round_shift_clamp(v: i64, shift: u32, out_bits: u32) -> u32 {
     debug_assert!((1..=MAX_SHIFT).contains(&shift));
     ((v + (1i64 << (shift - 1))) >> shift).clamp(0, code_max(out_bits) as i64) as u32

@@ -32,14 +32,13 @@ struct Finish {
     avx512: bool,
 }
 
-/// [`contract::requantize`] of `acc + bias` for every channel, inlined.
+/// [`contract::requantize`] of `acc + bias` for every channel.
 #[inline(always)]
-fn codes_row(acc: &[i32], bias: &[i32], m0: &[i64], shift: &[u32], max: i64, dst: &mut [i32]) {
+fn codes_row(acc: &[i32], bias: &[i32], m0: &[u32], shift: &[u32], bits: u32, dst: &mut [i32]) {
     let n = dst.len();
     let (acc, bias, m0, shift) = (&acc[..n], &bias[..n], &m0[..n], &shift[..n]);
     for o in 0..n {
-        let v = acc[o].wrapping_add(bias[o]) as i64 * m0[o];
-        dst[o] = ((v + (1i64 << (shift[o] - 1))) >> shift[o]).clamp(0, max) as i32;
+        dst[o] = contract::requantize(acc[o].wrapping_add(bias[o]) as i64, m0[o], shift[o], bits) as i32;
     }
 }
 
@@ -48,12 +47,12 @@ fn codes_row(acc: &[i32], bias: &[i32], m0: &[i64], shift: &[u32], max: i64, dst
 #[cfg(all(target_arch = "x86_64", pact_avx512))]
 #[allow(clippy::incompatible_msrv)] // only built by Rust ≥ 1.89 (build.rs)
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-unsafe fn codes_row_avx512(acc: &[i32], bias: &[i32], m0: &[i64], shift: &[u32], max: i64, dst: &mut [i32]) {
-    codes_row(acc, bias, m0, shift, max, dst)
+unsafe fn codes_row_avx512(acc: &[i32], bias: &[i32], m0: &[u32], shift: &[u32], bits: u32, dst: &mut [i32]) {
+    codes_row(acc, bias, m0, shift, bits, dst)
 }
 
 enum FinishKind {
-    Codes { m0: Vec<i64>, shift: Vec<u32>, max: i64 },
+    Codes { m0: Vec<u32>, shift: Vec<u32>, bits: u32 },
     Logits,
     Scaled { m0: Vec<u32>, shift: u32 },
 }
@@ -62,9 +61,9 @@ impl Finish {
     fn new(cp: &crate::qmodel::Compute) -> Self {
         let kind = match &cp.output {
             Output::Codes { bits, requant, .. } => FinishKind::Codes {
-                m0: requant.m0.iter().map(|&m| m as i64).collect(),
+                m0: requant.m0.clone(),
                 shift: requant.shift.iter().map(|&s| s as u32).collect(),
-                max: contract::code_max(*bits) as i64,
+                bits: *bits,
             },
             Output::Logits => match &cp.logit_scale {
                 None => FinishKind::Logits,
@@ -90,14 +89,14 @@ impl Finish {
         let n = dst.len();
         let (acc, bias) = (&acc[..n], &self.bias[..n]);
         match &self.kind {
-            FinishKind::Codes { m0, shift, max } => {
+            FinishKind::Codes { m0, shift, bits } => {
                 #[cfg(all(target_arch = "x86_64", pact_avx512))]
                 if self.avx512 {
                     // SAFETY: the features were detected in `Finish::new`.
-                    unsafe { codes_row_avx512(acc, bias, m0, shift, *max, dst) };
+                    unsafe { codes_row_avx512(acc, bias, m0, shift, *bits, dst) };
                     return;
                 }
-                codes_row(acc, bias, m0, shift, *max, dst);
+                codes_row(acc, bias, m0, shift, *bits, dst);
             }
             FinishKind::Logits => {
                 for o in 0..n {
