@@ -245,19 +245,21 @@ struct Shape {
     simd: usize,
 }
 
-/// An entry of `--arrays`: a fixed shape, or automatic sizing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An entry of `--arrays`: a fixed shape (its configuration for the target), or automatic sizing.
+#[derive(Clone, Copy, Debug)]
 enum ArraySpec {
-    Fixed(Shape),
+    Fixed(AccelConfig),
     Auto,
 }
 
-fn parse_spec(s: &str) -> Result<ArraySpec> {
+fn parse_spec(s: &str, target: Target) -> Result<ArraySpec> {
     if s.trim().eq_ignore_ascii_case("auto") {
-        Ok(ArraySpec::Auto)
-    } else {
-        parse_array(s).map(ArraySpec::Fixed)
+        return Ok(ArraySpec::Auto);
     }
+    let x = parse_array(s)?;
+    Ok(ArraySpec::Fixed(
+        AccelConfig::new(x.pe, x.simd)?.with_target(Some(target)),
+    ))
 }
 
 fn parse_array(s: &str) -> Result<Shape> {
@@ -349,13 +351,8 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
         .arrays
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| parse_spec(s))
+        .map(|s| parse_spec(s, a.target))
         .collect::<Result<_>>()?;
-    for x in &arrays {
-        if let ArraySpec::Fixed(x) = x {
-            AccelConfig::new(x.pe, x.simd)?;
-        }
-    }
     // Quantize the model at every width and evaluate it, before any tool runs, so that bad input fails fast.
     let mut models: Vec<(u32, QModel, f64)> = Vec::new();
     if !arrays.is_empty() {
@@ -439,7 +436,7 @@ pub fn run(a: &SweepArgs, seed: u64, quiet: bool) -> Result<Vec<Point>> {
             // first, the next one tried when synthesis finds that one does not fit after all (the estimate's memory
             // count is not yet exact: each miss is listed under `does_not_fit`).
             let tries: Vec<AccelConfig> = match spec {
-                ArraySpec::Fixed(x) => vec![AccelConfig::new(x.pe, x.simd)?.with_target(Some(a.target))],
+                ArraySpec::Fixed(cfg) => vec![*cfg],
                 ArraySpec::Auto => {
                     use pact_hdl::accel::autosize::{candidates, Fixed};
                     match candidates(q, a.target, Fixed::default()) {
@@ -551,7 +548,6 @@ fn accel_point(
         DspMode::Auto,
     )?;
     let cycles = r.plan.interval_cycles() as u64;
-    let macs: usize = r.plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum();
     Ok(Point {
         kind: "accel",
         bits,
@@ -565,7 +561,7 @@ fn accel_point(
         luts_per_mac: s.luts.saturating_sub(bound) as f64 / (pe * simd) as f64,
         cycles_per_inference: Some(cycles),
         inferences_per_s: Some(s.fmax_mhz * 1e6 / cycles as f64),
-        macs_per_cycle: Some(macs as f64 / r.plan.compute_cycles() as f64),
+        macs_per_cycle: Some(r.plan.macs_per_cycle()),
         accuracy_pct: Some(accuracy),
         point: Some(name.clone()),
         harness_luts: bound,

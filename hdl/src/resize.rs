@@ -94,9 +94,14 @@ pub struct FlagKey<const N: usize, const M: usize> {
     pub y: Signal<Out, Bits<M>>,
 }
 
+impl<const N: usize, const M: usize> FlagKey<N, M> {
+    const WIDTHS_OK: () = assert!(M == N + 2 && M <= 64, "FlagKey<N, M> needs M = N + 2 ≤ 64");
+}
+
 impl<const N: usize, const M: usize> Logic for FlagKey<N, M> {
     fn update(&mut self) {
-        assert_eq!(M, N + 2, "FlagKey<N, M> needs M = N + 2");
+        #[allow(clippy::let_unit_value)]
+        let () = Self::WIDTHS_OK;
         let x = self.x.val().to_u64();
         let v = (u64::from(self.hi.val()) << (N + 1)) | (x << 1) | u64::from(self.lo.val());
         self.y.next = to_bits::<M>(v as i64);

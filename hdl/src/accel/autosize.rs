@@ -223,7 +223,6 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
                     continue;
                 }
                 let cycles = plan.interval_cycles();
-                let macs: usize = plan.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum();
                 out.push(Candidate {
                     config: cfg,
                     pe,
@@ -232,7 +231,7 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
                     input_buffers: nb,
                     cycles,
                     lanes: pe * simd,
-                    macs_per_cycle: macs as f64 / plan.compute_cycles() as f64,
+                    macs_per_cycle: plan.macs_per_cycle(),
                     inferences_per_s: reference_mhz(device) * 1e6 / cycles as f64,
                     logic,
                     memory_bits: plan.memory().total(),

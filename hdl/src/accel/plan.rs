@@ -922,6 +922,17 @@ impl Plan {
         timing::LAYER_START + self.layers[i].run_cycles() + self.drain(i)
     }
 
+    /// The model's multiply-accumulates per inference: `Σ outputs × fan-in × positions` over the layers (what the
+    /// MACs-per-cycle figures divide by [`Plan::compute_cycles`]).
+    pub fn macs(&self) -> usize {
+        self.layers.iter().map(|l| l.m * l.fan_in * l.positions()).sum()
+    }
+
+    /// The model's MACs per compute cycle: [`Plan::macs`] / [`Plan::compute_cycles`].
+    pub fn macs_per_cycle(&self) -> f64 {
+        self.macs() as f64 / self.compute_cycles() as f64
+    }
+
     /// Exact compute cycles per inference: rising edges from the one that accepts the last pixel to the one after
     /// which `out_valid` is high (inclusive).
     pub fn compute_cycles(&self) -> usize {
