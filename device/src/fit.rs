@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::Device;
+use crate::device::{Device, Family};
 
 /// A design's size before synthesis (from the generator's manifest, or given by the caller).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,33 @@ pub struct Estimate {
     /// SPRAMs. pact's accelerator does not (its memories are inferred, and yosys maps none to SPRAM).
     #[serde(default)]
     pub spram_buffers: bool,
+    /// iCE40 block RAMs (SB_RAM40_4K) the design maps to, counted memory by memory as yosys maps them
+    /// ([`ice40_ram_tiles`]), if the generator counted them: refused on an iCE40 with more than it has.
+    #[serde(default)]
+    pub ice40_brams: Option<u64>,
+}
+
+/// The iCE40 SB_RAM40_4K tiles one memory of `depth` words of `width` bits takes under yosys 0.23 `synth_ice40`
+/// (its `memory_libmap` with the ice40 `brams.txt`), measured on yosys: the fewest tiles among the 4-kbit
+/// configurations 2048 × 2, 1024 × 4, 512 × 8 and 256 × 16 (`⌈depth/d⌉ · ⌈width/w⌉`), or 0 when yosys builds the
+/// memory from logic instead, which it does when that is cheaper by its costs: a RAM of at most 64 bits per tile,
+/// a ROM (`initialised`) of at most 1 056 bits per tile (yosys 0.23: 66 × 16 and 130 × 8 ROMs in logic, 67 × 16 and
+/// 134 × 8 in one block RAM; 16 × 4 RAMs in logic, 5 × 16 in one).
+pub fn ice40_ram_tiles(depth: u64, width: u64, initialised: bool) -> u64 {
+    if depth == 0 || width == 0 {
+        return 0;
+    }
+    let tiles = [2u64, 4, 8, 16]
+        .iter()
+        .map(|&w| depth.div_ceil(4096 / w) * width.div_ceil(w))
+        .min()
+        .unwrap_or(0);
+    let per_tile_in_logic = if initialised { 1056 } else { 64 };
+    if depth * width <= per_tile_in_logic * tiles {
+        0
+    } else {
+        tiles
+    }
 }
 
 /// A lower bound on the LUT4s of one MAC built from LUTs (signed `b × b` multiply + accumulator), from yosys
@@ -60,11 +87,13 @@ pub struct FitError {
 /// * initialised memory (`rom_bits`, else `memory_bits`) > block RAM bits + 16 bits in each of a quarter of the
 ///   LUTs (LUT ROM);
 /// * all memory > that, plus the SPRAM bits if the design puts its buffers there ([`Estimate::spram_buffers`]);
+/// * on an iCE40, the block RAMs counted memory by memory ([`Estimate::ice40_brams`]) > the device's;
 /// * MACs: `macs` > hard multipliers + LUTs / [`min_luts_per_mac`];
 /// * LUTs: the generator's own LUT estimate > the device's LUTs.
 pub fn check_fit(device: Device, e: &Estimate) -> Result<(), FitError> {
     let problems: Vec<String> = [
         memory_problem(device, e),
+        bram_problem(device, e),
         mac_problem(device, e),
         lut_problem(device, e),
     ]
@@ -107,6 +136,17 @@ fn memory_problem(device: Device, e: &Estimate) -> Option<String> {
             e.memory_bits as f64 / cap as f64
         )
     })
+}
+
+fn bram_problem(device: Device, e: &Estimate) -> Option<String> {
+    let d = device.spec();
+    let n = e
+        .ice40_brams
+        .filter(|&n| device.family() == Family::Ice40 && n > u64::from(d.brams))?;
+    Some(format!(
+        "{n} block RAMs needed (each memory mapped as yosys maps it), {} on the device",
+        d.brams
+    ))
 }
 
 fn mac_problem(device: Device, e: &Estimate) -> Option<String> {
@@ -196,6 +236,60 @@ mod tests {
         )
         .is_ok());
         assert!(check_fit(Device::Ecp5_25k, &Estimate { luts: None, ..big }).is_err());
+    }
+
+    /// The tile counts yosys 0.23 `synth_ice40` gave for single memories (the probes named in the doc comment, and
+    /// the accelerator's own: a 1 568 × 8 input lane, a 49 × 16 bank, a 45 × 32 bank, a 450 × 32 weight ROM).
+    #[test]
+    fn ice40_tiles_follow_yosys() {
+        for (depth, width, rom, tiles) in [
+            (16, 4, false, 0),
+            (8, 8, false, 0),
+            (4, 32, false, 0),
+            (5, 16, false, 1),
+            (49, 16, false, 1),
+            (45, 32, false, 2),
+            (300, 20, false, 3),
+            (1568, 8, false, 4),
+            (66, 16, true, 0),
+            (67, 16, true, 1),
+            (130, 8, true, 0),
+            (134, 8, true, 1),
+            (33, 32, true, 0),
+            (180, 16, true, 1),
+            (450, 32, true, 4),
+            (20, 64, true, 0),
+        ] {
+            assert_eq!(
+                ice40_ram_tiles(depth, width, rom),
+                tiles,
+                "{depth} × {width} {}",
+                if rom { "ROM" } else { "RAM" }
+            );
+        }
+        assert_eq!(ice40_ram_tiles(0, 8, false), 0);
+    }
+
+    #[test]
+    fn block_rams_refused_on_the_ice40_only() {
+        let e = Estimate {
+            ice40_brams: Some(31),
+            ..est(4, 50_000, Some(20_000), None)
+        };
+        let msg = check_fit(Device::Ice40Up5k, &e).unwrap_err().to_string();
+        assert!(
+            msg.contains("31 block RAMs needed (each memory mapped as yosys maps it), 30 on the device"),
+            "{msg}"
+        );
+        assert!(check_fit(
+            Device::Ice40Up5k,
+            &Estimate {
+                ice40_brams: Some(30),
+                ..e.clone()
+            }
+        )
+        .is_ok());
+        assert!(check_fit(Device::Ecp5_25k, &e).is_ok());
     }
 
     #[test]

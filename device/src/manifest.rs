@@ -14,9 +14,10 @@ use crate::fit::Estimate;
 pub const FILE: &str = "manifest.json";
 /// Its `format`.
 pub const FORMAT: &str = "pact-accel";
-/// The version this build writes and reads. 3: digit passes (`widths.lane_bits`, `layers[].digits`,
-/// `bubbles_per_pass`); 2: the typed manifest (version 1 was written untyped).
-pub const VERSION: u32 = 4;
+/// The version this build writes and reads. 5: `resources.ice40_brams` (block RAMs memory by memory), banks as one
+/// memory each (`count` 1, `simd` lanes per word); 4: two input buffers; 3: digit passes (`widths.lane_bits`,
+/// `layers[].digits`, `bubbles_per_pass`); 2: the typed manifest (version 1 was written untyped).
+pub const VERSION: u32 = 5;
 
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -293,6 +294,9 @@ pub struct Resources {
     pub initialised_bits: u64,
     /// `memory_bits` in 4-kbit iCE40 block RAMs, rounded up.
     pub ice40_ebr_4kbit_lower_bound: u64,
+    /// iCE40 block RAMs (SB_RAM40_4K) after yosys, memory by memory ([`crate::fit::ice40_ram_tiles`]), in the
+    /// board top-level: the debug port tied off, so the logit RAMs (read only by it) are not built.
+    pub ice40_brams: u64,
     /// `memory_bits` in 18-kbit ECP5 block RAMs, rounded up.
     pub ecp5_ebr_18kbit_lower_bound: u64,
     /// Multiply-accumulate operations per inference.
@@ -318,6 +322,7 @@ impl Resources {
             multipliers: Some(self.hard_multipliers),
             mac_bits: self.mac_operand_bits.into_iter().min(),
             spram_buffers: false,
+            ice40_brams: Some(self.ice40_brams),
         }
     }
 }
@@ -466,6 +471,7 @@ impl Manifest {
                 constant_bits: 0,
                 initialised_bits: 0,
                 ice40_ebr_4kbit_lower_bound: 0,
+                ice40_brams: 0,
                 ecp5_ebr_18kbit_lower_bound: 0,
                 macs_per_inference: 0,
                 hard_multipliers: 0,
@@ -577,7 +583,7 @@ mod tests {
         let e = refused(|v| v["version"] = 1.into());
         assert_eq!(
             e,
-            "gen/manifest.json: manifest version 1 is not supported (this pact reads version 4); generate the design \
+            "gen/manifest.json: manifest version 1 is not supported (this pact reads version 5); generate the design \
              again with `pact gen`"
         );
         let e = refused(|v| v["format"] = "other".into());

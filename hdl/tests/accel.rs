@@ -71,12 +71,16 @@ fn model_checks_have_exact_messages() {
     let rom = mem.weights + mem.requant;
     assert!(rom > 1568 * 10 * 8);
     let cap = 30 * 4096 + 5280 / 4 * 16;
+    // And the block RAMs counted memory by memory (`ice40_brams`, the count the test against yosys pins).
+    let cfg = AccelConfig::default().with_target(Device::Ice40Up5k);
+    let brams = pact_hdl::accel::emit::ice40_brams(&Plan::new(&cnn, &AccelConfig::default()).unwrap(), false);
+    assert!(brams > 30);
     assert_eq!(
-        plan_err(&cnn, AccelConfig::default().with_target(Device::Ice40Up5k)),
+        plan_err(&cnn, cfg),
         format!(
             "the design does not fit the ice40-up5k (iCE40UP5K-SG48): {rom} bits of initialised memory (weights, \
              constants) needed, {cap} available (30 block RAMs × 4096 bits = 122880, plus at most 21120 in LUTs); \
-             over by {:.2}×",
+             over by {:.2}×; {brams} block RAMs needed (each memory mapped as yosys maps it), 30 on the device",
             rom as f64 / cap as f64
         )
     );
@@ -344,4 +348,52 @@ fn imported_encodings_the_engine_lacks_are_refused() {
         e.to_string().starts_with("layer 'fc': a per-channel logit scale"),
         "{e}"
     );
+}
+
+/// Automatic sizing's order on the default model for both targets: every candidate passes the fit rule (block RAMs
+/// memory by memory included) and the logic budget; the first has the fewest LUTs among those within 1 % of the
+/// fewest cycles; the rest follow by cycles, then LUTs.
+#[test]
+fn automatic_sizing_prefers_the_smaller_of_near_ties() {
+    use pact_hdl::accel::autosize::{candidates, Fixed, CYCLE_TIE_DIVISOR};
+    use pact_hdl::accel::emit::fit_estimate;
+    let q = default_model();
+    for device in [Device::Ice40Up5k, Device::Ecp5_25k] {
+        let all = candidates(&q, device, Fixed::default()).unwrap();
+        let min = all.iter().map(|c| c.cycles).min().unwrap();
+        let near = min + min / CYCLE_TIE_DIVISOR;
+        let tied: Vec<_> = all.iter().filter(|c| c.cycles <= near).collect();
+        let least = tied.iter().map(|c| c.logic.luts).min().unwrap();
+        println!(
+            "{device}: {} candidates, fewest cycles {min}; chosen {}",
+            all.len(),
+            all[0].line(device)
+        );
+        assert!(
+            all[0].cycles <= near && all[0].logic.luts == least,
+            "{device}: {}",
+            all[0].line(device)
+        );
+        let n = tied.len();
+        assert!(
+            all[..n].iter().all(|c| c.cycles <= near),
+            "{device}: the near ties come first"
+        );
+        assert!(all[..n].windows(2).all(|w| w[0].logic.luts <= w[1].logic.luts));
+        assert!(all[n..]
+            .windows(2)
+            .all(|w| (w[0].cycles, w[0].logic.luts) <= (w[1].cycles, w[1].logic.luts)));
+        for c in &all {
+            let plan = Plan::new(&q, &c.config).unwrap();
+            let e = fit_estimate(&plan);
+            assert!(
+                pact_device::check_fit(device, &e).is_ok(),
+                "{device}: {}",
+                c.line(device)
+            );
+            if device == Device::Ice40Up5k {
+                assert!(e.ice40_brams.unwrap() <= 30, "{}", c.line(device));
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@
 mod accel_support;
 
 use accel_support::{out_dir, rng};
-use pact_hdl::accel::mem::{LaneRam, Table, WeightBlock, WeightMem};
+use pact_hdl::accel::mem::{BankRam, LaneRam, Table, WeightBlock, WeightMem};
 use pact_hdl::rom::{ChannelRom, MAX_CHANNELS};
 use pact_hdl::verilog::{emit, lint};
 use pact_sim::SimBuilder;
@@ -98,6 +98,64 @@ fn lane_ram_matches_its_model() {
                 ram.rdata.val().to_u64(),
                 "LaneRam {depth}×{width}, cycle {cycle}: Verilog vs model"
             );
+        }
+    }
+}
+
+/// A bank of several lanes in one memory: every lane of every cycle, lane widths 1..8 (junk above the width on
+/// the write data), one lane and many, depths of one word and not a power of two, addresses past the depth.
+#[test]
+fn bank_ram_matches_its_model() {
+    let mut r = rng("bank_ram_matches_its_model");
+    for (depth, lanes, width) in [
+        (37usize, 4usize, 4usize),
+        (1, 1, 8),
+        (256, 2, 8),
+        (100, 16, 1),
+        (45, 5, 3),
+    ] {
+        let mut ram = BankRam::new(depth, lanes, width);
+        let v = emit(&mut ram);
+        lint(&v).unwrap_or_else(|e| panic!("BankRam {depth}×{lanes}×{width}: {e}"));
+        let mut sim = SimBuilder::new("top").text("bank_ram.v", v).sim().unwrap();
+        let p = |n: &str| sim.port(n).unwrap();
+        let (we, wa, ra) = (p("we"), p("waddr"), p("raddr"));
+        let wd: Vec<_> = (0..lanes).map(|s| p(&format!("wdata${s}"))).collect();
+        let rd: Vec<_> = (0..lanes).map(|s| p(&format!("rdata${s}"))).collect();
+        for cycle in 0..10_000 {
+            let addr = |r: &mut rand_chacha::ChaCha8Rng| {
+                if r.gen_bool(0.9) {
+                    r.gen_range(0..depth) as u64
+                } else {
+                    r.gen_range(0..65536u64)
+                }
+            };
+            let (w, a, b) = (r.gen_bool(0.5), addr(&mut r), addr(&mut r));
+            let d: Vec<u64> = (0..lanes).map(|_| r.gen_range(0..256u64)).collect();
+            ram.we.next = w;
+            ram.waddr.next = bits::<16>(a);
+            ram.raddr.next = bits::<16>(b);
+            for (s, &x) in d.iter().enumerate() {
+                ram.wdata[s].next = bits::<8>(x);
+                sim.set(wd[s], x);
+            }
+            edge(&mut ram, |x, c| x.clock.next = Clock { clk: c });
+            sim.set(we, w as u64);
+            sim.set(wa, a);
+            sim.set(ra, b);
+            sim.tick().unwrap();
+            for s in 0..lanes {
+                let got = sim.get(rd[s]);
+                assert!(
+                    got < 1 << width,
+                    "BankRam {depth}×{lanes}×{width}, cycle {cycle}, lane {s}: {got} wider than the lane"
+                );
+                assert_eq!(
+                    got,
+                    ram.rdata[s].val().to_u64(),
+                    "BankRam {depth}×{lanes}×{width}, cycle {cycle}, lane {s}: Verilog vs model"
+                );
+            }
         }
     }
 }

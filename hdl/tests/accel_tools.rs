@@ -9,6 +9,7 @@ use accel_support::*;
 use pact_cosim::icarus::run_icarus;
 use pact_cosim::RunOptions;
 use pact_hdl::accel::autosize::logic_estimate;
+use pact_hdl::accel::emit::ice40_brams;
 use pact_hdl::accel::AccelConfig;
 use pact_hdl::accel::{generate_with, GenOptions, TopName};
 use pact_hdl::verilog::{lint_named, synth_ice40_named};
@@ -178,6 +179,10 @@ fn logic_estimate_tracks_yosys() {
             s.luts
         );
         assert_eq!(est.dsps, u64::from(s.dsps), "{pe}×{simd}: DSPs");
+        // Synthesized as its own top, the debug port is live (the logit RAMs are built).
+        let brams = ice40_brams(&rep.plan, true);
+        println!("  block RAMs: yosys {}, estimate {brams}", s.brams);
+        assert_eq!(brams, u64::from(s.brams), "{pe}×{simd}: block RAMs");
     }
 }
 

@@ -21,6 +21,10 @@ use pact_toolchain::qmodel::QModel;
 /// fails or misses the clock on a device filled to the last LUT).
 pub const LUT_BUDGET: f64 = 0.85;
 
+/// Candidates whose cycles per inference are within `1/CYCLE_TIE_DIVISOR` (1 %) of the fewest count as tied: among
+/// them the fewest LUTs wins.
+pub const CYCLE_TIE_DIVISOR: usize = 100;
+
 /// The array sizes tried for PE and SIMD (one of the two divides the other).
 pub const SIZES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 
@@ -137,6 +141,8 @@ pub struct Candidate {
     pub logic: Logic,
     /// Memory bits (weights, constants, buffers).
     pub memory_bits: usize,
+    /// iCE40 block RAMs, memory by memory ([`super::emit::ice40_brams`], board top-level).
+    pub ice40_brams: u64,
 }
 
 impl Candidate {
@@ -160,7 +166,10 @@ impl Candidate {
             self.logic.dsps,
             d.dsps,
             self.memory_bits
-        )
+        ) + &match device.family() {
+            Family::Ice40 => format!(", {}/{} block RAMs", self.ice40_brams, d.brams),
+            Family::Ecp5 => String::new(),
+        }
     }
 }
 
@@ -177,7 +186,8 @@ pub struct Fixed {
     pub input_buffers: Option<usize>,
 }
 
-/// Every candidate that fits `device`, best first (fewest cycles per inference, then fewest LUTs). An empty list
+/// Every candidate that fits `device`, best first: those within 1 % of the fewest cycles per inference by fewest
+/// LUTs, then the rest by cycles and LUTs. An empty list
 /// is an error naming the device and the smallest design's problem.
 pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candidate>, HdlError> {
     let ops: Vec<(u32, u32)> = q
@@ -235,6 +245,7 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
                     inferences_per_s: reference_mhz(device) * 1e6 / cycles as f64,
                     logic,
                     memory_bits: plan.memory().total(),
+                    ice40_brams: super::emit::ice40_brams(&plan, false),
                 });
             }
         }
@@ -253,5 +264,10 @@ pub fn candidates(q: &QModel, device: Device, fixed: Fixed) -> Result<Vec<Candid
         )));
     }
     out.sort_by(|a, b| a.cycles.cmp(&b.cycles).then(a.logic.luts.cmp(&b.logic.luts)));
+    // Within 1 % of the fewest cycles, fewer LUTs first: a design several times larger for a few cycles less is
+    // slower at the clock it reaches.
+    let near = out[0].cycles + out[0].cycles / CYCLE_TIE_DIVISOR;
+    let n = out.iter().take_while(|c| c.cycles <= near).count();
+    out[..n].sort_by(|a, b| a.logic.luts.cmp(&b.logic.luts).then(a.cycles.cmp(&b.cycles)));
     Ok(out)
 }

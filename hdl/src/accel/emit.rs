@@ -493,7 +493,14 @@ fn memories(plan: &Plan) -> Vec<manifest::Memory> {
     )];
     for (i, b) in [Bank::A, Bank::B].iter().enumerate() {
         let (depth, width) = (plan.bank_depth[i], plan.bank_bits[i] as usize);
-        memories.push(ram(format!("bank {}", b.name()), plan.simd, depth, width, None));
+        let layout = format!("{} lanes of {width} bits per word, lane 0 in the low bits", plan.simd);
+        memories.push(ram(
+            format!("bank {}", b.name()),
+            1,
+            depth,
+            plan.simd * width,
+            Some(&layout),
+        ));
     }
     memories.push(ram("logits".into(), plan.pe, plan.last().groups, 32, None));
     for (l, layer) in plan.layers.iter().enumerate() {
@@ -547,6 +554,7 @@ pub fn estimate(plan: &Plan) -> Resources {
         constant_bits: (mem.requant + mem.logits) as u64,
         initialised_bits: (mem.weights + mem.requant) as u64,
         ice40_ebr_4kbit_lower_bound: total.div_ceil(4096),
+        ice40_brams: ice40_brams(plan, false),
         ecp5_ebr_18kbit_lower_bound: total.div_ceil(18432),
         macs_per_inference: plan
             .layers
@@ -557,6 +565,74 @@ pub fn estimate(plan: &Plan) -> Resources {
         lut4_estimate: logic.luts,
         ff_estimate: logic.ffs,
     }
+}
+
+/// The iCE40 block RAMs of the design in a board top-level, memory by memory as yosys maps them
+/// ([`pact_device::fit::ice40_ram_tiles`]): the input buffer's `simd` lane RAMs, the two banks (one memory each),
+/// the weight ROMs, and the PACT units' and the logit unit's constant ROMs. A ROM counts only its bit columns that
+/// are not the same in every word (yosys removes the constant ones before mapping: the weights of a padding lane,
+/// for instance). `debug`: the debug port is used (the accelerator synthesized as its own top); a board top-level
+/// ties it off, so the logit RAMs, which only it reads, are not built (what `estimate.json` counts).
+pub fn ice40_brams(plan: &Plan, debug: bool) -> u64 {
+    use pact_device::fit::ice40_ram_tiles as tiles;
+    let u = |x: usize| x as u64;
+    let rom = |words: &[u64], width: u32| tiles(u(words.len()), live_columns(words, width), true);
+    let input = u(plan.simd) * tiles(u(plan.input_ram_depth()), 8, false);
+    let banks: u64 = (0..2)
+        .map(|i| tiles(u(plan.bank_depth[i]), u(plan.simd * plan.bank_bits[i] as usize), false))
+        .sum();
+    let weights: u64 = plan
+        .layers
+        .iter()
+        .flat_map(|l| l.weights.iter())
+        .filter(|b| !b.index.is_empty())
+        .map(|b| {
+            let words: Vec<u64> = b
+                .index
+                .chunks(plan.simd)
+                .map(|w| w.iter().rev().fold(0u64, |acc, &i| acc << b.bits | u64::from(i)))
+                .collect();
+            if plan.simd * b.bits as usize <= 64 {
+                rom(&words, plan.simd as u32 * b.bits)
+            } else {
+                // Wider than a u64 word: every column counted (at most an over-count).
+                tiles(u(words.len()), u(plan.simd * b.bits as usize), true)
+            }
+        })
+        .sum();
+    let acc = plan.acc;
+    let signed = |x: i64| (x as u64) & ((1u64 << acc) - 1);
+    let pact: u64 = plan
+        .pact_consts
+        .iter()
+        .map(|c| {
+            let m0: Vec<u64> = c.iter().map(|k| u64::from(k.m0)).collect();
+            let sh: Vec<u64> = c.iter().map(|k| u64::from(k.shift) - 1).collect();
+            let bias: Vec<u64> = c.iter().map(|k| signed(k.bias)).collect();
+            rom(&m0, 16) + rom(&sh, 6) + rom(&bias, acc)
+        })
+        .sum();
+    let logit_bias: u64 = plan
+        .logit_bias
+        .iter()
+        .map(|b| rom(&b.iter().map(|&x| signed(x)).collect::<Vec<_>>(), acc))
+        .sum();
+    let logit_ram = if debug {
+        u(plan.pe) * tiles(u(plan.last().groups), 32, false)
+    } else {
+        0
+    };
+    input + banks + weights + pact + logit_bias + logit_ram
+}
+
+/// Bit columns of `width`-bit `words` that are not the same in every word.
+fn live_columns(words: &[u64], width: u32) -> u64 {
+    let (mut ones, mut zeros) = (0u64, 0u64);
+    for &w in words {
+        ones |= w;
+        zeros |= !w;
+    }
+    u64::from((ones & zeros & crate::widths::low_mask(width)).count_ones())
 }
 
 /// What the fit rule ([`pact_device::check_fit`]) checks for a plan: the estimate's figures, the same `pact synth`

@@ -154,6 +154,128 @@ impl<const D: usize> Logic for LaneRam<D> {
     }
 }
 
+/// An activation bank: `lanes` lanes of `bits` bits (`1 ≤ bits ≤ 8`) stored side by side in one memory of `depth`
+/// words of `lanes·bits` bits (lane 0 in the low bits), one write and one read port on the same clock. Every lane is
+/// written and read at the same address, so yosys maps the bank as one memory of `lanes·bits`-bit words (on the
+/// iCE40 a 256 × 16 block RAM holds 16 lanes of 1 bit, 4 of 4 or 2 of 8) instead of one block RAM per lane.
+/// * write: at the rising edge, `mem[waddr] ← {wdata[lanes−1][bits−1:0], …, wdata[0][bits−1:0]}` when `we` and
+///   `waddr < depth`;
+/// * read: at the rising edge, `q ← raddr < depth ? mem[raddr] : 0`; `rdata[s]` is lane `s` of `q`, zero-extended
+///   to 8 bits (latency 1); a read of the address written at the same edge returns the old word.
+///
+/// Every word starts at 0 (an `initial` loop in the Verilog), so no simulator sees an undefined value.
+#[derive(LogicBlock)]
+pub struct BankRam {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Write enable (all lanes).
+    pub we: Signal<In, Bit>,
+    /// Write address, unsigned.
+    pub waddr: Signal<In, Bits<ADDR_BITS>>,
+    /// Write data per lane, unsigned; bits at and above `bits` are ignored.
+    pub wdata: Vec<Signal<In, Bits<8>>>,
+    /// Read address, unsigned.
+    pub raddr: Signal<In, Bits<ADDR_BITS>>,
+    /// Lane `s` of the word read at the last rising edge, zero-extended.
+    pub rdata: Vec<Signal<Out, Bits<8>>>,
+    _mem: Vec<Vec<u8>>,
+    _bits: usize,
+}
+
+impl BankRam {
+    /// A bank of `depth` (1..=[`MAX_DEPTH`]) words of `lanes` (1..=256) lanes of `bits` (1..=8) bits. Asserts its
+    /// arguments (the accelerator plan checks them first).
+    pub fn new(depth: usize, lanes: usize, bits: usize) -> Self {
+        assert!((1..=MAX_DEPTH).contains(&depth), "BankRam depth out of range");
+        assert!((1..=256).contains(&lanes), "BankRam lanes out of range");
+        assert!((1..=8).contains(&bits), "BankRam width out of range");
+        Self {
+            clock: Default::default(),
+            we: Default::default(),
+            waddr: Default::default(),
+            wdata: (0..lanes).map(|_| Default::default()).collect(),
+            raddr: Default::default(),
+            rdata: (0..lanes).map(|_| Default::default()).collect(),
+            _mem: vec![vec![0; lanes]; depth],
+            _bits: bits,
+        }
+    }
+
+    /// Words held.
+    pub fn depth(&self) -> usize {
+        self._mem.len()
+    }
+
+    /// Lanes per word.
+    pub fn lanes(&self) -> usize {
+        self.rdata.len()
+    }
+
+    /// Bits stored per lane.
+    pub fn lane_bits(&self) -> usize {
+        self._bits
+    }
+}
+
+impl Logic for BankRam {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let r = self.raddr.val().index();
+            let lanes = self.rdata.len();
+            let old = self._mem.get(r).cloned().unwrap_or_else(|| vec![0; lanes]);
+            for (out, &x) in self.rdata.iter_mut().zip(&old) {
+                out.next = bits::<8>(u64::from(x));
+            }
+            let w = self.waddr.val().index();
+            if self.we.val() && w < self._mem.len() {
+                let m = low_mask(self._bits as u32);
+                for (cell, d) in self._mem[w].iter_mut().zip(&self.wdata) {
+                    *cell = (d.val().to_u64() & m) as u8;
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        for r in &mut self.rdata {
+            r.connect();
+        }
+    }
+
+    fn hdl(&self) -> Verilog {
+        let (depth, b, lanes) = (self._mem.len(), self._bits, self.rdata.len());
+        let width = lanes * b;
+        let word: Vec<String> = (0..lanes).rev().map(|s| format!("wdata${s}[{}:0]", b - 1)).collect();
+        let mut v = format!(
+            "reg [{hi}:0] mem [0:{last}];\nreg [{hi}:0] q;\ninteger i;\n\ninitial begin\n    for (i = 0; i < {depth}; \
+             i = i + 1) mem[i] = {width}'h0;\n    q = {width}'h0;\nend\n\nalways @(posedge clock) begin\n    if (we && \
+             waddr < {ab}'d{depth}) mem[{wi}] <= {{{word}}};\n    if (raddr < {ab}'d{depth}) q <= mem[{ri}];\n    \
+             else q <= {width}'h0;\nend\n\n",
+            hi = width - 1,
+            last = depth - 1,
+            ab = ADDR_BITS,
+            wi = index_expr("waddr", depth),
+            ri = index_expr("raddr", depth),
+            word = word.join(", "),
+        );
+        if b < 8 {
+            let high: Vec<String> = (0..lanes).map(|s| format!("wdata${s}[7:{b}]")).collect();
+            v.push_str(&format!("wire unused_wdata_bits = ^{{{}}};\n", high.join(", ")));
+        }
+        v.push_str("always @(*) begin\n");
+        for s in 0..lanes {
+            let lane = format!("q[{}:{}]", s * b + b - 1, s * b);
+            if b < 8 {
+                v.push_str(&format!("    rdata${s} = {{{}'h0, {lane}}};\n", 8 - b));
+            } else {
+                v.push_str(&format!("    rdata${s} = {lane};\n"));
+            }
+        }
+        v.push_str("end\n");
+        Verilog::Custom(v)
+    }
+}
+
 /// A constant table read combinationally: `field[f] = rows[index][f]` (16 bits each), 0 for `index ≥ rows`.
 /// Holds the per-layer descriptors and the first layer's im2col patch offsets (as a `case` statement, which yosys
 /// maps to LUTs).

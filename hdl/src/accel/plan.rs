@@ -5,7 +5,8 @@
 //! * **input buffer**: `simd` lane RAMs of 8-bit pixels. If the first compute layer is a conv, every lane holds the
 //!   whole image in C×H×W order (*replicated*: each lane reads its own im2col element); if it is dense, pixel `j`
 //!   of the flattened image is in lane `j mod simd`, word `⌊j/simd⌋` (*packed*).
-//! * **activation banks A and B** (ping-pong): `simd` lane RAMs; a tensor of `C` channels × `H` × `W` is stored
+//! * **activation banks A and B** (ping-pong): each one memory of `simd` lanes side by side (every lane is read
+//!   and written at the same address); a tensor of `C` channels × `H` × `W` is stored
 //!   channel-last, `CW = ⌈C/simd⌉` words per position, channel `c` of position `(y, x)` in lane `c mod simd` of word
 //!   `(y·W + x)·CW + ⌊c/simd⌋`; channels `C..CW·simd` hold 0. A vector of `N` values is the case `H = W = 1`.
 //! * **weights**: per layer and PE `p`, the rows `p, p + pe, …` (output channels), `⌈N/simd⌉` words (beats) each of
@@ -280,7 +281,7 @@ pub struct Plan {
     pub acc: u32,
     /// Widest output code (the PACT units' width).
     pub ka_out: u32,
-    /// Depth and word width of banks A and B (per lane).
+    /// Depth of banks A and B, and their width per lane (a bank's word is `simd` lanes of that width).
     pub bank_depth: [usize; 2],
     pub bank_bits: [u32; 2],
     /// Requantization slots per PACT unit, and their constants per PE.

@@ -3,7 +3,7 @@
 use super::desc::TopRow as T;
 use super::issue::Issue;
 use super::logit::LogitUnit;
-use super::mem::{LaneRam, Table, WeightMem};
+use super::mem::{BankRam, LaneRam, Table, WeightMem};
 use super::shared::A16;
 use super::writer::Writer;
 use crate::array::Array;
@@ -105,8 +105,8 @@ pub struct Accel {
     pact: Vec<Pact>,
     wmem: WeightMem,
     inbuf: Vec<LaneRam<8>>,
-    bank_a: Vec<LaneRam<8>>,
-    bank_b: Vec<LaneRam<8>>,
+    bank_a: BankRam,
+    bank_b: BankRam,
     lram: Vec<LaneRam<32>>,
     ltab: Table,
     chan: ZeroResize<16, CHANNEL_BITS>,
@@ -231,8 +231,8 @@ impl Accel {
             pact: pacts,
             wmem,
             inbuf: ram8(ram_depth(input)),
-            bank_a: ram8(banks[0]),
-            bank_b: ram8(banks[1]),
+            bank_a: BankRam::new(banks[0].0, simd, banks[0].1),
+            bank_b: BankRam::new(banks[1].0, simd, banks[1].1),
             lram: (0..pe).map(|_| LaneRam::new(logit_depth, 32)).collect(),
             ltab: Table::new(top_desc.iter().map(T::to_words).collect()),
             chan: Default::default(),
@@ -386,10 +386,10 @@ impl Logic for Accel {
             self.s1_inb[s].d.next = self.issue.inb[s].val();
             self.src_d[s].next = self.inbuf[s].rdata.val();
             if self.src_a.q.val() {
-                self.src_d[s].next = self.bank_a[s].rdata.val();
+                self.src_d[s].next = self.bank_a.rdata[s].val();
             }
             if self.src_b.q.val() {
-                self.src_d[s].next = self.bank_b[s].rdata.val();
+                self.src_d[s].next = self.bank_b.rdata[s].val();
             }
             // The beat's activation digit: the code shifted right by `k·j` (the lanes keep its low `k` bits).
             if self.s1_inb[s].q.val() {
@@ -414,33 +414,35 @@ impl Logic for Accel {
             } else {
                 self.inbuf[s].raddr.next = self.issue.raddr[s].val() | self.ib_r.val();
             }
-            self.bank_a[s].clock.next = self.clk.val();
-            self.bank_a[s].we.next = self.writer.we.val() & self.dst_a.q.val();
-            self.bank_a[s].waddr.next = self.writer.wa.val();
-            self.bank_a[s].wdata.next = self.writer.wd[s].val();
-            self.bank_b[s].clock.next = self.clk.val();
-            self.bank_b[s].we.next = self.writer.we.val() & self.dst_b.q.val();
-            self.bank_b[s].waddr.next = self.writer.wa.val();
-            self.bank_b[s].wdata.next = self.writer.wd[s].val();
-            if self.idle.val() {
-                self.bank_a[s].raddr.next = self.dbg_addr.val();
-                self.bank_b[s].raddr.next = self.dbg_addr.val();
-            } else {
-                if self.src_a.q.val() {
-                    self.bank_a[s].raddr.next = self.issue.raddr[s].val();
-                } else {
-                    self.bank_a[s].raddr.next = self.writer.rd_addr.val();
-                }
-                if self.src_b.q.val() {
-                    self.bank_b[s].raddr.next = self.issue.raddr[s].val();
-                } else {
-                    self.bank_b[s].raddr.next = self.writer.rd_addr.val();
-                }
-            }
+            self.bank_a.wdata[s].next = self.writer.wd[s].val();
+            self.bank_b.wdata[s].next = self.writer.wd[s].val();
             if self.dst_a.q.val() {
-                self.writer.rdata[s].next = self.bank_a[s].rdata.val();
+                self.writer.rdata[s].next = self.bank_a.rdata[s].val();
             } else {
-                self.writer.rdata[s].next = self.bank_b[s].rdata.val();
+                self.writer.rdata[s].next = self.bank_b.rdata[s].val();
+            }
+        }
+        // The banks: every lane at one address (packed layers read the same word in all lanes, and the writer
+        // writes whole words), so each bank is one memory.
+        self.bank_a.clock.next = self.clk.val();
+        self.bank_a.we.next = self.writer.we.val() & self.dst_a.q.val();
+        self.bank_a.waddr.next = self.writer.wa.val();
+        self.bank_b.clock.next = self.clk.val();
+        self.bank_b.we.next = self.writer.we.val() & self.dst_b.q.val();
+        self.bank_b.waddr.next = self.writer.wa.val();
+        if self.idle.val() {
+            self.bank_a.raddr.next = self.dbg_addr.val();
+            self.bank_b.raddr.next = self.dbg_addr.val();
+        } else {
+            if self.src_a.q.val() {
+                self.bank_a.raddr.next = self.issue.raddr[0].val();
+            } else {
+                self.bank_a.raddr.next = self.writer.rd_addr.val();
+            }
+            if self.src_b.q.val() {
+                self.bank_b.raddr.next = self.issue.raddr[0].val();
+            } else {
+                self.bank_b.raddr.next = self.writer.rd_addr.val();
             }
         }
 
@@ -502,10 +504,10 @@ impl Logic for Accel {
                     self.dsel8.next = self.inbuf[s].rdata.val();
                 }
                 if self.dbg_sel.val() == self.sel_a.val() {
-                    self.dsel8.next = self.bank_a[s].rdata.val();
+                    self.dsel8.next = self.bank_a.rdata[s].val();
                 }
                 if self.dbg_sel.val() == self.sel_b.val() {
-                    self.dsel8.next = self.bank_b[s].rdata.val();
+                    self.dsel8.next = self.bank_b.rdata[s].val();
                 }
             }
         }
