@@ -144,8 +144,8 @@ fn bank_ram_matches_its_model() {
             sim.set(wa, a);
             sim.set(ra, b);
             sim.tick().unwrap();
-            for s in 0..lanes {
-                let got = sim.get(rd[s]);
+            for (s, &port) in rd.iter().enumerate() {
+                let got = sim.get(port);
                 assert!(
                     got < 1 << width,
                     "BankRam {depth}×{lanes}×{width}, cycle {cycle}, lane {s}: {got} wider than the lane"

@@ -169,6 +169,7 @@ fn a_design_too_large_is_refused_before_any_tool_runs() {
         luts: None,
         mac_bits: Some(4),
         spram_buffers: false,
+        ice40_brams: None,
     });
     o.tool_path = Some(std::ffi::OsString::new());
     let e = run(&o).unwrap_err();
