@@ -1,4 +1,5 @@
 //! The PE × SIMD MAC array.
+use crate::cast::{sign_extend, to_signed};
 use crate::mac::{Accumulator, LaneWeight, LutLaneProduct, RawLaneProduct, LUT_MUL_MAX_BITS};
 use crate::resize::SignResize;
 use crate::widths::MacWidths;
@@ -14,6 +15,66 @@ pub const ARRAY_LATENCY: usize = 4;
 /// cycle, `⌈n_out/pe⌉·⌈n_in/simd⌉` beats back to back, plus `ARRAY_LATENCY − 1` = 3 to drain the pipeline.
 pub fn dense_cycles(n_in: usize, n_out: usize, pe: usize, simd: usize) -> usize {
     n_out.div_ceil(pe) * n_in.div_ceil(simd) + ARRAY_LATENCY - 1
+}
+
+/// One node of a PE's adder tree: `y = a + b` computed on exactly `bits` bits and sign-extended to `R` (the
+/// inputs' bits above `bits` are ignored). Exact when the true sum fits `bits` signed bits, which the array
+/// guarantees by giving a node over `L` lane products of `p` bits at least `p + ⌈log2 L⌉` bits; the adder is
+/// `bits` wide in the Verilog, not `R` (a tree node over 2-bit lanes is a 6-bit adder, not a 24-bit one).
+#[derive(LogicBlock)]
+pub struct TreeAdd<const R: usize> {
+    /// Addends, signed, `bits` significant bits used.
+    pub a: Signal<In, Signed<R>>,
+    pub b: Signal<In, Signed<R>>,
+    /// The sum wrapped at `bits` bits, sign-extended to `R`.
+    pub y: Signal<Out, Signed<R>>,
+    _bits: usize,
+}
+
+impl<const R: usize> TreeAdd<R> {
+    /// A node adding on `bits` (1..=`R`, ≤ 64) bits.
+    pub fn new(bits: usize) -> Self {
+        assert!(bits >= 1 && bits <= R && bits <= 64, "TreeAdd width out of range");
+        Self {
+            a: Default::default(),
+            b: Default::default(),
+            y: Default::default(),
+            _bits: bits,
+        }
+    }
+}
+
+impl<const R: usize> Logic for TreeAdd<R> {
+    fn update(&mut self) {
+        let sum = self
+            .a
+            .val()
+            .inner()
+            .to_u64()
+            .wrapping_add(self.b.val().inner().to_u64());
+        self.y.next = to_signed::<R>(sign_extend(sum, self._bits));
+    }
+
+    fn connect(&mut self) {
+        self.y.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let b = self._bits;
+        let mut v = format!("wire [{hi}:0] s = a[{hi}:0] + b[{hi}:0];\n", hi = b - 1);
+        if b < R {
+            v.push_str(&format!(
+                "wire unused_high_bits = ^{{a[{}:{b}], b[{}:{b}]}};\nalways @(*) y = {{{{{}{{s[{}]}}}}, s}};\n",
+                R - 1,
+                R - 1,
+                R - b,
+                b - 1
+            ));
+        } else {
+            v.push_str("always @(*) y = s;\n");
+        }
+        Verilog::Custom(v)
+    }
 }
 
 /// The array with the capacity of the whole contract (8-bit codes and weights, 32-bit accumulators).
@@ -36,10 +97,9 @@ pub type Array = MacArray<8, 8, 9, 17, 32>;
 /// at the input, so that a memory read, the weight decode or a multiplexer before the array and the multipliers
 /// are in different cycles; the multipliers' raw products registered per lane ([`RawLaneProduct`]: nothing but
 /// wires on either side of a multiplier); wrapped to the product width and gated, the `simd` products of a PE,
-/// sign-extended to
-/// `R` bits, summed by a balanced adder tree into a register; that sum accumulated, wrapping at `acc` bits (only
-/// the low `acc` bits of the tree reach the accumulator, so yosys trims the tree and its register to `acc` bits). A dense layer with `N`
-/// inputs and `M` outputs: for each of the `⌈M/pe⌉` output groups, `⌈N/simd⌉` beats (activations padded with code
+/// sign-extended to `R` bits, summed by a balanced adder tree of [`TreeAdd`] nodes, each exactly as wide as its
+/// sum can be ([`tree_node_bits`]), into a register; that sum accumulated, wrapping at `acc` bits. A dense layer
+/// with `N` inputs and `M` outputs: for each of the `⌈M/pe⌉` output groups, `⌈N/simd⌉` beats (activations padded with code
 /// 0, weights of absent outputs arbitrary), `clear` on the first beat and `last` on the last of each group;
 /// group `g`'s sums are valid three cycles after the edge that samples its last beat ([`dense_cycles`]).
 #[derive(LogicBlock)]
@@ -78,6 +138,9 @@ pub struct MacArray<const KA: usize, const KW: usize, const W1: usize, const P: 
     lut_lanes: Vec<LutLaneProduct<KA, P>>,
     ext: Vec<SignResize<P, R>>,
     tree: Vec<Signal<Local, Signed<R>>>,
+    /// The internal tree nodes, `simd − 1` per PE (node `k` of PE `p` at `p·(simd − 1) + k`), each as wide as its
+    /// sum needs.
+    node: Vec<TreeAdd<R>>,
     sum_reg: Vec<DFF<Signed<R>>>,
     accum: Vec<Accumulator<R, R>>,
     clear_1: DFF<Bit>,
@@ -144,6 +207,10 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
                 .collect(),
             ext: (0..lanes).map(|_| Default::default()).collect(),
             tree: (0..pe * (2 * simd - 1)).map(|_| Default::default()).collect(),
+            node: (0..pe)
+                .flat_map(|_| tree_node_bits(simd, w.product_bits() as usize, w.acc as usize))
+                .map(TreeAdd::new)
+                .collect(),
             sum_reg: (0..pe).map(|_| Default::default()).collect(),
             accum: (0..pe)
                 .map(|_| Accumulator::horner(w.acc, k))
@@ -230,8 +297,9 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
                     self.tree[p * (2 * n - 1) + s].next = self.ext[p * n + s].y.val();
                 }
                 for k in 0..(self._simd - 1) {
-                    self.tree[p * (2 * n - 1) + n + k].next =
-                        self.tree[p * (2 * n - 1) + 2 * k].val() + self.tree[p * (2 * n - 1) + 2 * k + 1].val();
+                    self.node[p * (n - 1) + k].a.next = self.tree[p * (2 * n - 1) + 2 * k].val();
+                    self.node[p * (n - 1) + k].b.next = self.tree[p * (2 * n - 1) + 2 * k + 1].val();
+                    self.tree[p * (2 * n - 1) + n + k].next = self.node[p * (n - 1) + k].y.val();
                 }
                 self.sum_reg[p].clock.next = self.clock.val();
                 self.sum_reg[p].d.next = self.tree[p * (2 * n - 1) + 2 * n - 2].val();
@@ -251,5 +319,35 @@ impl<const KA: usize, const KW: usize, const W1: usize, const P: usize, const R:
         for q in (self._pe - 1)..self._pe {
             self.valid.next = self.valid_and[q].val();
         }
+    }
+}
+
+/// The widths of a PE's `simd − 1` tree nodes (node `k` adds nodes `2k` and `2k + 1` of the heap whose first `simd`
+/// entries are the lanes): `product_bits + ⌈log2 L⌉` for a node over `L` lanes, at most `acc` (the accumulator
+/// keeps only its low `acc` bits, so wrapping there is exact too).
+pub fn tree_node_bits(simd: usize, product_bits: usize, acc: usize) -> Vec<usize> {
+    let mut leaves = vec![1usize; simd];
+    let mut out = Vec::with_capacity(simd.saturating_sub(1));
+    for k in 0..simd.saturating_sub(1) {
+        let l = leaves[2 * k] + leaves[2 * k + 1];
+        leaves.push(l);
+        let grow = (usize::BITS - (l - 1).leading_zeros()) as usize;
+        out.push((product_bits + grow).min(acc).max(1));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tree_node_bits;
+
+    #[test]
+    fn tree_nodes_grow_one_bit_per_doubling_up_to_the_accumulator() {
+        assert_eq!(tree_node_bits(1, 5, 24), Vec::<usize>::new());
+        assert_eq!(tree_node_bits(4, 5, 24), vec![6, 6, 7]);
+        // 3 lanes: node 0 adds lanes 0 and 1, node 1 adds lane 2 and node 0 (3 lanes: 2 more bits).
+        assert_eq!(tree_node_bits(3, 5, 24), vec![6, 7]);
+        assert_eq!(tree_node_bits(8, 17, 20), vec![18, 18, 18, 18, 19, 19, 20]);
+        assert_eq!(tree_node_bits(64, 3, 32).last(), Some(&9));
     }
 }

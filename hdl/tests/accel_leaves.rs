@@ -160,6 +160,56 @@ fn bank_ram_matches_its_model() {
     }
 }
 
+/// An adder-tree node on `bits` bits: Verilog against the model for every width 1..=32 (junk above the width on
+/// both inputs, sums that overflow the width and wrap), and the model against the exact sum wherever that fits.
+#[test]
+fn tree_add_matches_its_model() {
+    use pact_hdl::array::TreeAdd;
+    use pact_hdl::cast::{sign_extend, signed_value, to_signed};
+    let mut r = rng("tree_add_matches_its_model");
+    for width in 1..=32usize {
+        let mut node = TreeAdd::<32>::new(width);
+        let v = emit(&mut node);
+        lint(&v).unwrap_or_else(|e| panic!("TreeAdd {width}: {e}"));
+        let mut sim = SimBuilder::new("top").text("tree_add.v", v).sim().unwrap();
+        let (a, b, y) = (sim.port("a").unwrap(), sim.port("b").unwrap(), sim.port("y").unwrap());
+        let half = 1i64 << (width - 1);
+        for i in 0..2_000 {
+            // Edges first (both extremes of the width), then random values with random junk above the width.
+            let (x, z) = match i {
+                0 => (-half, -half),
+                1 => (half - 1, half - 1),
+                2 => (-half, half - 1),
+                _ => (r.gen_range(-half..half), r.gen_range(-half..half)),
+            };
+            let junk = |r: &mut rand_chacha::ChaCha8Rng, v: i64| {
+                if width < 32 && r.gen_bool(0.5) {
+                    v ^ (r.gen_range(1..1i64 << (32 - width)) << width)
+                } else {
+                    v
+                }
+            };
+            let (xa, zb) = (junk(&mut r, x), junk(&mut r, z));
+            node.a.next = to_signed::<32>(xa);
+            node.b.next = to_signed::<32>(zb);
+            settle(&mut node);
+            sim.set(a, xa as u64 & 0xFFFF_FFFF);
+            sim.set(b, zb as u64 & 0xFFFF_FFFF);
+            sim.eval().unwrap();
+            let want = sign_extend((x + z) as u64, width);
+            assert_eq!(signed_value(node.y.val()), want, "TreeAdd {width}: model, {x} + {z}");
+            if (-half..half).contains(&(x + z)) {
+                assert_eq!(want, x + z, "TreeAdd {width}: an in-range sum is exact");
+            }
+            assert_eq!(
+                sim.get(y),
+                want as u64 & 0xFFFF_FFFF,
+                "TreeAdd {width}: Verilog vs model, {xa} + {zb}"
+            );
+        }
+    }
+}
+
 #[test]
 fn table_matches_its_model() {
     let mut r = rng("table_matches_its_model");
