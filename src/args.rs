@@ -2,6 +2,8 @@
 
 use clap::Args;
 
+pub use pact_cosim::cli::Requant;
+
 /// The accelerator's array shape. Without `--pe`/`--simd`, a command with a target device sizes the array
 /// itself (the shape and lane width with the most inferences/s whose estimate fits, see docs/accelerator.md);
 /// without a target, the shipped default's shape is used. Flags the user gives always win.
@@ -23,4 +25,16 @@ pub struct ArrayArgs {
     /// the target (2 where it fits), else 2.
     #[arg(long)]
     pub input_buffers: Option<usize>,
+    /// Requantization units: one per PE (`per-pe`) or one shared by the PEs (`shared`: pe − 1 fewer units and
+    /// multipliers, groups take at least PE cycles, codes PE + 1 cycles later). Default: chosen for the target,
+    /// else per-pe.
+    #[arg(long, value_enum)]
+    pub requant: Option<Requant>,
+}
+
+impl ArrayArgs {
+    /// `--requant shared` given.
+    pub fn shared(&self) -> bool {
+        self.requant == Some(Requant::Shared)
+    }
 }

@@ -99,6 +99,7 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<RunReport> {
     let cfg = pact_hdl::accel::AccelConfig::new(array.pe.unwrap_or_default(), array.simd.unwrap_or_default())?
         .with_lane_bits(array.lane_bits)?
         .with_input_buffers(array.input_buffers.unwrap_or(2))?
+        .with_shared_requant(array.shared())
         .with_target((!a.no_synth).then_some(a.target));
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // Nothing may look finished while this run works.

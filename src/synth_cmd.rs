@@ -33,6 +33,7 @@ pub fn accel_config(array: ArrayArgs, target: Option<Target>, q: &QModel, quiet:
         (Some(pe), Some(simd), _) => Ok(AccelConfig::new(pe, simd)?
             .with_lane_bits(array.lane_bits)?
             .with_input_buffers(array.input_buffers.unwrap_or(2))?
+            .with_shared_requant(array.shared())
             .with_target(target)),
         (pe, simd, Some(t)) => {
             let fixed = Fixed {
@@ -40,6 +41,7 @@ pub fn accel_config(array: ArrayArgs, target: Option<Target>, q: &QModel, quiet:
                 simd,
                 lane_bits: array.lane_bits,
                 input_buffers: array.input_buffers,
+                shared_requant: array.requant.map(|r| r == crate::args::Requant::Shared),
             };
             let all = candidates(q, t, fixed)?;
             if !quiet {
@@ -59,7 +61,8 @@ pub fn accel_config(array: ArrayArgs, target: Option<Target>, q: &QModel, quiet:
             simd.unwrap_or(crate::defaults::DEFAULT_SIMD),
         )?
         .with_lane_bits(array.lane_bits)?
-        .with_input_buffers(array.input_buffers.unwrap_or(2))?),
+        .with_input_buffers(array.input_buffers.unwrap_or(2))?
+        .with_shared_requant(array.shared())),
     }
 }
 

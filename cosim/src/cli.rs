@@ -12,6 +12,15 @@ use pact_toolchain::qmodel::QModel;
 use pact_toolchain::quantize::{quantize, QuantConfig};
 use std::path::{Path, PathBuf};
 
+/// How the PEs requantize (`--requant`).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requant {
+    /// One PACT unit per PE (its own multipliers).
+    PerPe,
+    /// One PACT unit shared by the PEs: a group's sums go in one per cycle (groups take at least PE cycles).
+    Shared,
+}
+
 /// Which simulator runs the RTL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Simulator {
@@ -64,6 +73,9 @@ pub struct SimArgs {
     /// Input buffers (1 or 2), as in `pact gen --input-buffers`.
     #[arg(long, default_value_t = 2)]
     pub input_buffers: usize,
+    /// Requantization units, as in `pact gen --requant`.
+    #[arg(long, value_enum, default_value_t = Requant::PerPe)]
+    pub requant: Requant,
     /// Write a VCD waveform of the whole run (Verilator only; large: use --limit 1).
     #[arg(long, value_name = "FILE.vcd")]
     pub trace: Option<PathBuf>,
@@ -149,7 +161,8 @@ pub fn run(args: &SimArgs, seed: u64, quiet: bool) -> Result<SimOutcome> {
     let ds = load_data(&args.data, args.limit, &q)?;
     let config = AccelConfig::new(args.pe, args.simd)?
         .with_lane_bits(args.lane_bits)?
-        .with_input_buffers(args.input_buffers)?;
+        .with_input_buffers(args.input_buffers)?
+        .with_shared_requant(args.requant == Requant::Shared);
     let verilator = args.simulator == Simulator::Verilator;
     if !verilator && args.trace.is_some() {
         bail!("--trace needs --simulator verilator");

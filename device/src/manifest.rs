@@ -15,7 +15,7 @@ pub const FILE: &str = "manifest.json";
 /// Its `format`.
 pub const FORMAT: &str = "pact-accel";
 /// The version this build writes and reads. 5: `resources.ice40_brams` (block RAMs memory by memory), banks as one
-/// memory each (`count` 1, `simd` lanes per word); 4: two input buffers; 3: digit passes (`widths.lane_bits`,
+/// memory each (`count` 1, `simd` lanes per word), `config.shared_requant`; 4: two input buffers; 3: digit passes (`widths.lane_bits`,
 /// `layers[].digits`, `bubbles_per_pass`); 2: the typed manifest (version 1 was written untyped).
 pub const VERSION: u32 = 5;
 
@@ -76,6 +76,8 @@ pub struct Config {
     pub target: String,
     /// Input buffers: 2 takes the next image while the current one computes, 1 does not.
     pub input_buffers: usize,
+    /// One requantization (PACT) unit shared by the PEs (else one per PE).
+    pub shared_requant: bool,
 }
 
 /// A port of the top module.
@@ -423,6 +425,7 @@ impl Manifest {
                 simd: 1,
                 target: "any".into(),
                 input_buffers: 1,
+                shared_requant: false,
             },
             ports,
             widths: Widths {

@@ -355,7 +355,7 @@ fn imported_encodings_the_engine_lacks_are_refused() {
 /// fewest cycles; the rest follow by cycles, then LUTs.
 #[test]
 fn automatic_sizing_prefers_the_smaller_of_near_ties() {
-    use pact_hdl::accel::autosize::{candidates, Fixed, CYCLE_TIE_DIVISOR};
+    use pact_hdl::accel::autosize::{candidates, ice40_cells, Fixed, CYCLE_TIE_DIVISOR, ICE40_CELL_BUDGET};
     use pact_hdl::accel::emit::fit_estimate;
     let q = default_model();
     for device in [Device::Ice40Up5k, Device::Ecp5_25k] {
@@ -393,6 +393,11 @@ fn automatic_sizing_prefers_the_smaller_of_near_ties() {
             );
             if device == Device::Ice40Up5k {
                 assert!(e.ice40_brams.unwrap() <= 30, "{}", c.line(device));
+                assert!(
+                    ice40_cells(&c.logic) as f64 <= ICE40_CELL_BUDGET * 5280.0,
+                    "{}",
+                    c.line(device)
+                );
             }
         }
     }

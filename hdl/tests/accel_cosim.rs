@@ -312,3 +312,65 @@ fn brevitas_import_equals_golden() {
         );
     }
 }
+
+/// One PACT unit shared by the PEs (`--requant shared`): the group's sums go in one per cycle and the codes reach
+/// the writer together. Groups shorter than `pe` cycles get bubbles (a 3-beat first conv on 16 PEs; 1-beat groups
+/// of the tiny MLP on 8 PEs); digit passes (several passes per group); PE counts that are not powers of two;
+/// PE > SIMD and PE < SIMD. Every logit, every cycle, and the stored intermediate tensors of the first images.
+#[test]
+fn shared_requantization_equals_golden() {
+    let mut r = rng("shared_requantization_equals_golden");
+    let q = default_model();
+    let ds = mnist_test();
+    for (pe, simd, k) in [(8, 4, Some(4)), (4, 4, None), (16, 4, None), (2, 8, Some(2))] {
+        check(
+            &format!(
+                "default_shared_{pe}x{simd}_k{}",
+                k.map_or("-".into(), |k: u32| k.to_string())
+            ),
+            &q,
+            AccelConfig::new(pe, simd)
+                .unwrap()
+                .with_lane_bits(k)
+                .unwrap()
+                .with_shared_requant(true),
+            &ds.images[..10 * 784],
+            Some(&ds.labels[..10]),
+            2,
+        );
+    }
+    let fm = tiny_conv(&mut r);
+    let conv = build_q(&mut r, &fm, 4, 4, "tiny conv W4A4");
+    let images = random_images(&mut r, 5, 297);
+    for (pe, simd, k) in [(4, 2, None), (3, 3, None), (2, 8, Some(2))] {
+        check(
+            &format!("tiny_conv_shared_{pe}x{simd}"),
+            &conv,
+            AccelConfig::new(pe, simd)
+                .unwrap()
+                .with_lane_bits(k)
+                .unwrap()
+                .with_shared_requant(true),
+            &images,
+            None,
+            3,
+        );
+    }
+    let fm = tiny_mlp(&mut r);
+    let mlp = build_q(&mut r, &fm, 2, 2, "tiny mlp W2A2");
+    let images = random_images(&mut r, 6, 64);
+    for (pe, simd, k) in [(8, 2, Some(2)), (4, 1, None), (8, 8, None)] {
+        check(
+            &format!("tiny_mlp_shared_{pe}x{simd}"),
+            &mlp,
+            AccelConfig::new(pe, simd)
+                .unwrap()
+                .with_lane_bits(k)
+                .unwrap()
+                .with_shared_requant(true),
+            &images,
+            None,
+            3,
+        );
+    }
+}

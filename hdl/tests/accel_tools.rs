@@ -25,16 +25,23 @@ fn emitted_accelerators_lint_clean() {
     let fm = tiny_mlp(&mut r);
     let mlp = build_q(&mut r, &fm, 8, 8, "tiny mlp");
     // `k`: lane bits (`None`: one pass per layer); 2 and 4 bits are LUT-mode lanes (shift and add), 8 DSP mode.
-    for (name, q, pe, simd, k) in [
-        ("lint_default_4x4", &default, 4, 4, None),
-        ("lint_default_16x4", &default, 16, 4, None),
-        ("lint_default_4x8_k4", &default, 4, 8, Some(4)),
-        ("lint_conv_1x1", &conv, 1, 1, None),
-        ("lint_conv_2x8", &conv, 2, 8, None),
-        ("lint_conv_2x4_k2", &conv, 2, 4, Some(2)),
-        ("lint_mlp_8x2", &mlp, 8, 2, None),
+    // `shared`: one PACT unit for all PEs.
+    for (name, q, pe, simd, k, shared) in [
+        ("lint_default_4x4", &default, 4, 4, None, false),
+        ("lint_default_16x4", &default, 16, 4, None, false),
+        ("lint_default_4x8_k4", &default, 4, 8, Some(4), false),
+        ("lint_default_8x4_k4_shared", &default, 8, 4, Some(4), true),
+        ("lint_conv_1x1", &conv, 1, 1, None, false),
+        ("lint_conv_2x8", &conv, 2, 8, None, false),
+        ("lint_conv_2x4_k2", &conv, 2, 4, Some(2), false),
+        ("lint_conv_3x3_shared", &conv, 3, 3, None, true),
+        ("lint_mlp_8x2", &mlp, 8, 2, None, false),
     ] {
-        let cfg = AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap();
+        let cfg = AccelConfig::new(pe, simd)
+            .unwrap()
+            .with_lane_bits(k)
+            .unwrap()
+            .with_shared_requant(shared);
         let rep = gen(name, q, &cfg);
         if let Err(e) = lint_named(&rep.verilog, rep.top.as_str()) {
             panic!("{name}: {e}");
@@ -146,20 +153,30 @@ fn yosys_synthesizes_the_accelerator() {
 
 /// The automatic sizer's logic model ([`logic_estimate`]) against yosys `synth_ice40 -dsp` on the default model:
 /// LUT4 within ±15 %, and the DSP count exact (lanes in DSP mode plus the PACT units' multipliers; LUT-mode lanes
-/// take none). Three designs of different modes and shapes: the shipped 1 × 4 on 8-bit (DSP) lanes and 2 × 8 on
-/// 4-bit (LUT) lanes, both among the designs the model was fitted to, and 4 × 8 on 2-bit lanes, which was not.
+/// take none), and the iCE40 block RAMs exact. Four designs of different modes and shapes: the shipped 1 × 4 on
+/// 8-bit (DSP) lanes and 2 × 8 on 4-bit (LUT) lanes, both among the designs the model was fitted to, 4 × 8 on 2-bit
+/// lanes, which was not, and 4 × 4 with one shared PACT unit.
 #[test]
 fn logic_estimate_tracks_yosys() {
     let q = default_model();
-    for (pe, simd, k) in [(1, 4, None), (4, 8, Some(2)), (2, 8, Some(4))] {
-        let cfg = AccelConfig::new(pe, simd).unwrap().with_lane_bits(k).unwrap();
-        let rep = gen(&format!("yosys_estimate_{pe}x{simd}"), &q, &cfg);
+    for (pe, simd, k, shared) in [
+        (1, 4, None, false),
+        (4, 8, Some(2), false),
+        (2, 8, Some(4), false),
+        (4, 4, None, true),
+    ] {
+        let cfg = AccelConfig::new(pe, simd)
+            .unwrap()
+            .with_lane_bits(k)
+            .unwrap()
+            .with_shared_requant(shared);
+        let rep = gen(&format!("yosys_estimate_{pe}x{simd}_{shared}"), &q, &cfg);
         let est = logic_estimate(&rep.plan);
         let t = Instant::now();
         let s = synth_ice40_named(&rep.verilog, rep.top.as_str(), true).unwrap_or_else(|e| panic!("{e}"));
         let dl = est.luts as f64 / f64::from(s.luts) - 1.0;
         println!(
-            "default model {pe}×{simd}, lanes {} bits: yosys {} LUT4, {} FF, {} MAC16; estimate {} LUT4 ({:+.1} %), {} \
+            "default model {pe}×{simd}, lanes {} bits, shared requantization {shared}: yosys {} LUT4, {} FF, {} MAC16; estimate {} LUT4 ({:+.1} %), {} \
              FF ({:+.1} %), {} DSP ({:.0} s)",
             rep.plan.lane_bits,
             s.luts,

@@ -86,7 +86,7 @@ impl GenReport {
         let (c, f) = (p.compute_cycles(), p.formula_cycles());
         format!(
             "wrote {}: {} ({} lines, top module `{}`), {roms} weight ROM files, {MANIFEST_FILE}, \
-             {ESTIMATE_FILE} (generated in {:.2} s)\narray {} × {} (PE × SIMD); engine widths: activations {} bits, \
+             {ESTIMATE_FILE} (generated in {:.2} s)\narray {} × {} (PE × SIMD), {}; engine widths: activations {} bits, \
              weights {} bits, accumulators {} bits\ncycles per inference: {c} after the last pixel ({} with one \
              pixel per cycle; one image every {} in a stream, {} input buffer(s)); formula Σ⌈M/PE⌉·⌈N/SIMD⌉ = {f} ({:+.2} %)\nmemory: {} bits (weights {} = {:.3} × \
              the {} bits of Σ k_w × parameters; activations {}; constants {})",
@@ -97,6 +97,11 @@ impl GenReport {
             self.gen_seconds,
             p.pe,
             p.simd,
+            if p.shared_requant {
+                "one shared PACT unit"
+            } else {
+                "a PACT unit per PE"
+            },
             p.ka,
             p.kw,
             p.acc,
@@ -369,6 +374,7 @@ fn manifest(q: &QModel, plan: &Plan, top: &TopName, verilog_lines: usize) -> Man
             simd: plan.simd,
             target: plan.target.map_or("any", |d| d.name()).into(),
             input_buffers: plan.input_buffers,
+            shared_requant: plan.shared_requant,
         },
         ports: ports()
             .into_iter()
@@ -546,8 +552,8 @@ pub fn estimate(plan: &Plan) -> Resources {
         mac_operand_bits: [plan.ka, plan.kw],
         accumulators: plan.pe as u64,
         accumulator_bits: plan.acc,
-        pact_units: plan.pe as u64,
-        multipliers_16x16: (plan.pe * mults_per_pact) as u64,
+        pact_units: plan.pact_consts.len() as u64,
+        multipliers_16x16: (plan.pact_consts.len() * mults_per_pact) as u64,
         memory_bits: total,
         weight_bits: mem.weights as u64,
         activation_bits: (mem.input + mem.banks) as u64,

@@ -62,6 +62,7 @@ pub struct AccelConfig {
     target: Option<Device>,
     lane_bits: Option<u32>,
     input_buffers: usize,
+    shared_requant: bool,
 }
 
 impl Default for AccelConfig {
@@ -73,6 +74,7 @@ impl Default for AccelConfig {
             target: None,
             lane_bits: None,
             input_buffers: 2,
+            shared_requant: false,
         }
     }
 }
@@ -97,6 +99,7 @@ impl AccelConfig {
             target: None,
             lane_bits: None,
             input_buffers: 2,
+            shared_requant: false,
         })
     }
 
@@ -132,6 +135,24 @@ impl AccelConfig {
             input_buffers: n,
             ..self
         })
+    }
+
+    /// One requantization (PACT) unit shared by all PEs (`--requant shared`) instead of one per PE
+    /// (`--requant per-pe`, the default). The shared unit takes a group's `pe` sums one per cycle (so a layer's
+    /// groups take at least `pe` cycles each: bubbles where they have fewer beats) and hands the `pe` codes to the
+    /// writer together, `pe + 1` cycles later than `pe` units would; it saves `pe − 1` units (their multipliers
+    /// and logic). With `pe = 1` both are the same design.
+    pub fn with_shared_requant(self, shared: bool) -> Self {
+        AccelConfig {
+            shared_requant: shared,
+            ..self
+        }
+    }
+
+    /// Whether the PEs share one requantization unit (see [`Self::with_shared_requant`]; always false for
+    /// `pe = 1`).
+    pub fn shared_requant(&self) -> bool {
+        self.shared_requant && self.pe > 1
     }
 
     /// Input buffers (1 or 2).
@@ -288,5 +309,6 @@ pub fn build(plan: &Plan, files: Vec<Vec<String>>) -> Result<Accel, HdlError> {
         replicated: plan.input_replicated,
         input_buffers: plan.input_buffers,
         input_stride: plan.input_stride(),
+        shared_requant: plan.shared_requant,
     }))
 }

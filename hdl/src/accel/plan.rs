@@ -284,7 +284,10 @@ pub struct Plan {
     /// Depth of banks A and B, and their width per lane (a bank's word is `simd` lanes of that width).
     pub bank_depth: [usize; 2],
     pub bank_bits: [u32; 2],
-    /// Requantization slots per PACT unit, and their constants per PE.
+    /// One PACT unit shared by the PEs ([`AccelConfig::shared_requant`]): its slots hold every channel of every
+    /// group (slot `ch_base + g·pe + p`); else one unit per PE, PE `p` holding slot `ch_base + g`.
+    pub shared_requant: bool,
+    /// Requantization slots per PACT unit, and their constants per unit (one list when shared, else one per PE).
     pub slots: usize,
     pub pact_consts: Vec<Vec<ChannelConsts>>,
     /// Biases of the last layer per PE (slot = group).
@@ -442,6 +445,8 @@ struct Planner<'a> {
     n_items: usize,
     /// The stored tensor the next layer reads.
     src_layout: Layout,
+    /// One PACT unit shared by the PEs.
+    shared: bool,
     slots: usize,
     pact_consts: Vec<Vec<ChannelConsts>>,
     logit_bias: Vec<Vec<i64>>,
@@ -451,7 +456,7 @@ struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     /// The input buffer's layout (replicated for a first conv, packed for a first dense) and the empty state.
-    fn new(q: &'a QModel, items: &[Item], pe: usize, simd: usize, k: u32) -> Result<Self, HdlError> {
+    fn new(q: &'a QModel, items: &[Item], pe: usize, simd: usize, k: u32, shared: bool) -> Result<Self, HdlError> {
         let [c0, h0, w0] = q.input.shape;
         let input_replicated = items[0].cp.conv.is_some();
         let input_depth = if input_replicated {
@@ -487,8 +492,9 @@ impl<'a> Planner<'a> {
             input_depth,
             n_items: items.len(),
             src_layout,
+            shared,
             slots: 0,
-            pact_consts: vec![Vec::new(); pe],
+            pact_consts: vec![Vec::new(); if shared { 1 } else { pe }],
             logit_bias: vec![Vec::new(); pe],
             bank_depth: [0; 2],
             bank_bits: [0; 2],
@@ -519,7 +525,7 @@ impl<'a> Planner<'a> {
             self.bank_bits[bi] = self.bank_bits[bi].max(bits);
             fits16("output buffer depth", &l.name, l.out_layout.words())?;
         }
-        l.bubbles = bubbles(&l, self.pe, self.simd, it.pool.is_some());
+        l.bubbles = bubbles(&l, self.pe, self.simd, it.pool.is_some(), self.shared);
         check_counters(&l)?;
         if l.acc_bits > MAX_ACC_BITS {
             return Err(err(format!(
@@ -616,8 +622,10 @@ impl<'a> Planner<'a> {
         let (pe, m, groups) = (self.pe, l.m, l.groups);
         match &cp.output {
             Output::Codes { bits, requant, .. } => {
-                for (p, consts) in self.pact_consts.iter_mut().enumerate() {
-                    for g in 0..groups {
+                // Unit `u` holds, per group `g`, the channels `g·pe + p` of its PEs `p` (all PEs when shared).
+                let per_unit = if self.shared { pe } else { 1 };
+                for (u, consts) in self.pact_consts.iter_mut().enumerate() {
+                    for (g, p) in (0..groups).flat_map(|g| (0..per_unit).map(move |j| (g, u + j))) {
                         let c = g * pe + p;
                         consts.push(if c < m {
                             ChannelConsts {
@@ -635,7 +643,7 @@ impl<'a> Planner<'a> {
                         });
                     }
                 }
-                self.slots += groups;
+                self.slots += groups * per_unit;
                 Some(*bits)
             }
             Output::Logits => {
@@ -660,7 +668,12 @@ impl<'a> Planner<'a> {
         if slots > MAX_CHANNELS {
             return Err(HdlError::DoesNotFit(format!(
                 "the model needs {slots} requantization slots per PACT unit, more than the {MAX_CHANNELS} a unit \
-                 holds; use a larger --pe"
+                 holds; {}",
+                if self.shared {
+                    "use --requant per-pe"
+                } else {
+                    "use a larger --pe"
+                }
             )));
         }
         if slots == 0 {
@@ -676,7 +689,12 @@ impl<'a> Planner<'a> {
         for (p, consts) in self.pact_consts.iter().enumerate() {
             check_consts(consts, acc).map_err(|e| {
                 err(format!(
-                    "requantization constants of PE {p} do not fit the PACT unit ({e}; M0 has {M0_BITS} bits)"
+                    "requantization constants of {} do not fit the PACT unit ({e}; M0 has {M0_BITS} bits)",
+                    if self.shared {
+                        "the shared unit".to_string()
+                    } else {
+                        format!("PE {p}")
+                    }
                 ))
             })?;
         }
@@ -702,6 +720,7 @@ impl<'a> Planner<'a> {
             ka_out,
             bank_depth: self.bank_depth,
             bank_bits: self.bank_bits,
+            shared_requant: self.shared,
             slots: slots.max(1),
             pact_consts: self.pact_consts,
             logit_bias: self.logit_bias,
@@ -794,13 +813,15 @@ fn im2col_patch(l: &LayerPlan, input: [usize; 3], simd: usize) -> Result<Vec<[u1
 
 /// Idle cycles after each pass's beats. Writer throughput: a group of pe > simd codes takes pe/simd cycles to
 /// write, and a fused max pool needs two cycles between writes of the same word (consecutive positions of a
-/// window); bubbles after each pass's beats provide them (spread over the group's passes, rounded up).
-fn bubbles(l: &LayerPlan, pe: usize, simd: usize, pooled: bool) -> usize {
+/// window); a shared PACT unit takes a group's `pe` sums one per cycle. Bubbles after each pass's beats provide
+/// them (spread over the group's passes, rounded up).
+fn bubbles(l: &LayerPlan, pe: usize, simd: usize, pooled: bool, shared: bool) -> usize {
     if l.out_bits.is_none() {
         return 0;
     }
     let d = l.pass_count();
-    let words = (pe / simd).saturating_sub(d * l.beats).div_ceil(d);
+    let need = if shared { pe.max(pe / simd) } else { pe / simd };
+    let words = need.saturating_sub(d * l.beats).div_ceil(d);
     let pool_gap = if pooled {
         2usize.saturating_sub(l.groups * d * l.beats).div_ceil(l.groups * d)
     } else {
@@ -845,7 +866,7 @@ impl Plan {
                     .collect::<Vec<_>>(),
             )
         });
-        let mut planner = Planner::new(q, &items, pe, simd, k)?;
+        let mut planner = Planner::new(q, &items, pe, simd, k, cfg.shared_requant())?;
         let layers = items
             .iter()
             .enumerate()
@@ -908,7 +929,17 @@ impl Plan {
             self.logits_drain()
         } else {
             // The writer finishes a fixed time after the last beat; the bubbles after it overlap that time.
-            timing::CODES_DRAIN + self.chunks() - 1 - l.bubbles
+            timing::CODES_DRAIN + self.chunks() - 1 + self.serial_cycles() - l.bubbles
+        }
+    }
+
+    /// The extra latency of a shared PACT unit: its `pe` sums go in one per cycle after a capture register, and
+    /// the codes leave together one cycle after the last: `pe + 1` cycles (0 with one unit per PE).
+    pub fn serial_cycles(&self) -> usize {
+        if self.shared_requant {
+            self.pe + 1
+        } else {
+            0
         }
     }
 
@@ -998,7 +1029,8 @@ impl Plan {
             .sum();
         let last = self.last();
         let logits = self.pe * last.groups * self.acc as usize;
-        let requant = self.pe * self.slots * (16 + 6 + self.acc as usize) + self.pe * last.groups * self.acc as usize;
+        let requant = self.pact_consts.len() * self.slots * (16 + 6 + self.acc as usize)
+            + self.pe * last.groups * self.acc as usize;
         MemoryBits {
             weights,
             weights_exact,

@@ -44,6 +44,8 @@ pub struct AccelParts {
     /// first buffer's addresses, so the buffer select is one address bit).
     pub input_buffers: usize,
     pub input_stride: usize,
+    /// One PACT unit shared by the PEs (`pacts` holds one unit).
+    pub shared_requant: bool,
 }
 
 /// The whole-model accelerator (rust-hdl emits it as module `top`; `generate` renames it, `pact_accel` by default).
@@ -160,6 +162,22 @@ pub struct Accel {
     ib_w: Signal<Local, A16>,
     ib_r: Signal<Local, A16>,
     pact_v: Vec<Signal<Local, Bit>>,
+    /// Shared requantization (empty or idle with one unit per PE): a group's sums captured (`hold`), fed to the
+    /// unit one per cycle (`sbusy`, `scnt`: the PE; `sg`: the group; `schan`: the slot), and the codes collected
+    /// (`col`, `ccnt`) and handed to the writer together (`cv_r`).
+    /// (Each scalar of the shared path is a vector of one element with a shared unit, of none without, so that a
+    /// design without it has none of its signals.)
+    hold: Vec<DFF<Signed<32>>>,
+    sbusy: Vec<DFF<Bit>>,
+    scnt: Vec<DFF<A16>>,
+    sg: Vec<DFF<A16>>,
+    schan: Vec<DFF<A16>>,
+    col: Vec<DFF<Bits<8>>>,
+    ccnt: Vec<DFF<A16>>,
+    cv_r: Vec<DFF<Bit>>,
+    sacc: Vec<Signal<Local, Signed<32>>>,
+    pe_m1: Vec<Constant<A16>>,
+    cap: Signal<Local, Bit>,
     dsel8: Signal<Local, Bits<8>>,
     st_load: Constant<Bits<3>>,
     st_start: Constant<Bits<3>>,
@@ -182,6 +200,9 @@ pub struct Accel {
     zero8: Constant<Bits<8>>,
     _pe: usize,
     _simd: usize,
+    /// 1 with a shared PACT unit, else 0; `_per_pe` the opposite (loop bounds selecting the wiring).
+    _shared: usize,
+    _per_pe: usize,
 }
 
 impl Accel {
@@ -204,7 +225,10 @@ impl Accel {
             replicated,
             input_buffers,
             input_stride,
+            shared_requant,
         } = parts;
+        let ns = if shared_requant { pe } else { 0 };
+        let n1 = usize::from(shared_requant);
         assert!(matches!(input_buffers, 1 | 2), "input buffers must be 1 or 2");
         let ram_depth = |(depth, bits): (usize, usize)| (input_buffers * input_stride.max(depth), bits);
         let ram8 = |(depth, bits): (usize, usize)| (0..simd).map(|_| LaneRam::new(depth, bits)).collect::<Vec<_>>();
@@ -277,7 +301,20 @@ impl Accel {
             ib_hi: Constant::new(bits(if input_buffers == 2 { input_stride as u64 } else { 0 })),
             ib_w: Default::default(),
             ib_r: Default::default(),
-            pact_v: (0..pe).map(|_| Default::default()).collect(),
+            pact_v: (0..if shared_requant { 0 } else { pe })
+                .map(|_| Default::default())
+                .collect(),
+            hold: (0..ns).map(|_| Default::default()).collect(),
+            sbusy: (0..n1).map(|_| Default::default()).collect(),
+            scnt: (0..n1).map(|_| Default::default()).collect(),
+            sg: (0..n1).map(|_| Default::default()).collect(),
+            schan: (0..n1).map(|_| Default::default()).collect(),
+            col: (0..ns).map(|_| Default::default()).collect(),
+            ccnt: (0..n1).map(|_| Default::default()).collect(),
+            cv_r: (0..n1).map(|_| Default::default()).collect(),
+            sacc: (0..n1).map(|_| Default::default()).collect(),
+            pe_m1: (0..n1).map(|_| Constant::new(bits(pe as u64 - 1))).collect(),
+            cap: Default::default(),
             dsel8: Default::default(),
             st_load: Constant::new(bits(ST_LOAD)),
             st_start: Constant::new(bits(ST_START)),
@@ -300,6 +337,8 @@ impl Accel {
             zero8: Constant::new(bits(0)),
             _pe: pe,
             _simd: simd,
+            _shared: usize::from(shared_requant),
+            _per_pe: usize::from(!shared_requant),
         }
     }
 }
@@ -448,17 +487,101 @@ impl Logic for Accel {
 
         // Requantization (layers that output codes) and the writer. The PACT slot of the next group, `ch_base + rg`,
         // is kept in its own register (stepped with `rg`), so the slot ROMs' address comes from a register.
-        self.chan.x.next = self.chan_r.q.val();
-        for p in 0..self._pe {
-            self.pact[p].clock.next = self.clk.val();
-            self.pact[p].acc.next = self.array.acc[p].val();
-            self.pact[p].channel.next = self.chan.y.val();
-            self.pact[p].valid_in.next = self.array.valid.val() & !self.last_r.q.val();
-            self.writer.code[p].next = self.pact[p].code.val();
+        self.cap.next = self.array.valid.val() & !self.last_r.q.val();
+        for _u in 0..self._per_pe {
+            self.pact_v[0].next = self.pact[0].valid.val();
+            self.chan.x.next = self.chan_r.q.val();
+            for p in 0..self._pe {
+                self.pact[p].clock.next = self.clk.val();
+                self.pact[p].acc.next = self.array.acc[p].val();
+                self.pact[p].channel.next = self.chan.y.val();
+                self.pact[p].valid_in.next = self.cap.val();
+                self.writer.code[p].next = self.pact[p].code.val();
+            }
+            for p in 1..self._pe {
+                self.pact_v[p].next = self.pact_v[p - 1].val() & self.pact[p].valid.val();
+            }
         }
-        self.pact_v[0].next = self.pact[0].valid.val();
-        for p in 1..self._pe {
-            self.pact_v[p].next = self.pact_v[p - 1].val() & self.pact[p].valid.val();
+        // One shared unit: the group's sums are captured, then go in one per cycle (PE order, so the slot steps by
+        // one); the codes come out in the same order, are shifted into `col` and go to the writer together.
+        for u in 0..self._shared {
+            self.chan.x.next = self.schan[u].q.val();
+            self.sbusy[u].clock.next = self.clk.val();
+            self.scnt[u].clock.next = self.clk.val();
+            self.sg[u].clock.next = self.clk.val();
+            self.schan[u].clock.next = self.clk.val();
+            self.ccnt[u].clock.next = self.clk.val();
+            self.cv_r[u].clock.next = self.clk.val();
+            self.sbusy[u].d.next = self.sbusy[u].q.val();
+            self.scnt[u].d.next = self.scnt[u].q.val();
+            self.sg[u].d.next = self.sg[u].q.val();
+            self.schan[u].d.next = self.schan[u].q.val();
+            self.ccnt[u].d.next = self.ccnt[u].q.val();
+            self.sacc[u].next = self.hold[0].q.val();
+            for p in 1..self._pe {
+                if self.scnt[u].q.val() == self.lane[p].val() {
+                    self.sacc[u].next = self.hold[p].q.val();
+                }
+            }
+            self.pact[0].clock.next = self.clk.val();
+            self.pact[0].acc.next = self.sacc[u].val();
+            self.pact[0].channel.next = self.chan.y.val();
+            self.pact[0].valid_in.next = self.sbusy[u].q.val();
+            if self.sbusy[u].q.val() {
+                self.scnt[u].d.next = self.scnt[u].q.val() + self.one.val();
+                self.schan[u].d.next = self.schan[u].q.val() + self.one.val();
+                if self.scnt[u].q.val() == self.pe_m1[u].val() {
+                    self.sbusy[u].d.next = false;
+                    for g in T::GROUPS_M1..(T::GROUPS_M1 + 1) {
+                        if self.sg[u].q.val() == self.ltab.field[g].val() {
+                            self.sg[u].d.next = self.zero.val();
+                            for c in T::CH_BASE..(T::CH_BASE + 1) {
+                                self.schan[u].d.next = self.ltab.field[c].val();
+                            }
+                        } else {
+                            self.sg[u].d.next = self.sg[u].q.val() + self.one.val();
+                        }
+                    }
+                }
+            }
+            for p in 0..self._pe {
+                self.hold[p].clock.next = self.clk.val();
+                self.col[p].clock.next = self.clk.val();
+                self.hold[p].d.next = self.hold[p].q.val();
+                self.col[p].d.next = self.col[p].q.val();
+                if self.cap.val() {
+                    self.hold[p].d.next = self.array.acc[p].val();
+                }
+                self.writer.code[p].next = self.col[p].q.val();
+            }
+            if self.cap.val() {
+                self.sbusy[u].d.next = true;
+                self.scnt[u].d.next = self.zero.val();
+            }
+            self.cv_r[u].d.next = false;
+            if self.pact[0].valid.val() {
+                for p in 0..(self._pe - 1) {
+                    self.col[p].d.next = self.col[p + 1].q.val();
+                }
+                for q in (self._pe - 1)..self._pe {
+                    self.col[q].d.next = self.pact[0].code.val();
+                }
+                if self.ccnt[u].q.val() == self.pe_m1[u].val() {
+                    self.ccnt[u].d.next = self.zero.val();
+                    self.cv_r[u].d.next = true;
+                } else {
+                    self.ccnt[u].d.next = self.ccnt[u].q.val() + self.one.val();
+                }
+            }
+            if self.state.q.val() == self.st_start.val() {
+                self.sbusy[u].d.next = false;
+                self.scnt[u].d.next = self.zero.val();
+                self.sg[u].d.next = self.zero.val();
+                self.ccnt[u].d.next = self.zero.val();
+                for c in T::CH_BASE..(T::CH_BASE + 1) {
+                    self.schan[u].d.next = self.ltab.field[c].val();
+                }
+            }
         }
         self.writer.clock.next = self.clk.val();
         self.writer.layer.next = self.layer.q.val();
@@ -466,8 +589,13 @@ impl Logic for Accel {
         // others receive nothing: PACT and logit inputs are gated with `last_r`, and each done flag is read only for
         // its own kind of layer), so no descriptor lookup lies on the reset.
         self.writer.start.next = self.state.q.val() == self.st_start.val();
-        for q in (self._pe - 1)..self._pe {
-            self.writer.cv.next = self.pact_v[q].val();
+        for _u in 0..self._per_pe {
+            for q in (self._pe - 1)..self._pe {
+                self.writer.cv.next = self.pact_v[q].val();
+            }
+        }
+        for u in 0..self._shared {
+            self.writer.cv.next = self.cv_r[u].q.val();
         }
         if self.array.valid.val() {
             for g in T::GROUPS_M1..(T::GROUPS_M1 + 1) {
