@@ -341,34 +341,27 @@ fn shared_requantization_equals_golden() {
     }
     let fm = tiny_conv(&mut r);
     let conv = build_q(&mut r, &fm, 4, 4, "tiny conv W4A4");
-    let images = random_images(&mut r, 5, 297);
-    for (pe, simd, k) in [(4, 2, None), (3, 3, None), (2, 8, Some(2))] {
-        check(
-            &format!("tiny_conv_shared_{pe}x{simd}"),
-            &conv,
-            AccelConfig::new(pe, simd)
-                .unwrap()
-                .with_lane_bits(k)
-                .unwrap()
-                .with_shared_requant(true),
-            &images,
-            None,
-            3,
-        );
-    }
+    let conv_images = random_images(&mut r, 5, 297);
     let fm = tiny_mlp(&mut r);
     let mlp = build_q(&mut r, &fm, 2, 2, "tiny mlp W2A2");
-    let images = random_images(&mut r, 6, 64);
-    for (pe, simd, k) in [(8, 2, Some(2)), (4, 1, None), (8, 8, None)] {
+    let mlp_images = random_images(&mut r, 6, 64);
+    for (name, q, images, pe, simd, k) in [
+        ("tiny_conv", &conv, &conv_images, 4, 2, None),
+        ("tiny_conv", &conv, &conv_images, 3, 3, None),
+        ("tiny_conv", &conv, &conv_images, 2, 8, Some(2)),
+        ("tiny_mlp", &mlp, &mlp_images, 8, 2, Some(2)),
+        ("tiny_mlp", &mlp, &mlp_images, 4, 1, None),
+        ("tiny_mlp", &mlp, &mlp_images, 8, 8, None),
+    ] {
         check(
-            &format!("tiny_mlp_shared_{pe}x{simd}"),
-            &mlp,
+            &format!("{name}_shared_{pe}x{simd}"),
+            q,
             AccelConfig::new(pe, simd)
                 .unwrap()
                 .with_lane_bits(k)
                 .unwrap()
                 .with_shared_requant(true),
-            &images,
+            images,
             None,
             3,
         );

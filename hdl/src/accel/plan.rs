@@ -820,7 +820,7 @@ fn bubbles(l: &LayerPlan, pe: usize, simd: usize, pooled: bool, shared: bool) ->
         return 0;
     }
     let d = l.pass_count();
-    let need = if shared { pe.max(pe / simd) } else { pe / simd };
+    let need = if shared { pe } else { pe / simd };
     let words = need.saturating_sub(d * l.beats).div_ceil(d);
     let pool_gap = if pooled {
         2usize.saturating_sub(l.groups * d * l.beats).div_ceil(l.groups * d)

@@ -163,14 +163,15 @@ pub struct Accel {
     ib_r: Signal<Local, A16>,
     pact_v: Vec<Signal<Local, Bit>>,
     /// Shared requantization (empty or idle with one unit per PE): a group's sums captured (`hold`), fed to the
-    /// unit one per cycle (`sbusy`, `scnt`: the PE; `sg`: the group; `schan`: the slot), and the codes collected
+    /// unit one per cycle (`sbusy`, `scnt`: the PE; `swrap`: the group is the position's last, latched from `rg` at the
+    /// capture; `schan`: the slot), and the codes collected
     /// (`col`, `ccnt`) and handed to the writer together (`cv_r`).
     /// (Each scalar of the shared path is a vector of one element with a shared unit, of none without, so that a
     /// design without it has none of its signals.)
     hold: Vec<DFF<Signed<32>>>,
     sbusy: Vec<DFF<Bit>>,
     scnt: Vec<DFF<A16>>,
-    sg: Vec<DFF<A16>>,
+    swrap: Vec<DFF<Bit>>,
     schan: Vec<DFF<A16>>,
     col: Vec<DFF<Bits<8>>>,
     ccnt: Vec<DFF<A16>>,
@@ -307,7 +308,7 @@ impl Accel {
             hold: (0..ns).map(|_| Default::default()).collect(),
             sbusy: (0..n1).map(|_| Default::default()).collect(),
             scnt: (0..n1).map(|_| Default::default()).collect(),
-            sg: (0..n1).map(|_| Default::default()).collect(),
+            swrap: (0..n1).map(|_| Default::default()).collect(),
             schan: (0..n1).map(|_| Default::default()).collect(),
             col: (0..ns).map(|_| Default::default()).collect(),
             ccnt: (0..n1).map(|_| Default::default()).collect(),
@@ -508,13 +509,13 @@ impl Logic for Accel {
             self.chan.x.next = self.schan[u].q.val();
             self.sbusy[u].clock.next = self.clk.val();
             self.scnt[u].clock.next = self.clk.val();
-            self.sg[u].clock.next = self.clk.val();
+            self.swrap[u].clock.next = self.clk.val();
             self.schan[u].clock.next = self.clk.val();
             self.ccnt[u].clock.next = self.clk.val();
             self.cv_r[u].clock.next = self.clk.val();
             self.sbusy[u].d.next = self.sbusy[u].q.val();
             self.scnt[u].d.next = self.scnt[u].q.val();
-            self.sg[u].d.next = self.sg[u].q.val();
+            self.swrap[u].d.next = self.swrap[u].q.val();
             self.schan[u].d.next = self.schan[u].q.val();
             self.ccnt[u].d.next = self.ccnt[u].q.val();
             self.sacc[u].next = self.hold[0].q.val();
@@ -532,14 +533,9 @@ impl Logic for Accel {
                 self.schan[u].d.next = self.schan[u].q.val() + self.one.val();
                 if self.scnt[u].q.val() == self.pe_m1[u].val() {
                     self.sbusy[u].d.next = false;
-                    for g in T::GROUPS_M1..(T::GROUPS_M1 + 1) {
-                        if self.sg[u].q.val() == self.ltab.field[g].val() {
-                            self.sg[u].d.next = self.zero.val();
-                            for c in T::CH_BASE..(T::CH_BASE + 1) {
-                                self.schan[u].d.next = self.ltab.field[c].val();
-                            }
-                        } else {
-                            self.sg[u].d.next = self.sg[u].q.val() + self.one.val();
+                    if self.swrap[u].q.val() {
+                        for c in T::CH_BASE..(T::CH_BASE + 1) {
+                            self.schan[u].d.next = self.ltab.field[c].val();
                         }
                     }
                 }
@@ -557,6 +553,10 @@ impl Logic for Accel {
             if self.cap.val() {
                 self.sbusy[u].d.next = true;
                 self.scnt[u].d.next = self.zero.val();
+                // `rg` still holds this group's index at the capture (it steps at the same edge).
+                for g in T::GROUPS_M1..(T::GROUPS_M1 + 1) {
+                    self.swrap[u].d.next = self.rg.q.val() == self.ltab.field[g].val();
+                }
             }
             self.cv_r[u].d.next = false;
             if self.pact[0].valid.val() {
@@ -576,7 +576,6 @@ impl Logic for Accel {
             if self.state.q.val() == self.st_start.val() {
                 self.sbusy[u].d.next = false;
                 self.scnt[u].d.next = self.zero.val();
-                self.sg[u].d.next = self.zero.val();
                 self.ccnt[u].d.next = self.zero.val();
                 for c in T::CH_BASE..(T::CH_BASE + 1) {
                     self.schan[u].d.next = self.ltab.field[c].val();
